@@ -1,0 +1,39 @@
+/**
+ * @module codec/bytes
+ * Byte helpers and boundary checks. Checks name the field (noble's `abytes(value, 'publicKey')` style).
+ */
+import { equalBytes } from '@noble/curves/utils.js';
+import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
+import { CryptoError } from '../errors.js';
+
+/** Throws CRYPTO_BYTES unless `value` is a Uint8Array (of `length`, when given). */
+export function abytes(value: unknown, field: string, length?: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new CryptoError('CRYPTO_BYTES', 'expected a Uint8Array', field);
+  if (length !== undefined && value.length !== length)
+    throw new CryptoError('CRYPTO_BYTES', `expected ${length} bytes, got ${value.length}`, field);
+  return value;
+}
+
+/** Lower-case hex of `bytes`. */
+export const toHex: (bytes: Uint8Array) => string = bytesToHex;
+
+/** Bytes of a hex string; throws CRYPTO_BYTES on odd length or a non-hex digit. */
+export function fromHex(hex: string, field = 'hex'): Uint8Array {
+  try {
+    return hexToBytes(hex);
+  } catch (cause) {
+    throw new CryptoError('CRYPTO_BYTES', 'expected an even-length hex string', field, { cause });
+  }
+}
+
+export { concatBytes, equalBytes };
+
+/** Lexicographic byte order, as RFC 8949 section 4.2.1 sorts map keys. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}

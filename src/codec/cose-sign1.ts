@@ -1,0 +1,260 @@
+/**
+ * @module codec/cose-sign1
+ * COSE_Sign1 (RFC 9052 section 4.2, tag 18) with EdDSA/Ed25519 (alg -8), attached or detached payload.
+ *
+ * Decoding is strict: the outer structure must be deterministic CBOR, tagged 18 (optionally inside the
+ * CWT tag 61), the protected header a deterministic map with alg -8; a `crit` header naming anything this
+ * code does not process, a label in both buckets, or a signature that is not 64 bytes is rejected.
+ */
+
+import type { Ed25519Provider, Signer } from '../crypto/ed25519.js';
+import { getEd25519 } from '../crypto/index.js';
+import { CodecError, CoseError } from '../errors.js';
+import { abytes, concatBytes, equalBytes } from './bytes.js';
+import { type CborValue, decode, encode, Tagged } from './cbor.js';
+import { ALG_EDDSA } from './cose-key.js';
+import { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';
+
+export const TAG_COSE_SIGN1 = 18;
+export const TAG_CWT = 61;
+export const HDR_ALG = 1;
+export const HDR_CRIT = 2;
+export const HDR_CONTENT_TYPE = 3;
+export const HDR_KID = 4;
+
+/** Header labels this implementation processes; `crit` may name only these. */
+const UNDERSTOOD = [HDR_ALG, HDR_CRIT, HDR_CONTENT_TYPE, HDR_KID];
+
+/** A decoded, structurally valid (not yet verified) COSE_Sign1. */
+export interface Sign1 {
+  /** The protected header exactly as signed. */
+  readonly protectedBytes: Uint8Array;
+  readonly alg: typeof ALG_EDDSA;
+  readonly kid: Uint8Array | undefined;
+  readonly contentType: number | string | undefined;
+  readonly unprotected: ReadonlyMap<number | string, CborValue>;
+  /** `null` when the payload is detached. */
+  readonly payload: Uint8Array | null;
+  readonly signature: Uint8Array;
+}
+
+export interface SignOptions {
+  /** Key id carried in the protected header (edgepay uses the RFC 9679 thumbprint). */
+  kid?: Uint8Array;
+  contentType?: number | string;
+  /** Leave the payload out of the message; the verifier supplies it. */
+  detached?: boolean;
+  externalAad?: Uint8Array;
+  /** Wrap in the CWT tag 61 as well (RFC 8392 section 6). */
+  cwtTag?: boolean;
+}
+
+/** The bytes Ed25519 signs: Sig_structure ["Signature1", protected, external_aad, payload]. */
+export function sigStructure(protectedBytes: Uint8Array, externalAad: Uint8Array, payload: Uint8Array): Uint8Array {
+  // Written directly (it is signed or verified once per message): 84 6a "Signature1" then three byte
+  // strings, exactly what encode(['Signature1', ...]) writes (a test checks).
+  return concatBytes(
+    SIG1_HEAD,
+    bstrHead(protectedBytes.length),
+    protectedBytes,
+    bstrHead(externalAad.length),
+    externalAad,
+    bstrHead(payload.length),
+    payload,
+  );
+}
+
+const SIG1_HEAD = new Uint8Array([0x84, 0x6a, 0x53, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x31]);
+
+function bstrHead(n: number): Uint8Array {
+  if (n < 24) return new Uint8Array([0x40 | n]);
+  if (n < 0x100) return new Uint8Array([0x58, n]);
+  if (n < 0x10000) return new Uint8Array([0x59, n >> 8, n & 0xff]);
+  return new Uint8Array([0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+}
+
+/** `{1: -8}`: the protected header of messages whose receiver knows the key (vouchers). */
+const ALG_ONLY = new Uint8Array([0xa1, 0x01, 0x27]);
+const ALG_ONLY_MAP: ReadonlyMap<number | string, CborValue> = new Map([[HDR_ALG, ALG_EDDSA]]);
+
+/** The deterministic protected header for `options`. */
+export function protectedHeader(options: Pick<SignOptions, 'kid' | 'contentType'> = {}): Uint8Array {
+  if (options.kid === undefined && options.contentType === undefined) return ALG_ONLY.slice();
+  const h = new Map<number, CborValue>([[HDR_ALG, ALG_EDDSA]]);
+  if (options.contentType !== undefined) h.set(HDR_CONTENT_TYPE, options.contentType);
+  if (options.kid !== undefined) h.set(HDR_KID, abytes(options.kid, 'kid'));
+  return encode(h);
+}
+
+/**
+ * Signs `payload` into a tagged COSE_Sign1.
+ * @example const msg = await signSign1(payload, signer, { kid });
+ */
+export async function signSign1(payload: Uint8Array, signer: Signer, options: SignOptions = {}): Promise<Uint8Array> {
+  abytes(payload, 'payload');
+  const prot = protectedHeader(options);
+  const signature = await signer.sign(sigStructure(prot, options.externalAad ?? new Uint8Array(0), payload));
+  // 18([protected, {}, payload / nil, signature]), written directly: the same bytes encode() would write
+  // (a test checks), without building and normalising a value for it.
+  const body = options.detached ? [NIL] : [bstrHead(payload.length), payload];
+  return concatBytes(
+    options.cwtTag ? CWT_HEAD : EMPTY,
+    SIGN1_HEAD,
+    bstrHead(prot.length),
+    prot,
+    EMPTY_MAP,
+    ...body,
+    bstrHead(signature.length),
+    signature,
+  );
+}
+
+const EMPTY = new Uint8Array(0);
+const CWT_HEAD = new Uint8Array([0xd8, 0x3d]);
+const SIGN1_HEAD = new Uint8Array([0xd2, 0x84]);
+const EMPTY_MAP = new Uint8Array([0xa0]);
+const NIL = new Uint8Array([0xf6]);
+
+/** A plain Uint8Array copy (`Buffer#slice` would return a view into the caller's memory). */
+const copyOut = (b: Uint8Array, start: number, end: number) => new Uint8Array(b.subarray(start, end));
+
+/** Reads a canonical byte string head at `at`: [start, end] of its content, or undefined. */
+function bstrAt(b: Uint8Array, at: number): [number, number] | undefined {
+  const ib = b[at];
+  if (ib === undefined || ib >> 5 !== 2) return undefined;
+  const ai = ib & 31;
+  const size = ai < 24 ? 0 : ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : -1;
+  if (size < 0) return undefined;
+  let n = ai < 24 ? ai : 0;
+  for (let i = 1; i <= size; i++) n = n * 256 + (b[at + i] as number);
+  const start = at + 1 + size;
+  return start + n <= b.length ? [start, start + n] : undefined;
+}
+
+/**
+ * The common layout, `[61(]18([bstr, {}, bstr / nil, bstr])[)]`, read directly from input that
+ * scanDeterministic has already validated; undefined for anything else (the general path takes it).
+ */
+function fastSign1(b: Uint8Array): { prot: Uint8Array; payload: Uint8Array | null; signature: Uint8Array } | undefined {
+  let p = b[0] === 0xd8 && b[1] === 0x3d ? 2 : 0;
+  if (b[p] !== 0xd2 || b[p + 1] !== 0x84) return undefined;
+  const prot = bstrAt(b, p + 2);
+  if (!prot || b[prot[1]] !== 0xa0) return undefined;
+  p = prot[1] + 1;
+  let payload: Uint8Array | null = null;
+  if (b[p] === 0xf6) p++;
+  else {
+    const pl = bstrAt(b, p);
+    if (!pl) return undefined;
+    payload = copyOut(b, pl[0], pl[1]);
+    p = pl[1];
+  }
+  const sig = bstrAt(b, p);
+  if (!sig || sig[1] !== b.length) return undefined;
+  return { prot: copyOut(b, prot[0], prot[1]), payload, signature: copyOut(b, sig[0], sig[1]) };
+}
+
+/**
+ * Decodes and checks the structure of a COSE_Sign1 without verifying its signature.
+ * @throws CodecError for non-deterministic or malformed CBOR; CoseError COSE_TAG, COSE_STRUCTURE,
+ *   COSE_HEADER, COSE_ALG, COSE_CRIT.
+ */
+export function decodeSign1(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): Sign1 {
+  scanDeterministic(bytes, limits);
+  const fast = fastSign1(bytes);
+  if (fast) {
+    if (fast.signature.length !== 64) throw new CoseError('COSE_STRUCTURE', 'signature must be 64 bytes', 'signature');
+    return withHeaders(fast.prot, new Map(), fast.payload, fast.signature, limits);
+  }
+  let v = decode(bytes, limits);
+  if (v instanceof Tagged && v.tag === TAG_CWT) v = v.value;
+  if (!(v instanceof Tagged) || v.tag !== TAG_COSE_SIGN1) throw new CoseError('COSE_TAG', 'expected a COSE_Sign1 (tag 18)', '$');
+  const a = v.value;
+  if (!Array.isArray(a) || a.length !== 4) throw new CoseError('COSE_STRUCTURE', 'COSE_Sign1 must be an array of 4', '$');
+  const [prot, unprot, payload, signature] = a as CborValue[];
+  if (!(prot instanceof Uint8Array)) throw new CoseError('COSE_STRUCTURE', 'protected header must be a byte string', 'protected');
+  if (!(unprot instanceof Map)) throw new CoseError('COSE_STRUCTURE', 'unprotected header must be a map', 'unprotected');
+  if (payload !== null && !(payload instanceof Uint8Array))
+    throw new CoseError('COSE_STRUCTURE', 'payload must be a byte string or nil', 'payload');
+  if (!(signature instanceof Uint8Array) || signature.length !== 64)
+    throw new CoseError('COSE_STRUCTURE', 'signature must be 64 bytes', 'signature');
+  return withHeaders(prot, unprot as ReadonlyMap<number | string, CborValue>, payload, signature, limits);
+}
+
+function withHeaders(
+  prot: Uint8Array,
+  unprot: ReadonlyMap<number | string, CborValue>,
+  payload: Uint8Array | null,
+  signature: Uint8Array,
+  limits: DecodeLimits,
+): Sign1 {
+  const h = readProtected(prot, limits);
+  for (const k of unprot.keys()) {
+    if (h.has(k)) throw new CoseError('COSE_HEADER', 'label appears in both header buckets', `unprotected.${String(k)}`);
+    if (k === HDR_CRIT || k === HDR_ALG) throw new CoseError('COSE_HEADER', 'alg and crit must be protected', `unprotected.${String(k)}`);
+  }
+  const kid = h.get(HDR_KID);
+  if (kid !== undefined && !(kid instanceof Uint8Array)) throw new CoseError('COSE_HEADER', 'kid must be bytes', 'protected.kid');
+  const ct = h.get(HDR_CONTENT_TYPE);
+  if (ct !== undefined && typeof ct !== 'number' && typeof ct !== 'string')
+    throw new CoseError('COSE_HEADER', 'content type must be uint or text', 'protected.content_type');
+  return {
+    protectedBytes: prot,
+    alg: ALG_EDDSA,
+    kid,
+    contentType: ct,
+    unprotected: unprot as ReadonlyMap<number | string, CborValue>,
+    payload,
+    signature,
+  };
+}
+
+function readProtected(prot: Uint8Array, limits: DecodeLimits): ReadonlyMap<number | string, CborValue> {
+  // RFC 9052 section 3: an empty protected header is a zero-length bstr (then alg is missing, below).
+  if (equalBytes(prot, ALG_ONLY)) return ALG_ONLY_MAP; // the common case, known canonical
+  let h: CborValue = new Map();
+  try {
+    if (prot.length > 0) h = decode(prot, { ...limits, tags: [] });
+  } catch (e) {
+    if (e instanceof CodecError) throw new CoseError('COSE_HEADER', `protected header: ${e.message}`, 'protected', { cause: e });
+    throw e;
+  }
+  if (!(h instanceof Map)) throw new CoseError('COSE_HEADER', 'protected header must be a map', 'protected');
+  if (h.get(HDR_ALG) !== ALG_EDDSA) throw new CoseError('COSE_ALG', 'alg must be EdDSA (-8)', 'protected.alg');
+  const crit = h.get(HDR_CRIT);
+  if (crit !== undefined) {
+    if (!Array.isArray(crit) || crit.length === 0) throw new CoseError('COSE_CRIT', 'crit must be a non-empty array', 'protected.crit');
+    for (const label of crit) {
+      if (!UNDERSTOOD.includes(label as number))
+        throw new CoseError('COSE_CRIT', `critical header ${String(label)} is not understood`, 'protected.crit');
+      if (!h.has(label as number)) throw new CoseError('COSE_CRIT', `critical header ${String(label)} is absent`, 'protected.crit');
+    }
+  }
+  return h as ReadonlyMap<number | string, CborValue>;
+}
+
+export interface VerifyOptions {
+  /** The payload of a detached COSE_Sign1. */
+  detachedPayload?: Uint8Array;
+  externalAad?: Uint8Array;
+  provider?: Ed25519Provider;
+}
+
+/**
+ * Verifies a decoded COSE_Sign1 under `publicKey` and returns its payload.
+ * @throws CoseError COSE_DETACHED (payload attached and supplied, or neither), COSE_SIGNATURE.
+ */
+export async function verifySign1(msg: Sign1, publicKey: Uint8Array, options: VerifyOptions = {}): Promise<Uint8Array> {
+  const payload = msg.payload ?? options.detachedPayload;
+  if (payload === undefined) throw new CoseError('COSE_DETACHED', 'payload is detached and was not supplied', 'payload');
+  if (msg.payload !== null && options.detachedPayload !== undefined)
+    throw new CoseError('COSE_DETACHED', 'payload is attached; a detached payload was also supplied', 'payload');
+  const provider = options.provider ?? (await getEd25519());
+  const ok = await provider.verify(
+    msg.signature,
+    sigStructure(msg.protectedBytes, options.externalAad ?? new Uint8Array(0), payload),
+    publicKey,
+  );
+  if (!ok) throw new CoseError('COSE_SIGNATURE', 'signature does not verify', 'signature');
+  return payload;
+}

@@ -1,0 +1,33 @@
+/**
+ * @module codec
+ * edgepay's wire format: deterministic CBOR, COSE_Sign1 / COSE_Key with Ed25519, CWT claims.
+ */
+
+export { fromBase64Url, toBase64, toBase64Url } from './base64.js';
+export { abytes, compareBytes, concatBytes, equalBytes, fromHex, toHex } from './bytes.js';
+export { type CborValue, decode, encode, Tagged } from './cbor.js';
+export {
+  ALG_EDDSA,
+  type CoseKey,
+  coseKeyMap,
+  coseKeyThumbprint,
+  type Ed25519Jwk,
+  fromJwk,
+  readCoseKey,
+  toJwk,
+} from './cose-key.js';
+export {
+  decodeSign1,
+  protectedHeader,
+  type Sign1,
+  type SignOptions,
+  signSign1,
+  sigStructure,
+  TAG_COSE_SIGN1,
+  TAG_CWT,
+  type VerifyOptions,
+  verifySign1,
+} from './cose-sign1.js';
+export { CLAIM, type CwtClaims, claimsMap, readClaims } from './cwt.js';
+export * from './fields.js';
+export { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';

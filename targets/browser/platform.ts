@@ -1,0 +1,15 @@
+/**
+ * @module targets/browser/platform
+ * What `#platform` means in browsers and other non-Node runtimes (Deno, workers, React Native):
+ * WebCrypto Ed25519 where the engine really supports it (detected once), else `@noble/curves`.
+ */
+import type { Ed25519Provider } from '../../src/crypto/ed25519.js';
+import { nobleEd25519 } from '../../src/crypto/noble.js';
+import { detectWebCryptoEd25519 } from '../../src/crypto/webcrypto.js';
+
+let chosen: Promise<Ed25519Provider> | undefined;
+
+export function platformEd25519(): Promise<Ed25519Provider> {
+  chosen ??= detectWebCryptoEd25519().then((p) => p ?? nobleEd25519);
+  return chosen;
+}

@@ -1,0 +1,71 @@
+/**
+ * Interop with independent implementations: cose-kit (its own COSE code, jose/Node crypto underneath)
+ * verifies what we sign and signs what we verify; cborg (its own CBOR code) decodes our objects.
+ */
+import { decode as cborgDecode } from 'cborg';
+import { COSEKeyToJWK, coseSign, coseVerify } from 'cose-kit';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { encode } from '../../src/codec/cbor.js';
+import { coseKeyMap, coseKeyThumbprint, toJwk } from '../../src/codec/cose-key.js';
+import { decodeSign1, signSign1, verifySign1 } from '../../src/codec/cose-sign1.js';
+import { claimsMap } from '../../src/codec/cwt.js';
+import { generateSecretKey } from '../../src/crypto/index.js';
+import { nobleEd25519 } from '../../src/crypto/noble.js';
+import { nodeEd25519 } from '../../src/crypto/node.js';
+import { keyObjects } from './helpers.js';
+
+describe('interop with cose-kit and cborg', () => {
+  it('cose-kit verifies our COSE_Sign1 (and rejects it tampered)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), async (payload) => {
+        const sk = generateSecretKey();
+        const signer = await nodeEd25519.signer(sk);
+        const { publicKey } = keyObjects(sk, signer.publicKey);
+        const bytes = await signSign1(payload, signer, { kid: coseKeyThumbprint(signer.publicKey) });
+        const { isValid } = await coseVerify(bytes, publicKey);
+        expect(isValid).toBe(true);
+        const tampered = bytes.slice();
+        tampered[tampered.length - 1]! ^= 1;
+        expect((await coseVerify(tampered, publicKey)).isValid).toBe(false);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('we verify COSE_Sign1 made by cose-kit, with every provider', async () => {
+    const sk = generateSecretKey();
+    const pk = await nodeEd25519.getPublicKey(sk);
+    const { privateKey } = keyObjects(sk, pk);
+    const payload = encode(claimsMap({ iss: 'network', sub: 'party-1', iat: 1_750_000_000 }));
+    const bytes = await coseSign({ alg: 'EdDSA', kid: coseKeyThumbprint(pk) } as never, undefined, payload, privateKey);
+    const msg = decodeSign1(bytes);
+    expect(msg.kid).toEqual(coseKeyThumbprint(pk));
+    expect(await verifySign1(msg, pk)).toEqual(payload);
+    expect(await verifySign1(msg, pk, { provider: nobleEd25519 })).toEqual(payload);
+  });
+
+  it('cose-kit reads our COSE_Key as the same JWK we export', () => {
+    const pk = new Uint8Array(32).fill(7);
+    const jwk = COSEKeyToJWK(encode(coseKeyMap(pk)));
+    expect(jwk.x).toBe(toJwk(pk).x);
+    expect(jwk.crv).toBe('Ed25519');
+  });
+
+  it('cborg, in strict mode, decodes our COSE_Sign1 to the same structure', async () => {
+    const signer = await nodeEd25519.signer(generateSecretKey());
+    const payload = encode(claimsMap({ sub: 'x', exp: 2 ** 33 }));
+    const bytes = await signSign1(payload, signer);
+    const tags: ((inner: unknown) => unknown)[] = [];
+    tags[18] = (inner) => inner;
+    const arr = cborgDecode(bytes, { strict: true, useMaps: true, rejectDuplicateMapKeys: true, tags }) as unknown[];
+    expect(arr).toHaveLength(4);
+    expect(arr[2]).toEqual(payload);
+    expect(cborgDecode(arr[2] as Uint8Array, { strict: true, useMaps: true })).toEqual(
+      new Map<number, unknown>([
+        [2, 'x'],
+        [4, 2 ** 33],
+      ]),
+    );
+  });
+});
