@@ -1,0 +1,65 @@
+/**
+ * Benchmark harness. Every figure is reported against a `limit` measured in the same run (the bare
+ * library call it wraps), so ratios stay meaningful on any machine. `--json`: one JSON object per line,
+ * `{"bench","value","unit","limit","ratio"}`; otherwise a readable table.
+ */
+export interface Result {
+  bench: string;
+  value: number;
+  unit: string;
+  limit: number | null;
+  ratio: number | null;
+}
+
+const json = process.argv.includes('--json');
+const timeArg = process.argv.find((a) => a.startsWith('--time='));
+/** Milliseconds spent measuring each figure (after a warm-up of a quarter of that). */
+export const MEASURE_MS = timeArg ? Number(timeArg.slice(7)) : 1000;
+
+/** Operations per second of `op`, run back to back (awaited when it returns a promise). */
+export async function opsPerSecond(op: () => unknown, ms = MEASURE_MS): Promise<number> {
+  const run = async (budget: number) => {
+    let n = 0;
+    const start = performance.now();
+    let now = start;
+    while (now - start < budget) {
+      for (let i = 0; i < 64; i++) {
+        const r = op();
+        if (r instanceof Promise) await r;
+      }
+      n += 64;
+      now = performance.now();
+    }
+    return (n * 1000) / (now - start);
+  };
+  await run(ms / 4);
+  return run(ms);
+}
+
+const rows: Result[] = [];
+
+/** Records and prints one figure. */
+export function report(bench: string, value: number, unit: string, limit: number | null = null): Result {
+  const r: Result = {
+    bench,
+    value: Math.round(value * 100) / 100,
+    unit,
+    limit: limit === null ? null : Math.round(limit * 100) / 100,
+    ratio: limit ? Math.round((value / limit) * 1000) / 1000 : null,
+  };
+  rows.push(r);
+  if (json) console.log(JSON.stringify(r));
+  else
+    console.log(
+      `${bench.padEnd(44)} ${fmt(r.value).padStart(12)} ${unit.padEnd(10)} ${r.limit === null ? '' : `limit ${fmt(r.limit).padStart(12)}  ratio ${r.ratio?.toFixed(3)}`}`,
+    );
+  return r;
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2);
+}
+
+export function results(): readonly Result[] {
+  return rows;
+}
