@@ -1,0 +1,170 @@
+/**
+ * @module identity/trust-store
+ * What a device or the ledger trusts: the network issuers' keys (roots, from configuration), the newest
+ * revocation state of each authority, and the party keys learned from verified chains (so a party's own
+ * revocation list can be checked). State persists through a {@link Persistence} (memory, file, IndexedDB)
+ * and is re-verified when loaded: a tampered file cannot revoke or un-revoke anyone.
+ */
+import { toHex } from '../codec/bytes.js';
+import { type CborValue, decode, encode } from '../codec/cbor.js';
+import { coseKeyThumbprint } from '../codec/cose-key.js';
+import { verifySign1 } from '../codec/cose-sign1.js';
+import { asArray, asBytes, asMap } from '../codec/fields.js';
+import type { Ed25519Provider } from '../crypto/ed25519.js';
+import { IdentityError } from '../errors.js';
+import { verifyParty } from './chain.js';
+import type { Credential } from './credential.js';
+import { decodeRevocationList, MAX_REVOCATION_BYTES, RevocationState } from './revocation.js';
+
+/** A network issuer the holder trusts: its id (the `iss` of party credentials) and public key. */
+export interface TrustRoot {
+  readonly id: string;
+  readonly publicKey: Uint8Array;
+}
+
+/** Where a trust store keeps its state between runs. */
+export interface Persistence {
+  load(): Promise<Uint8Array | undefined>;
+  save(bytes: Uint8Array): Promise<void>;
+}
+
+/** Keeps state in memory only. */
+export function memoryPersistence(): Persistence & { bytes?: Uint8Array } {
+  const p: Persistence & { bytes?: Uint8Array } = {
+    load: async () => p.bytes,
+    save: async (b) => {
+      p.bytes = b;
+    },
+  };
+  return p;
+}
+
+interface Authority {
+  id: string;
+  publicKey: Uint8Array;
+  kid: Uint8Array;
+}
+
+export class TrustStore {
+  private readonly roots = new Map<string, Authority>();
+  private readonly parties = new Map<string, { authority: Authority; credential: Uint8Array }>();
+  private readonly states = new Map<string, RevocationState>();
+
+  /** A store with `roots`, empty otherwise. Prefer {@link TrustStore.open} to restore persisted state. */
+  constructor(
+    roots: readonly TrustRoot[],
+    private readonly persistence: Persistence = memoryPersistence(),
+    readonly provider?: Ed25519Provider,
+  ) {
+    for (const r of roots) {
+      const kid = coseKeyThumbprint(r.publicKey);
+      this.roots.set(toHex(kid), { id: r.id, publicKey: r.publicKey, kid });
+    }
+  }
+
+  /** Opens a store and restores its persisted lists and parties, verifying each again. */
+  static async open(
+    roots: readonly TrustRoot[],
+    persistence: Persistence = memoryPersistence(),
+    provider?: Ed25519Provider,
+  ): Promise<TrustStore> {
+    const store = new TrustStore(roots, persistence, provider);
+    const bytes = await persistence.load();
+    if (bytes === undefined) return store;
+    const m = asMap(decode(bytes, { maxBytes: 64 * MAX_REVOCATION_BYTES, maxDepth: 4, tags: [] }), 'trust');
+    for (const c of asArray(m.get(2) ?? [], 'trust.parties')) {
+      // A persisted party stays known even if its credential has since expired: its lists still matter.
+      await verifyParty(asBytes(c, 'trust.parties[]'), { trust: store, skipTimeCheck: true, skipRevocation: true });
+    }
+    for (const l of asArray(m.get(1) ?? [], 'trust.lists'))
+      await store.applyRevocationList(asBytes(l, 'trust.lists[]'), { persist: false });
+    return store;
+  }
+
+  /** The trusted issuer whose key has thumbprint `kid`. */
+  root(kid: Uint8Array): Authority | undefined {
+    return this.roots.get(toHex(kid));
+  }
+
+  /** A root or a learned party, by key thumbprint. */
+  authority(kid: Uint8Array): Authority | undefined {
+    const k = toHex(kid);
+    return this.roots.get(k) ?? this.parties.get(k)?.authority;
+  }
+
+  /** Records a party whose credential has been verified, so its revocation lists can be checked. */
+  async learnParty(party: Credential): Promise<void> {
+    const k = toHex(party.subjectKid);
+    if (this.parties.has(k)) return;
+    this.parties.set(k, {
+      authority: { id: party.claims.subject, publicKey: party.claims.publicKey, kid: party.subjectKid },
+      credential: party.bytes,
+    });
+    await this.save();
+  }
+
+  /**
+   * Verifies a signed revocation list against its authority and applies it if newer than what is held.
+   * A party's list needs the party known: from a chain verified earlier, or `partyCredential`.
+   * @throws IdentityError ID_UNKNOWN_ISSUER (authority unknown), ID_ISSUER_MISMATCH, ID_REVOCATION_GAP;
+   *   CoseError COSE_SIGNATURE; CodecError for malformed input.
+   */
+  async applyRevocationList(
+    bytes: Uint8Array,
+    options: { persist?: boolean; partyCredential?: Uint8Array } = {},
+  ): Promise<'applied' | 'stale'> {
+    // A party's list may travel with the party's credential: learn the party first (verified, not revoked).
+    if (options.partyCredential !== undefined) await verifyParty(options.partyCredential, { trust: this });
+    const list = decodeRevocationList(bytes);
+    const kid = list.sign1.kid;
+    const auth = kid === undefined ? undefined : this.authority(kid);
+    if (auth === undefined)
+      throw new IdentityError('ID_UNKNOWN_ISSUER', 'the list is signed by no trusted issuer or known party', 'protected.kid');
+    if (list.content.issuer !== auth.id)
+      throw new IdentityError('ID_ISSUER_MISMATCH', `list names ${list.content.issuer} but is signed by ${auth.id}`, 'list.iss');
+    await verifySign1(list.sign1, auth.publicKey, this.provider ? { provider: this.provider } : {});
+    const key = toHex(auth.kid);
+    let state = this.states.get(key);
+    if (state === undefined) {
+      state = new RevocationState(auth.kid);
+      this.states.set(key, state);
+    }
+    const result = state.apply(list);
+    if (result === 'applied' && options.persist !== false) await this.save();
+    return result;
+  }
+
+  /** The revocation state of the authority whose key has thumbprint `authorityKid`. */
+  revocation(authorityKid: Uint8Array): RevocationState | undefined {
+    return this.states.get(toHex(authorityKid));
+  }
+
+  /** Seconds since the newest list of that authority was issued; undefined when none is held. */
+  age(authorityKid: Uint8Array, now: number): number | undefined {
+    const s = this.revocation(authorityKid);
+    return s === undefined ? undefined : now - s.issuedAt;
+  }
+
+  /** Newest version held per authority (hex kid -> version): what a device announces to its peers. */
+  versions(): Map<string, number> {
+    return new Map([...this.states].map(([k, s]) => [k, s.version]));
+  }
+
+  /** The signed lists behind the current state of every authority, to relay to a peer. */
+  lists(): Uint8Array[] {
+    return [...this.states.values()].flatMap((s) => s.lists);
+  }
+
+  /** Persists the learned parties and the signed lists. */
+  async save(): Promise<void> {
+    const parties: CborValue[] = [...this.parties.values()].map((p) => p.credential);
+    await this.persistence.save(
+      encode(
+        new Map<number, CborValue>([
+          [1, this.lists()],
+          [2, parties],
+        ]),
+      ),
+    );
+  }
+}

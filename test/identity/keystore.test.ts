@@ -1,0 +1,81 @@
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryKeyStore } from '../../src/identity/keystore.js';
+import { FileKeyStore } from '../../src/identity/keystore-file.js';
+import { filePersistence } from '../../src/identity/node-files.js';
+import { signRevocationList } from '../../src/identity/revocation.js';
+import { TrustStore } from '../../src/identity/trust-store.js';
+import { keyStoreSuite } from './keystore-suite.js';
+import { ISSUER_ID, T0, world } from './world.js';
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'edgepay-ks-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+// Lower scrypt cost in tests (the default, 2^15, is for real keys).
+const FAST = { log2N: 10 };
+
+describe('MemoryKeyStore', () => keyStoreSuite(async () => new MemoryKeyStore()));
+describe('FileKeyStore', () => {
+  keyStoreSuite(async () => new FileKeyStore(join(tmp(), 'keys'), 'correct horse', FAST));
+
+  it('writes 0600 files in a 0700 directory, encrypted (the secret is not in the file)', async () => {
+    const dir = join(tmp(), 'keys');
+    const ks = new FileKeyStore(dir, 'pw', FAST);
+    const sk = new Uint8Array(32).fill(0x5a);
+    await ks.importKey('dev', sk);
+    expect(statSync(join(dir, 'dev.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(Buffer.from(readFileSync(join(dir, 'dev.key'))).includes(Buffer.from(sk))).toBe(false);
+  });
+
+  it('a new process (new store object) opens the key with the passphrase, and only with it', async () => {
+    const dir = join(tmp(), 'keys');
+    const s = await new FileKeyStore(dir, 'pw', FAST).generate('dev');
+    expect((await new FileKeyStore(dir, 'pw', FAST).get('dev'))?.publicKey).toEqual(s.publicKey);
+    expect(await new FileKeyStore(dir, 'pw', FAST).publicKey('dev')).toEqual(s.publicKey);
+    await expect(new FileKeyStore(dir, 'wrong', FAST).get('dev')).rejects.toMatchObject({ code: 'ID_KEY_DECRYPT' });
+  });
+
+  it('rejects an altered envelope and one moved under another name', async () => {
+    const dir = join(tmp(), 'keys');
+    await new FileKeyStore(dir, 'pw', FAST).generate('a');
+    renameSync(join(dir, 'a.key'), join(dir, 'b.key'));
+    await expect(new FileKeyStore(dir, 'pw', FAST).get('b')).rejects.toMatchObject({ code: 'ID_KEY_DECRYPT' });
+    const f = join(dir, 'b.key');
+    const bytes = readFileSync(f);
+    bytes[bytes.length - 40]! ^= 1;
+    writeFileSync(f, bytes);
+    await expect(new FileKeyStore(dir, 'pw', FAST).get('b')).rejects.toMatchObject({
+      code: expect.stringMatching(/^(ID_KEY_DECRYPT|CBOR_|FIELD_)/),
+    });
+  });
+
+  it('refuses an empty passphrase', async () => {
+    await expect(new FileKeyStore(join(tmp(), 'k'), '', FAST).generate('x')).rejects.toMatchObject({ code: 'ID_KEY_PASSPHRASE' });
+  });
+});
+
+describe('trust store file persistence', () => {
+  it('survives a restart and writes atomically (no temp files left)', async () => {
+    const w = await world();
+    const dir = tmp();
+    const path = join(dir, 'trust.cbor');
+    const roots = [{ id: ISSUER_ID, publicKey: w.issuer.publicKey }];
+    const a = await TrustStore.open(roots, filePersistence(path));
+    await a.applyRevocationList(await signRevocationList(w.issuer, { issuer: ISSUER_ID, version: 4, issuedAt: T0, entries: [] }));
+    const b = await TrustStore.open(roots, filePersistence(path));
+    expect([...b.versions().values()]).toEqual([4]);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir)).toEqual(['trust.cbor']);
+  });
+});
