@@ -1,0 +1,74 @@
+/**
+ * `npm run bench -- edge`: payments in one process, payer and payee side by side, against the bare
+ * Ed25519 sign-then-verify loop measured in the same run.
+ *  - signed-voucher payments/s: payer signs (state stored first), payee decodes strictly, verifies, checks
+ *    the rules, stores the newest voucher, acks; the payer takes the ack. Memory store, then file store.
+ *  - hash-chain ticks/s: the same round with a PayWord tick (one SHA-256 to verify).
+ */
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileChannelStore } from '../src/channel/store-file.js';
+import { concatBytes } from '../src/codec/bytes.js';
+import { PKCS8_PREFIX, SPKI_PREFIX } from '../src/crypto/ed25519.js';
+import { generateSecretKey } from '../src/crypto/index.js';
+import { nodeEd25519 } from '../src/crypto/node.js';
+import { opsPerSecond, report } from './harness.js';
+import { type BenchPair, benchPairs } from './world.js';
+
+async function openChannel(p: BenchPair, payword?: { length: number; tickValue: bigint }): Promise<Uint8Array> {
+  const { channelId, frame } = await p.payer.open({ payeeKid: p.payeeKid, cap: 10n ** 14n, payword });
+  for (const a of await p.payee.handle(frame)) await p.payer.handle(a);
+  return channelId;
+}
+
+const round = (p: BenchPair) => async (frame: Uint8Array) => {
+  for (const a of await p.payee.handle(frame)) await p.payer.handle(a);
+};
+
+export async function benchEdge(): Promise<{ voucherRate: number }> {
+  const sk = generateSecretKey();
+  const pk = await nodeEd25519.getPublicKey(sk);
+  const priv = createPrivateKey({ key: Buffer.from(concatBytes(PKCS8_PREFIX, sk)), format: 'der', type: 'pkcs8' });
+  const pub = createPublicKey({ key: Buffer.from(concatBytes(SPKI_PREFIX, pk)), format: 'der', type: 'spki' });
+  const msg = new Uint8Array(120);
+  let i = 0;
+  const bare = await opsPerSecond(() => {
+    msg[0] = i++ & 0xff;
+    return verify(null, msg, pub, sign(null, msg, priv));
+  });
+  report('edge.bare.sign+verify', bare, 'ops/s');
+
+  const [mem] = await benchPairs(1);
+  const memId = await openChannel(mem as BenchPair);
+  const memRound = round(mem as BenchPair);
+  const voucherRate = await opsPerSecond(async () => memRound(await (mem as BenchPair).payer.pay(memId, 1n)));
+  report('edge.voucher.memory', voucherRate, 'payments/s', bare);
+
+  const dir = mkdtempSync(join(tmpdir(), 'edgepay-bench-'));
+  try {
+    const [file] = await benchPairs(1, () => ({
+      payer: new FileChannelStore(join(dir, 'payer')),
+      payee: new FileChannelStore(join(dir, 'payee')),
+    }));
+    const fileId = await openChannel(file as BenchPair);
+    const fileRound = round(file as BenchPair);
+    report(
+      'edge.voucher.file',
+      await opsPerSecond(async () => fileRound(await (file as BenchPair).payer.pay(fileId, 1n))),
+      'payments/s',
+      bare,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const [ticker] = await benchPairs(1);
+  const length = 2_000_000;
+  const tickId = await openChannel(ticker as BenchPair, { length, tickValue: 1n });
+  const tickRound = round(ticker as BenchPair);
+  const tickRate = await opsPerSecond(async () => tickRound(await (ticker as BenchPair).payer.tick(tickId)), 500);
+  report('edge.tick.memory', tickRate, 'ticks/s', voucherRate);
+  return { voucherRate };
+}

@@ -1,0 +1,285 @@
+/**
+ * @module channel/messages
+ * The channel protocol's wire messages (version 1). Signed messages are COSE_Sign1 (EdDSA, protected
+ * header `{1: -8}` only: the receiver knows the key from the channel) over a deterministic CBOR map whose
+ * key 0 is the message type. Ticks and acks are small unsigned CBOR arrays: a tick is authenticated by
+ * the hash chain, an ack only drives flow control. Documented with hex examples in docs/wire-format.md.
+ */
+
+import { toHex } from '../codec/bytes.js';
+import { type CborValue, decode, encode } from '../codec/cbor.js';
+import { decodeSign1, type Sign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';
+import { asAmount, asArray, asBool, asBytes, asInt, asMap, asText, type CborMap, need, onlyKeys } from '../codec/fields.js';
+import type { Signer } from '../crypto/ed25519.js';
+import { sha256 } from '../crypto/hash.js';
+import { ChannelError } from '../errors.js';
+import { REVOCATION_CONTENT_TYPE } from '../identity/revocation.js';
+import { fastDecodeAck, fastDecodeTick, fastEncodeAck, fastEncodeTick } from './fastframe.js';
+
+export const MSG = { hello: 1, open: 2, accept: 3, voucher: 4, close: 5, error: 6, tick: 7, ack: 8 } as const;
+export const PROTOCOL_VERSION = 1;
+/** Frames are small; this bounds what a receiver decodes (an open with two credential chains fits easily). */
+export const MAX_FRAME_BYTES = 16 * 1024;
+const LIMITS = { maxBytes: MAX_FRAME_BYTES, maxDepth: 6, tags: [18] };
+
+/** Terms the payer signs to open a channel. Amounts are integer minor units of `asset`. */
+export interface OpenTerms {
+  /** The payer's credential chain `[party, device]` as encoded by `encodeChain`. */
+  chain: Uint8Array;
+  /** Thumbprint of the payee's device key. */
+  payeeKid: Uint8Array;
+  asset: string;
+  cap: bigint;
+  /** Price of one unit of service (a Wh, a metre, a second), for metering. */
+  unitPrice: bigint;
+  /** Seconds since the epoch. */
+  expiresAt: number;
+  nonce: Uint8Array;
+  /** PayWord: the committed root, the chain's length, the value of one tick. */
+  payword?: { root: Uint8Array; length: number; tickValue: bigint } | undefined;
+  /** A ledger-signed reservation ticket guaranteeing the channel while offline. */
+  reservation?: Uint8Array | undefined;
+}
+
+export interface Voucher {
+  channelId: Uint8Array;
+  seq: number;
+  /** Everything paid on the channel so far (not this payment alone). */
+  cumulative: bigint;
+  /** For PayWord channels: how many ticks `cumulative` includes (a checkpoint). */
+  ticks?: number | undefined;
+  /** Units of service this payment covers in total (metering), if the payer reports it. */
+  meter?: bigint | undefined;
+  /** The payer's last voucher: it asks the payee to close. */
+  final?: boolean | undefined;
+}
+
+export type Frame =
+  | { type: 'hello'; sign1: Sign1; bytes: Uint8Array; chain: Uint8Array; versions: Map<string, number>; reply: boolean }
+  | { type: 'revocation'; bytes: Uint8Array }
+  | { type: 'open'; sign1: Sign1; bytes: Uint8Array; terms: OpenTerms; channelId: Uint8Array }
+  | { type: 'accept'; sign1: Sign1; bytes: Uint8Array; channelId: Uint8Array; chain: Uint8Array }
+  | { type: 'voucher'; sign1: Sign1; bytes: Uint8Array; voucher: Voucher }
+  | { type: 'close'; sign1: Sign1; bytes: Uint8Array; voucher: Voucher }
+  | { type: 'error'; sign1: Sign1; bytes: Uint8Array; channelId: Uint8Array | undefined; code: string; message: string }
+  | { type: 'tick'; bytes: Uint8Array; channelId: Uint8Array; index: number; word: Uint8Array }
+  | { type: 'ack'; bytes: Uint8Array; channelId: Uint8Array; seq: number; ticks: number };
+
+const sign = (payload: Map<number, CborValue>, signer: Signer) => signSign1(encode(payload), signer);
+
+/** Signs open terms; returns the frame and the channel id (SHA-256 of the signed terms' payload). */
+export async function signOpen(signer: Signer, t: OpenTerms): Promise<{ bytes: Uint8Array; channelId: Uint8Array }> {
+  const m = new Map<number, CborValue>([
+    [0, MSG.open],
+    [1, PROTOCOL_VERSION],
+    [2, t.chain],
+    [3, t.payeeKid],
+    [4, t.asset],
+    [5, t.cap],
+    [6, t.unitPrice],
+    [7, t.expiresAt],
+    [8, t.nonce],
+  ]);
+  if (t.payword)
+    m.set(
+      9,
+      new Map<number, CborValue>([
+        [1, t.payword.root],
+        [2, t.payword.length],
+        [3, t.payword.tickValue],
+      ]),
+    );
+  if (t.reservation) m.set(10, t.reservation);
+  const payload = encode(m);
+  return { bytes: await signSign1(payload, signer), channelId: sha256(payload) };
+}
+
+export function signAccept(signer: Signer, channelId: Uint8Array, chain: Uint8Array): Promise<Uint8Array> {
+  return sign(
+    new Map<number, CborValue>([
+      [0, MSG.accept],
+      [2, channelId],
+      [3, chain],
+    ]),
+    signer,
+  );
+}
+
+function voucherMap(type: number, v: Voucher): Map<number, CborValue> {
+  const m = new Map<number, CborValue>([
+    [0, type],
+    [2, v.channelId],
+    [3, v.seq],
+    [4, v.cumulative],
+  ]);
+  if (v.ticks !== undefined) m.set(5, v.ticks);
+  if (v.meter !== undefined) m.set(6, v.meter);
+  if (v.final) m.set(7, true);
+  return m;
+}
+
+/** The payer signs a voucher. */
+export function signVoucher(signer: Signer, v: Voucher): Promise<Uint8Array> {
+  return sign(voucherMap(MSG.voucher, v), signer);
+}
+
+/** The payee countersigns the final state: with the payer's final voucher, a cooperative close. */
+export function signClose(signer: Signer, v: Voucher): Promise<Uint8Array> {
+  return sign(voucherMap(MSG.close, { ...v, final: undefined }), signer);
+}
+
+export function signError(signer: Signer, channelId: Uint8Array | undefined, code: string, message: string): Promise<Uint8Array> {
+  const m = new Map<number, CborValue>([
+    [0, MSG.error],
+    [3, code],
+    [4, message.slice(0, 200)],
+  ]);
+  if (channelId) m.set(2, channelId);
+  return sign(m, signer);
+}
+
+export function encodeTick(channelId: Uint8Array, index: number, word: Uint8Array): Uint8Array {
+  return fastEncodeTick(channelId, index, word);
+}
+
+export function encodeAck(channelId: Uint8Array, seq: number, ticks = 0): Uint8Array {
+  return fastEncodeAck(channelId, seq, ticks);
+}
+
+const bad = (why: string, field: string): never => {
+  throw new ChannelError('CH_MALFORMED', why, field);
+};
+
+/**
+ * Decodes any channel frame strictly (signatures are checked by the state machines, which know the keys).
+ * @throws CodecError / CoseError for malformed bytes; ChannelError CH_MALFORMED for a wrong shape.
+ */
+export function decodeFrame(bytes: Uint8Array): Frame {
+  if (bytes[0] !== 0xd2) {
+    // The hot path: exact canonical ticks and acks. Anything else goes through the strict general decoder.
+    const tick = fastDecodeTick(bytes);
+    if (tick) return { type: 'tick', bytes, ...tick };
+    const ack = fastDecodeAck(bytes);
+    if (ack) return { type: 'ack', bytes, ...ack };
+    const a = asArray(decode(bytes, { ...LIMITS, tags: [] }), 'frame');
+    const type = asInt(a[0], 'frame[0]');
+    if (type === MSG.tick && a.length === 4)
+      return {
+        type: 'tick',
+        bytes,
+        channelId: asBytes(a[1], 'tick.channel', 32),
+        index: asInt(a[2], 'tick.index'),
+        word: asBytes(a[3], 'tick.word', 32),
+      };
+    if (type === MSG.ack && a.length === 4)
+      return {
+        type: 'ack',
+        bytes,
+        channelId: asBytes(a[1], 'ack.channel', 32),
+        seq: asInt(a[2], 'ack.seq'),
+        ticks: asInt(a[3], 'ack.ticks'),
+      };
+    return bad(`unknown unsigned frame type ${type}`, 'frame[0]');
+  }
+  if (bytes.length > MAX_FRAME_BYTES) {
+    // Only a revocation list may be larger than a frame: it is checked where it is applied.
+    return { type: 'revocation', bytes };
+  }
+  const sign1 = decodeSign1(bytes, LIMITS);
+  if (sign1.contentType === REVOCATION_CONTENT_TYPE) return { type: 'revocation', bytes };
+  if (sign1.payload === null) return bad('payload is detached', 'payload');
+  const m = asMap(decode(sign1.payload, LIMITS), 'msg');
+  const type = asInt(need(m, 0, 'msg.type'), 'msg.type');
+  switch (type) {
+    case MSG.hello: {
+      onlyKeys(m, [0, 2, 3, 4], 'hello');
+      const flat = asArray(need(m, 3, 'hello.versions'), 'hello.versions');
+      const versions = new Map<string, number>();
+      for (let i = 0; i + 1 < flat.length; i += 2)
+        versions.set(toHex(asBytes(flat[i], `hello.versions[${i}]`, 32)), asInt(flat[i + 1], `hello.versions[${i + 1}]`));
+      return {
+        type: 'hello',
+        sign1,
+        bytes,
+        chain: asBytes(need(m, 2, 'hello.chain'), 'hello.chain', { max: 8 * 1024 }),
+        versions,
+        reply: m.has(4) && asBool(m.get(4), 'hello.reply'),
+      };
+    }
+    case MSG.open: {
+      onlyKeys(m, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'open');
+      if (asInt(need(m, 1, 'open.version'), 'open.version') !== PROTOCOL_VERSION)
+        throw new ChannelError('CH_VERSION', 'unsupported protocol version', 'open.version');
+      const pw = m.has(9) ? asMap(m.get(9), 'open.payword') : undefined;
+      const terms: OpenTerms = {
+        chain: asBytes(need(m, 2, 'open.chain'), 'open.chain', { max: 8 * 1024 }),
+        payeeKid: asBytes(need(m, 3, 'open.payee'), 'open.payee', 32),
+        asset: asText(need(m, 4, 'open.asset'), 'open.asset', 32),
+        cap: asAmount(need(m, 5, 'open.cap'), 'open.cap'),
+        unitPrice: asAmount(need(m, 6, 'open.unitPrice'), 'open.unitPrice'),
+        expiresAt: asInt(need(m, 7, 'open.expiresAt'), 'open.expiresAt'),
+        nonce: asBytes(need(m, 8, 'open.nonce'), 'open.nonce', { min: 8, max: 32 }),
+        payword: pw && readPayword(pw),
+        reservation: m.has(10) ? asBytes(m.get(10), 'open.reservation', { max: 1024 }) : undefined,
+      };
+      return { type: 'open', sign1, bytes, terms, channelId: sha256(sign1.payload) };
+    }
+    case MSG.accept:
+      onlyKeys(m, [0, 2, 3], 'accept');
+      return {
+        type: 'accept',
+        sign1,
+        bytes,
+        channelId: asBytes(need(m, 2, 'accept.channel'), 'accept.channel', 32),
+        chain: asBytes(need(m, 3, 'accept.chain'), 'accept.chain', { max: 8 * 1024 }),
+      };
+    case MSG.voucher:
+    case MSG.close:
+      return {
+        type: type === MSG.voucher ? 'voucher' : 'close',
+        sign1,
+        bytes,
+        voucher: readVoucher(m, type === MSG.voucher ? 'voucher' : 'close'),
+      };
+    case MSG.error:
+      onlyKeys(m, [0, 2, 3, 4], 'error');
+      return {
+        type: 'error',
+        sign1,
+        bytes,
+        channelId: m.has(2) ? asBytes(m.get(2), 'error.channel', 32) : undefined,
+        code: asText(need(m, 3, 'error.code'), 'error.code', 64),
+        message: asText(m.get(4) ?? '', 'error.message', 200),
+      };
+    default:
+      return bad(`unknown message type ${type}`, 'msg.type');
+  }
+}
+
+function readPayword(m: CborMap): NonNullable<OpenTerms['payword']> {
+  onlyKeys(m, [1, 2, 3], 'open.payword');
+  const length = asInt(need(m, 2, 'open.payword.length'), 'open.payword.length');
+  if (length < 1 || length > 10_000_000) throw new ChannelError('CH_MALFORMED', 'hash chain length outside 1..10^7', 'open.payword.length');
+  return {
+    root: asBytes(need(m, 1, 'open.payword.root'), 'open.payword.root', 32),
+    length,
+    tickValue: asAmount(need(m, 3, 'open.payword.tickValue'), 'open.payword.tickValue'),
+  };
+}
+
+function readVoucher(m: CborMap, f: string): Voucher {
+  onlyKeys(m, [0, 2, 3, 4, 5, 6, 7], f);
+  return {
+    channelId: asBytes(need(m, 2, `${f}.channel`), `${f}.channel`, 32),
+    seq: asInt(need(m, 3, `${f}.seq`), `${f}.seq`),
+    cumulative: asAmount(need(m, 4, `${f}.cumulative`), `${f}.cumulative`),
+    ticks: m.has(5) ? asInt(m.get(5), `${f}.ticks`) : undefined,
+    meter: m.has(6) ? asAmount(m.get(6), `${f}.meter`) : undefined,
+    final: m.has(7) ? asBool(m.get(7), `${f}.final`) : undefined,
+  };
+}
+
+/** Verifies a signed frame under `publicKey` (throws CoseError COSE_SIGNATURE). */
+export async function verifyFrame(frame: { sign1: Sign1 }, publicKey: Uint8Array): Promise<void> {
+  await verifySign1(frame.sign1, publicKey);
+}

@@ -1,0 +1,299 @@
+/**
+ * @module channel/payee
+ * The payee's side of channels: verifies everything offline and stores the newest payment durably before
+ * it acknowledges (and so before the service it pays for is delivered).
+ *
+ * Rules (each refusal is a ChannelError with its code, and an error frame for the payer): the payer's
+ * chain valid and not revoked per the newest list held; the open addressed to this payee, in the chain's
+ * asset, cap within the per-channel limit, expiry within the credential; seq strictly increasing;
+ * cumulative never decreasing and never above the cap; each payment within the per-payment limit; the
+ * channel not expired (with skew); ticks verify against the committed root. Two different vouchers for
+ * one seq are equivocation: both are kept as evidence and the channel is refused from then on.
+ */
+import { equalBytes, toHex } from '../codec/bytes.js';
+import type { Signer } from '../crypto/ed25519.js';
+import { ChannelError, EdgepayError } from '../errors.js';
+import { Emitter } from '../events.js';
+import { type VerifiedChain, verifyChain } from '../identity/chain.js';
+import type { Limits } from '../identity/claims.js';
+import type { TrustRoot, TrustStore } from '../identity/trust-store.js';
+import { verifyTick } from './hashchain.js';
+import { answerHello } from './hello.js';
+import { decodeFrame, encodeAck, type Frame, type OpenTerms, signAccept, signClose, signError, verifyFrame } from './messages.js';
+import { KeyedMutex } from './mutex.js';
+import { type Reservation, verifyReservation } from './reservation.js';
+import type { ChannelRecord, ChannelStore } from './store.js';
+
+export interface PaidEvent {
+  channelId: Uint8Array;
+  seq: number;
+  ticks: number;
+  /** Everything owed on the channel now (vouchers and ticks). */
+  total: bigint;
+  /** What this message added. */
+  delta: bigint;
+}
+
+export type PayeeEvents = {
+  opened: (e: { channelId: Uint8Array; terms: OpenTerms; payer: VerifiedChain; reservation: Reservation | undefined }) => void;
+  paid: (e: PaidEvent) => void;
+  closed: (e: { channelId: Uint8Array; total: bigint; record: ChannelRecord }) => void;
+  equivocation: (e: { channelId: Uint8Array; evidence: Uint8Array[] }) => void;
+  rejected: (e: { channelId: Uint8Array | undefined; error: EdgepayError }) => void;
+};
+
+export interface PayeeOptions {
+  signer: Signer;
+  /** This payee's chain, encoded (`encodeChain`). */
+  chain: Uint8Array;
+  /** Thumbprint of this payee's key (the kid payers address). */
+  kid: Uint8Array;
+  /** This payee's category, checked against the payer's allowed counterparties. */
+  category: string;
+  trust: TrustStore;
+  store: ChannelStore;
+  /** Seconds since the epoch (default: the system clock). */
+  now?: () => number;
+  skewSeconds?: number;
+  /** Refuse payers whose authorities' revocation lists are older than this (seconds). */
+  maxRevocationAgeSeconds?: number;
+  /** Ledger keys whose reservation tickets this payee accepts. */
+  ledgers?: readonly TrustRoot[];
+  /** Refuse channels that no reservation ticket guarantees. */
+  requireReservation?: boolean;
+}
+
+interface Live {
+  record: ChannelRecord;
+  terms: OpenTerms;
+  payerKey: Uint8Array;
+  limits: Limits;
+}
+
+export class Payee extends Emitter<PayeeEvents> {
+  private readonly live = new Map<string, Live>();
+  private readonly mutex = new KeyedMutex();
+  private readonly now: () => number;
+
+  constructor(private readonly o: PayeeOptions) {
+    super();
+    this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /** Reloads open channels after a restart (re-verifying each payer's chain). */
+  async resume(): Promise<number> {
+    let n = 0;
+    for (const record of await this.o.store.list())
+      if (record.role === 'payee' && record.state !== 'closed' && (await this.revive(record))) n++;
+    return n;
+  }
+
+  private async revive(record: ChannelRecord): Promise<Live | undefined> {
+    const frame = decodeFrame(record.open);
+    if (frame.type !== 'open') return undefined;
+    // Judged as of now for revocation, but not for expiry: a stored channel's payments stay owed.
+    const v = await verifyChain(frame.terms.chain, {
+      trust: this.o.trust,
+      now: this.now(),
+      skewSeconds: this.o.skewSeconds,
+      skipTimeCheck: true,
+    });
+    const live = { record, terms: frame.terms, payerKey: v.publicKey, limits: v.limits };
+    this.live.set(toHex(record.id), live);
+    return live;
+  }
+
+  /** The current record of a channel. */
+  channel(id: Uint8Array): ChannelRecord | undefined {
+    return this.live.get(toHex(id))?.record;
+  }
+
+  /**
+   * Handles one frame from a payer and returns the frames to send back (accept, ack, close or error).
+   * Never throws for bad input: a refusal becomes an error frame and a `rejected` event.
+   */
+  async handle(bytes: Uint8Array): Promise<Uint8Array[]> {
+    let channelId: Uint8Array | undefined;
+    try {
+      const frame = decodeFrame(bytes);
+      channelId = 'channelId' in frame ? frame.channelId : frame.type === 'voucher' ? frame.voucher.channelId : undefined;
+      const f = frame;
+      return await this.mutex.run(channelId ? toHex(channelId) : '', () => this.dispatch(f));
+    } catch (e) {
+      if (!(e instanceof EdgepayError)) throw e;
+      this.emit('rejected', { channelId, error: e });
+      return [await signError(this.o.signer, channelId, e.code, e.message)];
+    }
+  }
+
+  private async dispatch(frame: Frame): Promise<Uint8Array[]> {
+    switch (frame.type) {
+      case 'open':
+        return this.onOpen(frame);
+      case 'voucher':
+        return this.onVoucher(frame);
+      case 'tick':
+        return this.onTick(frame);
+      case 'hello':
+        await verifyFrame(frame, (await verifyChain(frame.chain, { trust: this.o.trust, now: this.now(), skipTimeCheck: true })).publicKey);
+        return answerHello(frame, { signer: this.o.signer, chain: this.o.chain, trust: this.o.trust, now: this.now() });
+      case 'revocation':
+        await this.o.trust.applyRevocationList(frame.bytes);
+        return [];
+      default:
+        throw new ChannelError('CH_UNEXPECTED', `a payee does not take ${frame.type} frames`, 'frame');
+    }
+  }
+
+  private async onOpen(frame: Extract<Frame, { type: 'open' }>): Promise<Uint8Array[]> {
+    const known = this.live.get(toHex(frame.channelId)) ?? (await this.load(frame.channelId));
+    if (known) {
+      // A retried open: answer again, idempotently.
+      if (equalBytes(known.record.open, frame.bytes) && known.record.accept) return [known.record.accept];
+      throw new ChannelError('CH_TERMS', 'a channel with this id exists', 'open');
+    }
+    const t = frame.terms;
+    const now = this.now();
+    const skew = this.o.skewSeconds ?? 300;
+    const payer = await verifyChain(t.chain, {
+      trust: this.o.trust,
+      now,
+      skewSeconds: skew,
+      counterpartyCategory: this.o.category,
+      maxRevocationAgeSeconds: this.o.maxRevocationAgeSeconds,
+    });
+    await verifyFrame(frame, payer.publicKey);
+    const terms = (why: string, field: string): never => {
+      throw new ChannelError('CH_TERMS', why, field);
+    };
+    if (!equalBytes(t.payeeKid, this.o.kid)) terms('the channel is addressed to another payee', 'open.payee');
+    if (t.asset !== payer.limits.asset) terms(`asset ${t.asset} is not the credential's ${payer.limits.asset}`, 'open.asset');
+    if (t.cap > payer.limits.perChannel) terms(`cap ${t.cap} exceeds the per-channel limit ${payer.limits.perChannel}`, 'open.cap');
+    if (t.expiresAt > payer.validUntil) terms('the channel outlives the payer credential', 'open.expiresAt');
+    if (t.expiresAt + skew <= now) throw new ChannelError('CH_EXPIRED', 'the channel has expired', 'open.expiresAt');
+    let reservation: Reservation | undefined;
+    if (t.reservation) {
+      reservation = await verifyReservation(t.reservation, {
+        ledgers: this.o.ledgers ?? [],
+        payerKid: payer.kid,
+        payeeKid: this.o.kid,
+        asset: t.asset,
+        cap: t.cap,
+        channelExpiresAt: t.expiresAt,
+        now,
+      });
+    } else if (this.o.requireReservation)
+      throw new ChannelError('CH_RESERVATION', 'this payee requires a reservation ticket', 'open.reservation');
+    const record: ChannelRecord = {
+      id: frame.channelId,
+      role: 'payee',
+      state: 'open',
+      open: frame.bytes,
+      seq: 0,
+      cumulative: 0n,
+      voucherTicks: 0,
+      ticks: 0,
+      updatedAt: now,
+    };
+    record.accept = await signAccept(this.o.signer, frame.channelId, this.o.chain);
+    await this.o.store.put(record); // durable before the payer hears "accepted"
+    this.live.set(toHex(frame.channelId), { record, terms: t, payerKey: payer.publicKey, limits: payer.limits });
+    this.emit('opened', { channelId: frame.channelId, terms: t, payer, reservation });
+    return [record.accept];
+  }
+
+  private async channelFor(id: Uint8Array): Promise<Live> {
+    const live = this.live.get(toHex(id)) ?? (await this.load(id));
+    if (!live) throw new ChannelError('CH_UNKNOWN_CHANNEL', 'no such channel', 'channel');
+    if (live.record.state === 'refused') throw new ChannelError('CH_REFUSED', 'this channel is refused (equivocation)', 'channel');
+    if (live.record.state === 'closed') throw new ChannelError('CH_CLOSED', 'this channel is closed', 'channel');
+    return live;
+  }
+
+  private async load(id: Uint8Array): Promise<Live | undefined> {
+    const record = await this.o.store.get(id);
+    return record?.role === 'payee' ? this.revive(record) : undefined;
+  }
+
+  private total(l: Live, cumulative: bigint, voucherTicks: number, ticks: number): bigint {
+    return cumulative + BigInt(Math.max(0, ticks - voucherTicks)) * (l.terms.payword?.tickValue ?? 0n);
+  }
+
+  private checkPayment(l: Live, total: bigint, previous: bigint): void {
+    const now = this.now();
+    if (now > l.terms.expiresAt + (this.o.skewSeconds ?? 300)) throw new ChannelError('CH_EXPIRED', 'the channel has expired', 'channel');
+    if (total > l.terms.cap) throw new ChannelError('CH_OVER_CAP', `total ${total} exceeds the cap ${l.terms.cap}`, 'voucher.cumulative');
+    if (total - previous > l.limits.perPayment)
+      throw new ChannelError(
+        'CH_PER_PAYMENT',
+        `payment of ${total - previous} exceeds the per-payment limit ${l.limits.perPayment}`,
+        'voucher.cumulative',
+      );
+  }
+
+  private async onVoucher(frame: Extract<Frame, { type: 'voucher' }>): Promise<Uint8Array[]> {
+    const v = frame.voucher;
+    const l = await this.channelFor(v.channelId);
+    await verifyFrame(frame, l.payerKey);
+    const r = l.record;
+    if (v.seq === r.seq && r.voucher) {
+      if (equalBytes(r.voucher, frame.bytes)) return [encodeAck(r.id, r.seq, r.ticks)]; // a resend: ack again
+      // Two different signed vouchers for one seq: a cloned or faulty payer. Keep both, refuse the channel.
+      r.evidence = [r.voucher, frame.bytes];
+      r.state = 'refused';
+      r.updatedAt = this.now();
+      await this.o.store.put(r);
+      this.emit('equivocation', { channelId: r.id, evidence: r.evidence });
+      throw new ChannelError('CH_EQUIVOCATION', `two different vouchers for seq ${v.seq}`, 'voucher.seq');
+    }
+    if (v.seq <= r.seq) throw new ChannelError('CH_SEQ', `seq ${v.seq} is not above ${r.seq}`, 'voucher.seq');
+    if (v.cumulative < r.cumulative)
+      throw new ChannelError('CH_DECREASING', `cumulative ${v.cumulative} is below ${r.cumulative}`, 'voucher.cumulative');
+    const vt = v.ticks ?? 0;
+    if (vt < r.voucherTicks) throw new ChannelError('CH_DECREASING', 'tick checkpoint went backwards', 'voucher.ticks');
+    const before = this.total(l, r.cumulative, r.voucherTicks, r.ticks);
+    const after = this.total(l, v.cumulative, vt, r.ticks);
+    if (after < before) throw new ChannelError('CH_DECREASING', `total ${after} is below ${before}`, 'voucher.cumulative');
+    this.checkPayment(l, after, before);
+    Object.assign(r, {
+      seq: v.seq,
+      cumulative: v.cumulative,
+      voucher: frame.bytes,
+      voucherTicks: vt,
+      ticks: Math.max(r.ticks, vt),
+      updatedAt: this.now(),
+    });
+    const out: Uint8Array[] = [];
+    if (v.final) {
+      r.close = await signClose(this.o.signer, { ...v, final: undefined });
+      r.state = 'closed';
+    }
+    await this.o.store.put(r); // durable before ack, and so before the service is delivered
+    this.emit('paid', { channelId: r.id, seq: v.seq, ticks: r.ticks, total: after, delta: after - before });
+    out.push(encodeAck(r.id, r.seq, r.ticks));
+    if (r.close) {
+      out.push(r.close);
+      this.emit('closed', { channelId: r.id, total: after, record: r });
+    }
+    return out;
+  }
+
+  private async onTick(frame: Extract<Frame, { type: 'tick' }>): Promise<Uint8Array[]> {
+    const l = await this.channelFor(frame.channelId);
+    const pw = l.terms.payword;
+    if (!pw) throw new ChannelError('CH_TICK', 'this channel has no hash chain', 'tick');
+    const r = l.record;
+    if (frame.index <= r.ticks) return [encodeAck(r.id, r.seq, r.ticks)]; // already counted
+    // From the newest word actually verified, not from `ticks`: a voucher may have counted lost ticks.
+    const known = r.tickWord && r.tickIndex !== undefined ? { word: r.tickWord, index: r.tickIndex } : { word: pw.root, index: 0 };
+    if (frame.index > pw.length || !verifyTick(known.word, known.index, frame.word, frame.index, pw.length))
+      throw new ChannelError('CH_TICK', `tick ${frame.index} does not verify against the chain`, 'tick.word');
+    const before = this.total(l, r.cumulative, r.voucherTicks, r.ticks);
+    const after = this.total(l, r.cumulative, r.voucherTicks, frame.index);
+    this.checkPayment(l, after, before);
+    Object.assign(r, { ticks: frame.index, tickWord: frame.word, tickIndex: frame.index, updatedAt: this.now() });
+    await this.o.store.put(r);
+    this.emit('paid', { channelId: r.id, seq: r.seq, ticks: r.ticks, total: after, delta: after - before });
+    return [encodeAck(r.id, r.seq, r.ticks)];
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * @module channel/payer
+ * The payer's side of channels. Before it signs, the payer durably records the seq and the amount the
+ * voucher will carry: after a crash it re-signs exactly the same bytes (Ed25519 is deterministic), so it
+ * can never reuse a seq for a different amount. It also keeps its own credential's limits: per payment,
+ * per channel, and the total outstanding over its open channels.
+ */
+import { equalBytes, toHex } from '../codec/bytes.js';
+import { coseKeyThumbprint } from '../codec/cose-key.js';
+import type { Signer } from '../crypto/ed25519.js';
+import { randomBytes } from '../crypto/hash.js';
+import { ChannelError, EdgepayError } from '../errors.js';
+import { Emitter } from '../events.js';
+import { type VerifiedChain, verifyChain } from '../identity/chain.js';
+import type { TrustStore } from '../identity/trust-store.js';
+import { HashChain } from './hashchain.js';
+import { answerHello, signHello } from './hello.js';
+import { decodeFrame, encodeTick, type Frame, type OpenTerms, signOpen, signVoucher, verifyFrame } from './messages.js';
+import { KeyedMutex } from './mutex.js';
+import type { ChannelRecord, ChannelStore } from './store.js';
+
+export type PayerEvents = {
+  accepted: (e: { channelId: Uint8Array; payee: VerifiedChain }) => void;
+  acked: (e: { channelId: Uint8Array; seq: number; ticks: number }) => void;
+  closed: (e: { channelId: Uint8Array; record: ChannelRecord }) => void;
+  refused: (e: { channelId: Uint8Array | undefined; code: string; message: string }) => void;
+};
+
+export interface PayerOptions {
+  signer: Signer;
+  /** This payer's chain, encoded (`encodeChain`). */
+  chain: Uint8Array;
+  /** This payer's verified chain (its own limits): `verifyChain(chain, ...)`. */
+  self: VerifiedChain;
+  /** This payer's category, checked against the payee's allowed counterparties. */
+  category: string;
+  trust: TrustStore;
+  store: ChannelStore;
+  now?: () => number;
+  skewSeconds?: number;
+}
+
+export interface OpenRequest {
+  payeeKid: Uint8Array;
+  cap: bigint;
+  unitPrice?: bigint;
+  /** Seconds the channel stays open (default 1 day, never beyond the credential). */
+  ttlSeconds?: number;
+  /** Stream equal units with hash-chain ticks: `length` ticks of `tickValue` each. */
+  payword?: { length: number; tickValue: bigint };
+  reservation?: Uint8Array;
+}
+
+interface Live {
+  record: ChannelRecord;
+  terms: OpenTerms;
+  hashChain?: HashChain;
+  payeeKey?: Uint8Array;
+  acked: number;
+  ackedTicks: number;
+}
+
+export class Payer extends Emitter<PayerEvents> {
+  private readonly live = new Map<string, Live>();
+  private readonly mutex = new KeyedMutex();
+  private readonly now: () => number;
+  readonly kid: Uint8Array;
+
+  constructor(private readonly o: PayerOptions) {
+    super();
+    this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+    this.kid = coseKeyThumbprint(o.signer.publicKey);
+  }
+
+  /** Reloads channels after a restart; hash chains are rebuilt from their stored seeds. */
+  async resume(): Promise<ChannelRecord[]> {
+    const out: ChannelRecord[] = [];
+    for (const record of await this.o.store.list()) {
+      if (record.role !== 'payer') continue;
+      const f = decodeFrame(record.open);
+      if (f.type !== 'open') continue;
+      const live: Live = { record, terms: f.terms, acked: 0, ackedTicks: 0 };
+      if (f.terms.payword && record.seed) live.hashChain = new HashChain(f.terms.payword.length, record.seed);
+      if (record.accept) {
+        const a = decodeFrame(record.accept);
+        if (a.type === 'accept')
+          live.payeeKey = (await verifyChain(a.chain, { trust: this.o.trust, now: this.now(), skipTimeCheck: true })).publicKey;
+      }
+      this.live.set(toHex(record.id), live);
+      out.push(record);
+    }
+    return out;
+  }
+
+  channel(id: Uint8Array): ChannelRecord | undefined {
+    return this.live.get(toHex(id))?.record;
+  }
+
+  /** The signed terms of a channel. */
+  terms(id: Uint8Array): OpenTerms | undefined {
+    return this.live.get(toHex(id))?.terms;
+  }
+
+  /** Sum of what this payer's open channels may still owe (their caps), for the total-outstanding limit. */
+  outstanding(): bigint {
+    let n = 0n;
+    for (const l of this.live.values()) if (l.record.state !== 'closed' && l.record.state !== 'refused') n += l.terms.cap;
+    return n;
+  }
+
+  /**
+   * Opens a channel: signs the terms and stores the channel before the open frame leaves.
+   * @throws ChannelError CH_LIMIT when the cap exceeds the per-channel limit or the total outstanding.
+   */
+  async open(req: OpenRequest): Promise<{ channelId: Uint8Array; frame: Uint8Array }> {
+    const lim = this.o.self.limits;
+    if (req.cap > lim.perChannel)
+      throw new ChannelError('CH_LIMIT', `cap ${req.cap} exceeds the per-channel limit ${lim.perChannel}`, 'cap');
+    if (this.outstanding() + req.cap > lim.totalOutstanding)
+      throw new ChannelError('CH_LIMIT', `the total outstanding would exceed ${lim.totalOutstanding}`, 'cap');
+    const hashChain = req.payword ? new HashChain(req.payword.length) : undefined;
+    const now = this.now();
+    const terms: OpenTerms = {
+      chain: this.o.chain,
+      payeeKid: req.payeeKid,
+      asset: lim.asset,
+      cap: req.cap,
+      unitPrice: req.unitPrice ?? 0n,
+      expiresAt: Math.min(now + (req.ttlSeconds ?? 86_400), this.o.self.validUntil),
+      nonce: randomBytes(16),
+      payword:
+        req.payword && hashChain ? { root: hashChain.root, length: req.payword.length, tickValue: req.payword.tickValue } : undefined,
+      reservation: req.reservation,
+    };
+    const { bytes, channelId } = await signOpen(this.o.signer, terms);
+    const record: ChannelRecord = {
+      id: channelId,
+      role: 'payer',
+      state: 'opening',
+      open: bytes,
+      seq: 0,
+      cumulative: 0n,
+      voucherTicks: 0,
+      ticks: 0,
+      seed: hashChain?.seed,
+      updatedAt: now,
+    };
+    await this.o.store.put(record);
+    this.live.set(toHex(channelId), { record, terms, hashChain, acked: 0, ackedTicks: 0 });
+    return { channelId, frame: bytes };
+  }
+
+  private get(id: Uint8Array, open = true): Live {
+    const l = this.live.get(toHex(id));
+    if (!l) throw new ChannelError('CH_UNKNOWN_CHANNEL', 'no such channel', 'channel');
+    if (open && l.record.state !== 'open') throw new ChannelError('CH_NOT_OPEN', `the channel is ${l.record.state}`, 'channel');
+    return l;
+  }
+
+  /**
+   * Pays `amount` more on a channel: returns the signed voucher frame to send.
+   * @throws ChannelError CH_LIMIT (per-payment limit), CH_OVER_CAP, CH_NOT_OPEN, CH_EXPIRED.
+   */
+  pay(channelId: Uint8Array, amount: bigint, options: { meter?: bigint; final?: boolean } = {}): Promise<Uint8Array> {
+    return this.mutex.run(toHex(channelId), () => this.payNow(channelId, amount, options));
+  }
+
+  private async payNow(channelId: Uint8Array, amount: bigint, options: { meter?: bigint; final?: boolean }): Promise<Uint8Array> {
+    const l = this.get(channelId);
+    const r = l.record;
+    if (amount < 0n) throw new ChannelError('CH_LIMIT', 'a payment is not negative', 'amount');
+    if (amount > this.o.self.limits.perPayment)
+      throw new ChannelError('CH_LIMIT', `payment ${amount} exceeds the per-payment limit ${this.o.self.limits.perPayment}`, 'amount');
+    if (this.now() > l.terms.expiresAt) throw new ChannelError('CH_EXPIRED', 'the channel has expired', 'channel');
+    // Ticks revealed so far become part of the signed amount: the voucher checkpoints them.
+    const tickValue = l.terms.payword?.tickValue ?? 0n;
+    const cumulative = r.cumulative + BigInt(r.ticks - r.voucherTicks) * tickValue + amount;
+    if (cumulative > l.terms.cap)
+      throw new ChannelError('CH_OVER_CAP', `cumulative ${cumulative} would exceed the cap ${l.terms.cap}`, 'amount');
+    const v = {
+      channelId,
+      seq: r.seq + 1,
+      cumulative,
+      ticks: l.terms.payword ? r.ticks : undefined,
+      meter: options.meter,
+      final: options.final,
+    };
+    Object.assign(r, { seq: v.seq, cumulative, voucherTicks: r.ticks, updatedAt: this.now() });
+    if (options.final) r.state = 'closing';
+    r.voucher = await signVoucher(this.o.signer, v);
+    await this.o.store.put(r); // seq, amount and voucher durable before the voucher leaves
+    return r.voucher;
+  }
+
+  /**
+   * Reveals the next hash-chain tick (one unit of `tickValue`). Stored before it leaves.
+   * @throws ChannelError CH_TICK when the channel has no hash chain or it is used up; CH_OVER_CAP.
+   */
+  tick(channelId: Uint8Array): Promise<Uint8Array> {
+    return this.mutex.run(toHex(channelId), () => this.tickNow(channelId));
+  }
+
+  private async tickNow(channelId: Uint8Array): Promise<Uint8Array> {
+    const l = this.get(channelId);
+    const pw = l.terms.payword;
+    if (!pw || !l.hashChain) throw new ChannelError('CH_TICK', 'this channel has no hash chain', 'channel');
+    const r = l.record;
+    const index = r.ticks + 1;
+    if (index > pw.length) throw new ChannelError('CH_TICK', 'the hash chain is used up', 'channel');
+    if (r.cumulative + BigInt(index - r.voucherTicks) * pw.tickValue > l.terms.cap)
+      throw new ChannelError('CH_OVER_CAP', 'the tick would exceed the cap', 'channel');
+    r.ticks = index;
+    r.updatedAt = this.now();
+    await this.o.store.put(r);
+    return encodeTick(channelId, index, l.hashChain.word(index));
+  }
+
+  /**
+   * The newest tick frame again (or undefined). A lost tick needs no resend of its own: the newest one
+   * verifies from any older word the payee holds, so resending it covers every tick before it.
+   */
+  lastTick(channelId: Uint8Array): Uint8Array | undefined {
+    const l = this.get(channelId, false);
+    return l.hashChain && l.record.ticks > 0 ? encodeTick(channelId, l.record.ticks, l.hashChain.word(l.record.ticks)) : undefined;
+  }
+
+  /** Asks the payee to close: a final voucher for everything paid so far. */
+  close(channelId: Uint8Array): Promise<Uint8Array> {
+    return this.pay(channelId, 0n, { final: true });
+  }
+
+  /** Payments acknowledged by the payee so far (seq and ticks), for flow control. */
+  acked(channelId: Uint8Array): { seq: number; ticks: number } {
+    const l = this.get(channelId, false);
+    return { seq: l.acked, ticks: l.ackedTicks };
+  }
+
+  /**
+   * Handles a frame from a payee (accept, ack, close, error, hello, revocation list) and returns the frames
+   * to send back (only a hello is answered). Bad frames are ignored with a `refused` event.
+   */
+  async handle(bytes: Uint8Array): Promise<Uint8Array[]> {
+    try {
+      return (await this.dispatch(decodeFrame(bytes))) ?? [];
+    } catch (e) {
+      if (!(e instanceof EdgepayError)) throw e;
+      this.emit('refused', { channelId: undefined, code: e.code, message: e.message });
+      return [];
+    }
+  }
+
+  /** A hello announcing this payer's chain and revocation versions (a payee answers with newer lists). */
+  hello(): Promise<Uint8Array> {
+    return signHello(this.o.signer, this.o.chain, this.o.trust);
+  }
+
+  private async dispatch(frame: Frame): Promise<Uint8Array[] | undefined> {
+    switch (frame.type) {
+      case 'accept': {
+        const l = this.get(frame.channelId, false);
+        if (l.record.state !== 'opening') return; // a repeated accept
+        const payee = await verifyChain(frame.chain, {
+          trust: this.o.trust,
+          now: this.now(),
+          skewSeconds: this.o.skewSeconds,
+          counterpartyCategory: this.o.category,
+        });
+        if (!equalBytes(payee.kid, l.terms.payeeKid)) throw new ChannelError('CH_TERMS', 'accepted by another payee', 'accept.chain');
+        await verifyFrame(frame, payee.publicKey);
+        Object.assign(l.record, { state: 'open', accept: frame.bytes, updatedAt: this.now() });
+        l.payeeKey = payee.publicKey;
+        await this.o.store.put(l.record);
+        this.emit('accepted', { channelId: frame.channelId, payee });
+        return;
+      }
+      case 'ack': {
+        const l = this.get(frame.channelId, false);
+        l.acked = Math.max(l.acked, frame.seq);
+        l.ackedTicks = Math.max(l.ackedTicks, frame.ticks);
+        this.emit('acked', { channelId: frame.channelId, seq: l.acked, ticks: l.ackedTicks });
+        return;
+      }
+      case 'close': {
+        const l = this.get(frame.voucher.channelId, false);
+        if (!l.payeeKey) throw new ChannelError('CH_UNEXPECTED', 'close before accept', 'close');
+        await verifyFrame(frame, l.payeeKey);
+        if (frame.voucher.seq !== l.record.seq || frame.voucher.cumulative !== l.record.cumulative)
+          throw new ChannelError('CH_TERMS', 'the close does not countersign our final voucher', 'close');
+        Object.assign(l.record, { state: 'closed', close: frame.bytes, updatedAt: this.now() });
+        await this.o.store.put(l.record);
+        this.emit('closed', { channelId: l.record.id, record: l.record });
+        return;
+      }
+      case 'error':
+        this.emit('refused', { channelId: frame.channelId, code: frame.code, message: frame.message });
+        return;
+      case 'revocation':
+        await this.o.trust.applyRevocationList(frame.bytes);
+        return;
+      case 'hello':
+        await verifyFrame(frame, (await verifyChain(frame.chain, { trust: this.o.trust, now: this.now(), skipTimeCheck: true })).publicKey);
+        return answerHello(frame, { signer: this.o.signer, chain: this.o.chain, trust: this.o.trust, now: this.now() });
+      default:
+        throw new ChannelError('CH_UNEXPECTED', `a payer does not take ${frame.type} frames`, 'frame');
+    }
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * @module channel/settlement
+ * The settlement record: everything a ledger needs to verify and apply a channel's newest state with no
+ * other context. Either side produces it (on close, or as a checkpoint); either copy, or both, may reach
+ * the ledger, and any online peer may relay it: it authenticates itself.
+ *
+ * ```
+ * { 0 version: 1, 1 open: bstr (payer-signed terms, with the payer's credential chain),
+ *   2 accept: bstr (payee-signed, with the payee's chain), ? 3 voucher: bstr (the newest, payer-signed),
+ *   ? 4 close: bstr (the payee's countersignature of a final voucher), ? 5 tick: [index, word],
+ *   ? 6 evidence: [bstr, bstr] (two payer-signed vouchers for one seq) }
+ * ```
+ */
+import { equalBytes, toHex } from '../codec/bytes.js';
+import { type CborValue, decode, encode } from '../codec/cbor.js';
+import { asArray, asBytes, asInt, asMap, need, onlyKeys } from '../codec/fields.js';
+import { sha256 } from '../crypto/hash.js';
+import { ChannelError, EdgepayError, IdentityError } from '../errors.js';
+import { type VerifiedChain, verifyChain } from '../identity/chain.js';
+import type { TrustStore } from '../identity/trust-store.js';
+import { verifyTick } from './hashchain.js';
+import { decodeFrame, type Frame, type OpenTerms, type Voucher, verifyFrame } from './messages.js';
+import type { SettlementSink } from './metered.js';
+import type { ChannelRecord } from './store.js';
+
+/** The settlement record of a channel's current state. */
+export function encodeSettlement(r: ChannelRecord): Uint8Array {
+  if (!r.accept) throw new ChannelError('CH_NOT_OPEN', 'a channel never accepted has nothing to settle', 'accept');
+  const m = new Map<number, CborValue>([
+    [0, 1],
+    [1, r.open],
+    [2, r.accept],
+  ]);
+  if (r.voucher) m.set(3, r.voucher);
+  if (r.close) m.set(4, r.close);
+  // Ticks beyond the newest voucher are proven by the newest verified word.
+  if (r.role === 'payee' && r.tickWord && r.tickIndex !== undefined && r.tickIndex > r.voucherTicks)
+    m.set(5, [r.tickIndex, r.tickWord]);
+  if (r.evidence) m.set(6, r.evidence);
+  return encode(m);
+}
+
+/** What a verified settlement record proves. */
+export interface VerifiedSettlement {
+  channelId: Uint8Array;
+  terms: OpenTerms;
+  payer: VerifiedChain;
+  payee: VerifiedChain;
+  /** The newest payer-signed state: seq and the amount it (with proven ticks) makes owed. */
+  seq: number;
+  ticks: number;
+  amount: bigint;
+  /** True when the payee countersigned the final state (a cooperative close). */
+  closed: boolean;
+  /** Two different payer-signed vouchers for one seq, both verified. */
+  equivocation?: [Voucher, Voucher] | undefined;
+}
+
+const bad = (why: string, field: string): never => {
+  throw new ChannelError('CH_SETTLEMENT', why, field);
+};
+
+/**
+ * Verifies a settlement record offline: the payer's chain and signed terms, the payee's chain and signed
+ * accept, the newest voucher (and close) under the right keys and channel, a tick against the committed
+ * root, equivocation evidence. Revocation is judged as of `revocationAt` (a ledger passes when it first saw
+ * the channel); `maxTickSteps` bounds the hashing a tick may cost.
+ * @throws ChannelError CH_SETTLEMENT, IdentityError, CoseError, CodecError, each naming the field.
+ */
+export async function verifySettlement(
+  bytes: Uint8Array,
+  o: { trust: TrustStore; now: number; revocationAt?: number; maxTickSteps?: number; chains?: ChainCache },
+): Promise<VerifiedSettlement> {
+  const m = asMap(decode(bytes, { maxBytes: 64 * 1024, maxDepth: 4, tags: [] }), 'settlement');
+  onlyKeys(m, [0, 1, 2, 3, 4, 5, 6], 'settlement');
+  if (asInt(need(m, 0, 'settlement.version'), 'settlement.version') !== 1) bad('unsupported version', 'settlement.version');
+  const open = decodeFrame(asBytes(need(m, 1, 'settlement.open'), 'settlement.open'));
+  const accept = decodeFrame(asBytes(need(m, 2, 'settlement.accept'), 'settlement.accept'));
+  if (open.type !== 'open') return bad('not an open frame', 'settlement.open');
+  if (accept.type !== 'accept' || !equalBytes(accept.channelId, open.channelId))
+    return bad('not the accept of this channel', 'settlement.accept');
+  // Credentials are checked as of when they were used: their expiry does not void a payment made in time.
+  const chainOpts = { trust: o.trust, now: o.now, revocationAt: o.revocationAt, skipTimeCheck: true };
+  const chain = (bytes: Uint8Array) => (o.chains ? o.chains.verify(bytes, chainOpts) : verifyChain(bytes, chainOpts));
+  const payer = await chain(open.terms.chain);
+  await verifyFrame(open, payer.publicKey);
+  const payee = await chain(accept.chain);
+  if (!equalBytes(payee.kid, open.terms.payeeKid)) bad('accepted by another payee than the terms name', 'settlement.accept');
+  await verifyFrame(accept, payee.publicKey);
+
+  const voucherOf = async (
+    b: CborValue | undefined,
+    f: string,
+    key: Uint8Array,
+    type: 'voucher' | 'close',
+  ): Promise<Voucher | undefined> => {
+    if (b === undefined) return undefined;
+    const fr: Frame = decodeFrame(asBytes(b, f));
+    if (fr.type !== type || !equalBytes(fr.voucher.channelId, open.channelId)) return bad(`not a ${type} of this channel`, f);
+    await verifyFrame(fr, key);
+    return fr.voucher;
+  };
+  const voucher = await voucherOf(m.get(3), 'settlement.voucher', payer.publicKey, 'voucher');
+  const close = await voucherOf(m.get(4), 'settlement.close', payee.publicKey, 'close');
+  if (close && (!voucher?.final || close.seq !== voucher.seq || close.cumulative !== voucher.cumulative))
+    bad('the close does not countersign the final voucher', 'settlement.close');
+  const t = open.terms;
+  let ticks = voucher?.ticks ?? 0;
+  let amount = voucher?.cumulative ?? 0n;
+  if (m.has(5)) {
+    const [index, word] = asArray(m.get(5), 'settlement.tick', 2);
+    const i = asInt(index, 'settlement.tick[0]');
+    const w = asBytes(word, 'settlement.tick[1]', 32);
+    if (!t.payword || i > t.payword.length || i <= ticks) bad('a tick beyond the voucher is not valid here', 'settlement.tick');
+    const pw = t.payword as NonNullable<OpenTerms['payword']>;
+    if (!verifyTick(pw.root, 0, w, i, o.maxTickSteps ?? 1_000_000))
+      bad('the tick does not verify against the committed root', 'settlement.tick');
+    amount += BigInt(i - ticks) * pw.tickValue;
+    ticks = i;
+  }
+  if (amount > t.cap) bad(`claims ${amount}, above the cap ${t.cap}`, 'settlement');
+  let equivocation: [Voucher, Voucher] | undefined;
+  if (m.has(6)) {
+    const [a, b] = asArray(m.get(6), 'settlement.evidence', 2);
+    const va = (await voucherOf(a, 'settlement.evidence[0]', payer.publicKey, 'voucher')) as Voucher;
+    const vb = (await voucherOf(b, 'settlement.evidence[1]', payer.publicKey, 'voucher')) as Voucher;
+    if (va.seq !== vb.seq || equalBytes(asBytes(a, 'e'), asBytes(b, 'e')))
+      bad('evidence must be two different vouchers for one seq', 'settlement.evidence');
+    equivocation = [va, vb];
+  }
+  return {
+    channelId: open.channelId,
+    terms: t,
+    payer,
+    payee,
+    seq: voucher?.seq ?? 0,
+    ticks,
+    amount,
+    closed: close !== undefined,
+    equivocation,
+  };
+}
+
+/**
+ * Verifies each credential chain once: its signatures do not change, so a hit only re-checks revocation
+ * (against the newest lists, which may have changed since). Bounded; the oldest entries go first.
+ */
+export class ChainCache {
+  private readonly map = new Map<string, VerifiedChain>();
+
+  constructor(private readonly max = 100_000) {}
+
+  async verify(bytes: Uint8Array, opts: Parameters<typeof verifyChain>[1]): Promise<VerifiedChain> {
+    const key = toHex(sha256(bytes));
+    const hit = this.map.get(key);
+    if (!hit) {
+      const v = await verifyChain(bytes, opts);
+      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
+      this.map.set(key, v);
+      return v;
+    }
+    const at = opts.revocationAt ?? opts.now ?? Math.floor(Date.now() / 1000);
+    const root = hit.party.sign1.kid as Uint8Array;
+    for (const [authority, subject, field] of [
+      [root, hit.party.subjectKid, 'party'],
+      [hit.party.subjectKid, hit.kid, 'device'],
+    ] as const) {
+      const revokedAt = opts.trust.revocation(authority)?.revokedAt(subject);
+      if (revokedAt !== undefined && at >= revokedAt) throw new IdentityError('ID_REVOKED', `revoked since ${revokedAt}`, field);
+    }
+    return hit;
+  }
+}
+
+/** A settlement sink that puts each closed (or checkpointed) channel's record in an outbox. */
+export function outboxSink(outbox: { append(record: Uint8Array): Promise<Uint8Array> }): SettlementSink {
+  return {
+    async enqueue(record) {
+      try {
+        await outbox.append(encodeSettlement(record));
+      } catch (e) {
+        if (!(e instanceof EdgepayError) || e.code !== 'CH_NOT_OPEN') throw e; // nothing to settle
+      }
+    },
+  };
+}

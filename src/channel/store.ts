@@ -1,0 +1,149 @@
+/**
+ * @module channel/store
+ * Durable channel state. The payee stores the newest voucher before it acknowledges or delivers what it
+ * pays for; the payer stores its next seq (and the amount) before it signs. `put` resolves only once the
+ * record is durable. Stores: memory (here), a Node file store, an IndexedDB store; one abstract suite.
+ */
+import { toHex } from '../codec/bytes.js';
+import { type CborValue, decode, encode } from '../codec/cbor.js';
+import { asAmount, asArray, asBytes, asInt, asMap, need } from '../codec/fields.js';
+import { CodecError } from '../errors.js';
+
+export type ChannelRole = 'payer' | 'payee';
+export type ChannelState = 'opening' | 'open' | 'closing' | 'closed' | 'refused';
+
+export interface ChannelRecord {
+  id: Uint8Array;
+  role: ChannelRole;
+  state: ChannelState;
+  /** The payer-signed open frame. */
+  open: Uint8Array;
+  /** The payee-signed accept frame. */
+  accept?: Uint8Array | undefined;
+  /** Payer: the highest seq reserved (stored before signing). Payee: the newest accepted seq. */
+  seq: number;
+  /** The newest voucher's cumulative amount. */
+  cumulative: bigint;
+  /** The newest signed voucher (payer: signed; payee: accepted). */
+  voucher?: Uint8Array | undefined;
+  /** Ticks the newest voucher includes (its checkpoint). */
+  voucherTicks: number;
+  /** Payer: ticks revealed. Payee: ticks verified. */
+  ticks: number;
+  /** Payee: the newest verified tick word, and its index. A voucher's checkpoint can raise `ticks` past
+   * it (the payer counted ticks the payee never saw), so the next tick verifies from this word. */
+  tickWord?: Uint8Array | undefined;
+  tickIndex?: number | undefined;
+  /** Payer: the PayWord seed (secret: it yields every future tick). */
+  seed?: Uint8Array | undefined;
+  /** The payee's countersignature of the final state (cooperative close). */
+  close?: Uint8Array | undefined;
+  /** Equivocation evidence: two different signed vouchers for one seq. */
+  evidence?: Uint8Array[] | undefined;
+  updatedAt: number;
+}
+
+export interface ChannelStore {
+  get(id: Uint8Array): Promise<ChannelRecord | undefined>;
+  /** Resolves once `record` is durable. */
+  put(record: ChannelRecord): Promise<void>;
+  list(): Promise<ChannelRecord[]>;
+}
+
+const ROLES: ChannelRole[] = ['payer', 'payee'];
+const STATES: ChannelState[] = ['opening', 'open', 'closing', 'closed', 'refused'];
+
+/** A record as deterministic CBOR (file and IndexedDB stores keep these bytes). */
+export function encodeRecord(r: ChannelRecord): Uint8Array {
+  const m = new Map<number, CborValue>([
+    [1, r.id],
+    [2, ROLES.indexOf(r.role)],
+    [3, STATES.indexOf(r.state)],
+    [4, r.open],
+    [5, r.seq],
+    [6, r.cumulative],
+    [7, r.voucherTicks],
+    [8, r.ticks],
+    [9, r.updatedAt],
+  ]);
+  const opt: [number, CborValue | undefined][] = [
+    [10, r.accept],
+    [11, r.voucher],
+    [12, r.tickWord],
+    [13, r.seed],
+    [14, r.close],
+    [15, r.evidence],
+    [16, r.tickIndex],
+  ];
+  for (const [k, v] of opt) if (v !== undefined) m.set(k, v);
+  return encode(m);
+}
+
+export function decodeRecord(bytes: Uint8Array): ChannelRecord {
+  const m = asMap(decode(bytes, { maxBytes: 1024 * 1024, maxDepth: 4, tags: [] }), 'record');
+  const opt = (k: number, f: string) => (m.has(k) ? asBytes(m.get(k), f) : undefined);
+  const role = ROLES[asInt(need(m, 2, 'record.role'), 'record.role')];
+  const state = STATES[asInt(need(m, 3, 'record.state'), 'record.state')];
+  if (!role || !state) throw new CodecError('FIELD_RANGE', 'unknown role or state', 'record.state');
+  return {
+    id: asBytes(need(m, 1, 'record.id'), 'record.id', 32),
+    role: role as ChannelRole,
+    state: state as ChannelState,
+    open: asBytes(need(m, 4, 'record.open'), 'record.open'),
+    seq: asInt(need(m, 5, 'record.seq'), 'record.seq'),
+    cumulative: asAmount(need(m, 6, 'record.cumulative'), 'record.cumulative'),
+    voucherTicks: asInt(need(m, 7, 'record.voucherTicks'), 'record.voucherTicks'),
+    ticks: asInt(need(m, 8, 'record.ticks'), 'record.ticks'),
+    updatedAt: asInt(need(m, 9, 'record.updatedAt'), 'record.updatedAt'),
+    accept: opt(10, 'record.accept'),
+    voucher: opt(11, 'record.voucher'),
+    tickWord: opt(12, 'record.tickWord'),
+    seed: opt(13, 'record.seed'),
+    close: opt(14, 'record.close'),
+    evidence: m.has(15) ? asArray(m.get(15), 'record.evidence').map((e, i) => asBytes(e, `record.evidence[${i}]`)) : undefined,
+    tickIndex: m.has(16) ? asInt(m.get(16), 'record.tickIndex') : undefined,
+  };
+}
+
+/**
+ * Channel state in memory (tests, simulators). Records are copied in and out, as a real store would:
+ * a shallow copy suffices because payers and payees replace a record's fields, never mutate their bytes.
+ */
+export class MemoryChannelStore implements ChannelStore {
+  private readonly records = new Map<string, ChannelRecord>();
+
+  async get(id: Uint8Array): Promise<ChannelRecord | undefined> {
+    const r = this.records.get(toHex(id));
+    return r && copyRecord(r);
+  }
+
+  async put(record: ChannelRecord): Promise<void> {
+    this.records.set(toHex(record.id), copyRecord(record));
+  }
+
+  async list(): Promise<ChannelRecord[]> {
+    return [...this.records.values()].map(copyRecord);
+  }
+}
+
+/** A copy with one fixed shape (faster than a spread on the per-payment path). */
+export function copyRecord(r: ChannelRecord): ChannelRecord {
+  return {
+    id: r.id,
+    role: r.role,
+    state: r.state,
+    open: r.open,
+    accept: r.accept,
+    seq: r.seq,
+    cumulative: r.cumulative,
+    voucher: r.voucher,
+    voucherTicks: r.voucherTicks,
+    ticks: r.ticks,
+    tickWord: r.tickWord,
+    tickIndex: r.tickIndex,
+    seed: r.seed,
+    close: r.close,
+    evidence: r.evidence && [...r.evidence],
+    updatedAt: r.updatedAt,
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * @module transport/mqtt
+ * Frames over MQTT (MQTT.js), version 3.1.1 or 5.
+ *
+ * Topic scheme, under a configurable prefix (default `edgepay`):
+ *   `<prefix>/d/<to>/from/<from>`  a frame for device `<to>` from device `<from>`
+ * A device subscribes to `<prefix>/d/<its address>/from/+`. Addresses are hex key thumbprints. The sender
+ * in the topic only routes replies: frames authenticate themselves.
+ *
+ * Delivery: QoS 1 both ways, a persistent session (`clean: false`; with MQTT 5 a session expiry), so the
+ * broker holds frames while a device is away, and MQTT.js resends unacknowledged publishes after it
+ * reconnects (automatically, every `reconnectPeriod`). Receivers deduplicate by content: vouchers and
+ * ticks are idempotent, so a redelivered frame changes nothing.
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+// The default import is the one form both MQTT.js builds provide (its browser ESM has no named exports).
+const { connectAsync } = mqtt;
+
+import { TransportError } from '../errors.js';
+import { type FrameHandler, MAX_TRANSPORT_FRAME, type Transport } from './transport.js';
+
+export interface MqttTransportOptions {
+  /** Broker URL, e.g. `mqtt://127.0.0.1:1883`. */
+  url: string;
+  /** This device's address (its key thumbprint in hex). */
+  address: string;
+  /** Topic prefix (default `edgepay`): tests and tenants use their own. */
+  prefix?: string;
+  /** 4 (3.1.1) or 5 (default 5). */
+  protocolVersion?: 4 | 5;
+  /** MQTT client id (default derived from the address: a persistent session needs a stable id). */
+  clientId?: string;
+  /** Milliseconds between reconnect attempts (default 1000). */
+  reconnectPeriod?: number;
+  /** Seconds the broker keeps the session while the device is away (MQTT 5; default 1 day). */
+  sessionExpirySeconds?: number;
+  /** Largest frame sent or accepted (default 16 KiB). */
+  maxFrameBytes?: number;
+  /** End the broker-side session when `close()` is called (tests and short-lived tools). */
+  endSessionOnClose?: boolean;
+  /** Extra MQTT.js options (TLS, credentials). */
+  mqtt?: IClientOptions;
+}
+
+const HEX = /^[0-9a-f]{1,128}$/;
+
+export class MqttTransport implements Transport {
+  private handler: FrameHandler | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly prefix: string;
+  private readonly max: number;
+  private readonly endSessionOnClose: boolean;
+  /** Frames dropped on receipt (too large, bad topic), for diagnostics. */
+  dropped = 0;
+
+  private constructor(
+    readonly address: string,
+    readonly client: MqttClient,
+    o: MqttTransportOptions,
+  ) {
+    this.prefix = o.prefix ?? 'edgepay';
+    this.max = o.maxFrameBytes ?? MAX_TRANSPORT_FRAME;
+    this.endSessionOnClose = o.endSessionOnClose ?? false;
+    const mine = `${this.prefix}/d/${address}/from/`;
+    client.on('message', (topic, payload) => {
+      if (!topic.startsWith(mine) || payload.length > this.max) {
+        this.dropped++;
+        return;
+      }
+      const from = topic.slice(mine.length);
+      const h = this.handler;
+      if (!h || !HEX.test(from)) {
+        this.dropped++;
+        return;
+      }
+      const frame = new Uint8Array(payload);
+      this.chain = this.chain.then(() => h(from, frame)).catch(() => {});
+    });
+  }
+
+  /**
+   * Connects and subscribes. Resolves once subscribed (the broker holds frames from then on).
+   * @throws TransportError TRANSPORT_ADDRESS for an address that is not hex; MQTT.js errors when the
+   *   broker cannot be reached within its connect timeout.
+   */
+  static async connect(o: MqttTransportOptions): Promise<MqttTransport> {
+    if (!HEX.test(o.address)) throw new TransportError('TRANSPORT_ADDRESS', 'addresses are lower-case hex', 'address');
+    const v = o.protocolVersion ?? 5;
+    const client = await connectAsync(o.url, {
+      clientId: o.clientId ?? `${o.prefix ?? 'edgepay'}:${o.address.slice(0, 24)}`,
+      clean: false,
+      protocolVersion: v,
+      reconnectPeriod: o.reconnectPeriod ?? 1000,
+      connectTimeout: 10_000,
+      resubscribe: true,
+      ...(v === 5 ? { properties: { sessionExpiryInterval: o.sessionExpirySeconds ?? 86_400 } } : {}),
+      ...o.mqtt,
+    });
+    // Frames are small and each waits for an answer: without TCP_NODELAY, Nagle's algorithm and delayed
+    // ACKs add about 40 ms per hop. Set on every (re)connect, since each reconnect makes a new socket.
+    const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+    noDelay();
+    client.on('connect', noDelay);
+    const t = new MqttTransport(o.address, client, o);
+    await client.subscribeAsync(`${t.prefix}/d/${o.address}/from/+`, { qos: 1 });
+    return t;
+  }
+
+  /** Publishes with QoS 1; resolves at the broker's PUBACK (queued and resent while disconnected). */
+  async send(to: string, frame: Uint8Array): Promise<void> {
+    if (frame.length > this.max)
+      throw new TransportError('TRANSPORT_FRAME_SIZE', `frame of ${frame.length} bytes exceeds ${this.max}`, 'frame');
+    if (!HEX.test(to)) throw new TransportError('TRANSPORT_ADDRESS', 'addresses are lower-case hex', 'to');
+    if (this.client.disconnecting) throw new TransportError('TRANSPORT_CLOSED', 'transport is closed', 'transport');
+    await this.client.publishAsync(`${this.prefix}/d/${to}/from/${this.address}`, Buffer.from(frame), { qos: 1 });
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.handler = handler;
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /**
+   * Disconnects. With `endSession` the broker forgets this device's session and queued frames (on MQTT 5
+   * by a session expiry of 0 at disconnect; on 3.1.1 by reconnecting with a clean session).
+   */
+  async close(options: { endSession?: boolean } = {}): Promise<void> {
+    const endSession = options.endSession ?? this.endSessionOnClose;
+    const v5 = this.client.options.protocolVersion === 5;
+    if (endSession && v5) {
+      await this.client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+      return;
+    }
+    await this.client.endAsync();
+    if (endSession) {
+      const { host, port, protocol } = this.client.options;
+      const c = await connectAsync(`${protocol ?? 'mqtt'}://${host}:${port}`, {
+        clientId: this.client.options.clientId,
+        clean: true,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      });
+      await c.endAsync();
+    }
+  }
+}

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { signVoucher } from '../../src/channel/messages.js';
+import { MeteredPayer, MeteredService } from '../../src/channel/metered.js';
+import { PayerSession, servePayee } from '../../src/channel/session.js';
+import { encodeSettlement, outboxSink, verifySettlement } from '../../src/channel/settlement.js';
+import { toHex } from '../../src/codec/bytes.js';
+import { decode, encode } from '../../src/codec/cbor.js';
+import { TrustStore } from '../../src/identity/trust-store.js';
+import { MemoryOutbox } from '../../src/outbox/outbox.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
+import { codeOf } from '../codes.js';
+import { DAY, deliver, pair } from './world.js';
+
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+describe('settlement records', () => {
+  it("both sides' records verify with no other context, and agree on the amount (ticks proven by the payee's)", async () => {
+    const p = await pair();
+    const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 10_000n, payword: { length: 500, tickValue: 4n } });
+    await deliver(p, frame);
+    await deliver(p, await p.payer.pay(channelId, 100n));
+    for (let i = 0; i < 25; i++) await deliver(p, await p.payer.tick(channelId));
+    const ledgerTrust = new TrustStore(p.roots);
+    const now = p.clock.now + 40 * DAY; // long after: credentials' expiry does not void payments made in time
+    const fromPayee = await verifySettlement(encodeSettlement(p.payee.channel(channelId)!), { trust: ledgerTrust, now });
+    expect(fromPayee).toMatchObject({ seq: 1, ticks: 25, amount: 200n, closed: false });
+    expect(toHex(fromPayee.channelId)).toBe(toHex(channelId));
+    // The payer's copy holds its newest voucher (ticks after it are proven only by the payee's copy).
+    expect((await verifySettlement(encodeSettlement(p.payer.channel(channelId)!), { trust: ledgerTrust, now })).amount).toBe(100n);
+    await deliver(p, await p.payer.close(channelId)); // checkpoints the 25 ticks and closes
+    const a = await verifySettlement(encodeSettlement(p.payer.channel(channelId)!), { trust: ledgerTrust, now });
+    const b = await verifySettlement(encodeSettlement(p.payee.channel(channelId)!), { trust: ledgerTrust, now });
+    expect([a.amount, a.closed, b.amount, b.closed]).toEqual([200n, true, 200n, true]);
+  });
+
+  it('any bit flipped anywhere in a record is rejected', async () => {
+    const p = await pair();
+    const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 10_000n, payword: { length: 50, tickValue: 1n } });
+    await deliver(p, frame);
+    await deliver(p, await p.payer.pay(channelId, 10n));
+    await deliver(p, await p.payer.tick(channelId));
+    const rec = encodeSettlement(p.payee.channel(channelId)!);
+    const trust = new TrustStore(p.roots);
+    for (let i = 0; i < rec.length; i += 3) {
+      const t = rec.slice();
+      t[i]! ^= 1 << (i % 8);
+      expect(await codeOf(verifySettlement(t, { trust, now: p.clock.now })), `byte ${i}`).not.toBe('ok');
+    }
+  });
+
+  it('a payee cannot claim more: a forged tick or a raised amount fails', async () => {
+    const p = await pair();
+    const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 10_000n, payword: { length: 50, tickValue: 1n } });
+    await deliver(p, frame);
+    await deliver(p, await p.payer.tick(channelId));
+    const m = decode(encodeSettlement(p.payee.channel(channelId)!)) as Map<number, never>;
+    m.set(5, [40, new Uint8Array(32).fill(1)] as never);
+    expect(await codeOf(verifySettlement(encode(m), { trust: new TrustStore(p.roots), now: p.clock.now }))).toBe('CH_SETTLEMENT');
+    m.delete(5);
+    m.set(3, (await signVoucher(p.pad, { channelId, seq: 9, cumulative: 9_000n })) as never);
+    expect(await codeOf(verifySettlement(encode(m), { trust: new TrustStore(p.roots), now: p.clock.now }))).toBe('COSE_SIGNATURE');
+  });
+
+  it('equivocation evidence verifies as two payer-signed vouchers for one seq', async () => {
+    const p = await pair();
+    const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 10_000n });
+    await deliver(p, frame);
+    await deliver(p, await p.payer.pay(channelId, 100n));
+    await p.payee.handle(await signVoucher(p.drone, { channelId, seq: 1, cumulative: 7n }));
+    const v = await verifySettlement(encodeSettlement(p.payee.channel(channelId)!), { trust: new TrustStore(p.roots), now: p.clock.now });
+    expect(v.equivocation?.map((x) => x.cumulative)).toEqual([100n, 7n]);
+  });
+
+  it('closing a metered session puts a verifiable record in both outboxes', async () => {
+    const p = await pair();
+    const net = new MemoryNetwork();
+    const payeeAddr = toHex(p.padKid);
+    servePayee(p.payee, net.endpoint(payeeAddr));
+    const session = new PayerSession(p.payer, net.endpoint(toHex(p.payer.kid)));
+    const id = await session.open(payeeAddr, { payeeKid: p.padKid, cap: 1_000n, unitPrice: 5n });
+    const [padOutbox, droneOutbox] = [new MemoryOutbox(), new MemoryOutbox()];
+    new MeteredService({ payee: p.payee, channelId: id, unitPrice: 5n, creditUnits: 2, sink: outboxSink(padOutbox) });
+    const meter = new MeteredPayer({
+      session,
+      address: payeeAddr,
+      channelId: id,
+      unitPrice: 5n,
+      aheadUnits: 1,
+      sink: outboxSink(droneOutbox),
+    });
+    await meter.consumed(9);
+    await meter.close();
+    await settle();
+    const trust = new TrustStore(p.roots);
+    for (const o of [padOutbox, droneOutbox]) {
+      const [entry] = await o.pending();
+      expect((await verifySettlement(entry!.bytes, { trust, now: p.clock.now })).amount).toBe(50n);
+    }
+  });
+});
+
+describe('chain cache', () => {
+  it('verifies a chain once, but a revocation after caching still refuses it', async () => {
+    const { ChainCache } = await import('../../src/channel/settlement.js');
+    const { signRevocationList } = await import('../../src/identity/revocation.js');
+    const { coseKeyThumbprint } = await import('../../src/codec/cose-key.js');
+    const { nodeEd25519 } = await import('../../src/crypto/node.js');
+    const p = await pair();
+    const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 1_000n });
+    await deliver(p, frame);
+    await deliver(p, await p.payer.pay(channelId, 10n));
+    const rec = encodeSettlement(p.payee.channel(channelId)!);
+    const trust = new TrustStore(p.roots);
+    const chains = new ChainCache();
+    expect((await verifySettlement(rec, { trust, now: p.clock.now, chains })).amount).toBe(10n);
+    const fleet = await nodeEd25519.signer(new Uint8Array(32).fill(2));
+    await trust.applyRevocationList(
+      await signRevocationList(fleet, {
+        issuer: 'party:fleet',
+        version: 1,
+        issuedAt: p.clock.now,
+        entries: [{ kid: coseKeyThumbprint(p.drone.publicKey), revokedAt: p.clock.now - 10 }],
+      }),
+    );
+    expect(await codeOf(verifySettlement(rec, { trust, now: p.clock.now, chains }))).toBe('ID_REVOKED');
+  });
+});

@@ -1,0 +1,126 @@
+/** Two devices under two parties (a drone of a fleet, a charging pad of a pad owner), one issuer. */
+
+import { Payee } from '../../src/channel/payee.js';
+import { Payer } from '../../src/channel/payer.js';
+import { type ChannelStore, MemoryChannelStore } from '../../src/channel/store.js';
+import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
+import type { Signer } from '../../src/crypto/ed25519.js';
+import { nodeEd25519 } from '../../src/crypto/node.js';
+import { verifyChain } from '../../src/identity/chain.js';
+import type { Limits } from '../../src/identity/claims.js';
+import { encodeChain, issueCredential } from '../../src/identity/credential.js';
+import { TrustStore } from '../../src/identity/trust-store.js';
+
+export const T0 = 1_767_225_600;
+export const DAY = 86_400;
+const seed = (n: number) => new Uint8Array(32).fill(n);
+
+export interface Pair {
+  payer: Payer;
+  payee: Payee;
+  drone: Signer;
+  pad: Signer;
+  padKid: Uint8Array;
+  droneChain: Uint8Array;
+  padChain: Uint8Array;
+  payerStore: ChannelStore;
+  payeeStore: ChannelStore;
+  clock: { now: number };
+  roots: { id: string; publicKey: Uint8Array }[];
+}
+
+export async function pair(
+  o: { limits?: Partial<Limits>; payerStore?: ChannelStore; payeeStore?: ChannelStore; seeds?: number[] } = {},
+): Promise<Pair> {
+  const [s0, s1, s2, s3, s4] = o.seeds ?? [1, 2, 3, 4, 5];
+  const [issuer, fleet, drone, owner, pad] = await Promise.all([s0, s1, s2, s3, s4].map((n) => nodeEd25519.signer(seed(n as number))));
+  const base = { issuedAt: T0, notBefore: T0, expiresAt: T0 + 365 * DAY };
+  const limits: Limits = {
+    asset: 'EUR',
+    perPayment: 1_000n,
+    perChannel: 100_000n,
+    perPeriod: 1_000_000n,
+    periodSeconds: DAY,
+    totalOutstanding: 500_000n,
+    ...o.limits,
+  };
+  const partyA = await issueCredential(issuer!, {
+    ...base,
+    role: 'party',
+    issuer: 'net',
+    subject: 'party:fleet',
+    publicKey: fleet!.publicKey,
+    limits,
+    category: 'fleet-operator',
+    paymentRef: 'tok_a',
+  });
+  const partyB = await issueCredential(issuer!, {
+    ...base,
+    role: 'party',
+    issuer: 'net',
+    subject: 'party:pads',
+    publicKey: owner!.publicKey,
+    limits,
+    category: 'pad-owner',
+    paymentRef: 'tok_b',
+  });
+  const droneCred = await issueCredential(fleet!, {
+    ...base,
+    role: 'device',
+    issuer: 'party:fleet',
+    subject: 'device:drone',
+    publicKey: drone!.publicKey,
+    limits: {},
+    category: 'drone',
+    counterparties: ['charging-pad'],
+  });
+  const padCred = await issueCredential(owner!, {
+    ...base,
+    role: 'device',
+    issuer: 'party:pads',
+    subject: 'device:pad',
+    publicKey: pad!.publicKey,
+    limits: {},
+    category: 'charging-pad',
+    counterparties: ['drone'],
+  });
+  const roots = [{ id: 'net', publicKey: issuer!.publicKey }];
+  const clock = { now: T0 + DAY };
+  const now = () => clock.now;
+  const droneChain = encodeChain([partyA, droneCred]);
+  const padChain = encodeChain([partyB, padCred]);
+  const payerTrust = new TrustStore(roots);
+  const payerStore = o.payerStore ?? new MemoryChannelStore();
+  const payeeStore = o.payeeStore ?? new MemoryChannelStore();
+  const self = await verifyChain(droneChain, { trust: payerTrust, now: clock.now });
+  const payer = new Payer({ signer: drone!, chain: droneChain, self, category: 'drone', trust: payerTrust, store: payerStore, now });
+  const payee = new Payee({
+    signer: pad!,
+    chain: padChain,
+    kid: coseKeyThumbprint(pad!.publicKey),
+    category: 'charging-pad',
+    trust: new TrustStore(roots),
+    store: payeeStore,
+    now,
+  });
+  return {
+    payer,
+    payee,
+    drone: drone!,
+    pad: pad!,
+    padKid: coseKeyThumbprint(pad!.publicKey),
+    droneChain,
+    padChain,
+    payerStore,
+    payeeStore,
+    clock,
+    roots,
+  };
+}
+
+/** Delivers payer frames to the payee and the payee's answers back, as a transport would. */
+export async function deliver(p: Pair, frame: Uint8Array): Promise<Uint8Array[]> {
+  const answers = await p.payee.handle(frame);
+  for (const a of answers) await p.payer.handle(a);
+  return answers;
+}

@@ -1,0 +1,85 @@
+/** MQTT brokers for tests: aedes in-process, and a private Mosquitto process that can be killed. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Aedes } from 'aedes';
+import { reachable } from '../services.js';
+
+export interface Broker {
+  url: string;
+  port: number;
+  /** Stops the broker abruptly (aedes: closed with its sessions; Mosquitto: kill -9). */
+  crash(): Promise<void>;
+  /** Starts it again on the same port (with no memory of sessions: both keep them in memory). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function waitFor(port: number, up: boolean): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await reachable(port, '127.0.0.1', 200)) === up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} did not come ${up ? 'up' : 'down'}`);
+}
+
+export async function startAedes(): Promise<Broker> {
+  const port = await freePort();
+  let broker: Aedes;
+  let server: Server;
+  const start = async () => {
+    broker = await Aedes.createBroker();
+    server = createServer((socket) => {
+      socket.setNoDelay(true);
+      broker.handle(socket);
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  };
+  const stop = async () => {
+    await new Promise<void>((r) => broker.close(() => r()));
+    await new Promise((r) => server.close(r));
+  };
+  await start();
+  return { url: `mqtt://127.0.0.1:${port}`, port, crash: stop, restart: start, close: stop };
+}
+
+/** A private Mosquitto on a free loopback port (not the shared one at 1883, which others use). */
+export async function startMosquitto(o: { tcpNoDelay?: boolean } = {}): Promise<Broker> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'edgepay-mosq-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${o.tcpNoDelay ? 'set_tcp_nodelay true\n' : ''}`,
+  );
+  let proc: ChildProcess;
+  const start = async () => {
+    proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+    await waitFor(port, true);
+  };
+  const crash = async () => {
+    proc.kill('SIGKILL');
+    await waitFor(port, false);
+  };
+  await start();
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    crash,
+    restart: start,
+    close: async () => {
+      await crash();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
