@@ -1,0 +1,4 @@
+import { describe } from 'vitest';
+import { outboxCrashSuite } from './crash-cases.js';
+
+describe('outbox durability under kill -9 (fast)', () => outboxCrashSuite(50));
