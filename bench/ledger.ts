@@ -1,0 +1,61 @@
+/**
+ * `npm run bench -- ledger`: settlement records fully verified and applied per second, on PGlite and on
+ * PostgreSQL (127.0.0.1:5432, its own schema, dropped after), against the raw Ed25519 verify rate of all
+ * cores (one core's bare `crypto.verify` rate measured in this run, times the cores). Records (one channel
+ * each, with a voucher) are generated ahead and not timed; they are submitted in batches of 200.
+ */
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { encodeSettlement } from '../src/channel/settlement.js';
+import { concatBytes } from '../src/codec/bytes.js';
+import { SPKI_PREFIX } from '../src/crypto/ed25519.js';
+import { createSigner } from '../src/crypto/index.js';
+import { TrustStore } from '../src/identity/trust-store.js';
+import { type Db, openPglite, openPostgres } from '../src/ledger/db.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { opsPerSecond, report } from './harness.js';
+import { benchPairs, benchRoots, NOW } from './world.js';
+
+export async function benchLedger(): Promise<void> {
+  const n = Number(process.env.LEDGER_RECORDS ?? 2000);
+  const pairs = await benchPairs(50);
+  const records: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = pairs[i % pairs.length]!;
+    const { channelId, frame } = await p.payer.open({ payeeKid: p.payeeKid, cap: 1_000_000n });
+    for (const a of await p.payee.handle(frame)) await p.payer.handle(a);
+    const v = await p.payer.pay(channelId, BigInt(1 + (i % 97)));
+    await p.payee.handle(v);
+    records.push(encodeSettlement(p.payee.channel(channelId)!));
+  }
+  const s = await createSigner();
+  const pub = createPublicKey({ key: Buffer.from(concatBytes(SPKI_PREFIX, s.publicKey)), format: 'der', type: 'spki' });
+  const msg = new Uint8Array(100);
+  const sig = await s.sign(msg);
+  const cores = availableParallelism();
+  const rawAllCores = (await opsPerSecond(() => verify(null, msg, pub, sig))) * cores;
+  report('ledger.limit.verify.allcores', rawAllCores, 'verifies/s');
+
+  const trust = new TrustStore(await benchRoots());
+  const run = async (name: string, db: Db) => {
+    const ledger = await Ledger.open({ db, signer: await createSigner(), id: 'ledger:bench', trust, now: () => NOW });
+    await ledger.setCreditLine('party:a', 'EUR', 10n ** 15n);
+    const start = performance.now();
+    for (let i = 0; i < records.length; i += 200) await ledger.submit(records.slice(i, i + 200));
+    const rate = (records.length * 1000) / (performance.now() - start);
+    report(`ledger.${name}.records`, rate, 'records/s', rawAllCores);
+    if ((await ledger.total()) !== 0n) throw new Error('postings do not sum to zero');
+  };
+  const lite = await openPglite();
+  await run('pglite', lite);
+  await lite.close();
+  const schema = `ep_bench_${randomBytes(4).toString('hex')}`;
+  try {
+    const pg = await openPostgres(process.env.EDGEPAY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', schema);
+    await run('postgres', pg);
+    await pg.query(`drop schema ${schema} cascade`);
+    await pg.close();
+  } catch (e) {
+    console.error(`postgres skipped: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * @module ledger/db
+ * The ledger's SQL store: one small interface over PGlite (embedded, the default) and PostgreSQL (`pg`).
+ * Both drivers are optional peer dependencies, loaded here on first use and never by device code.
+ * Amounts are `numeric` and travel as decimal strings, so they stay exact end to end.
+ */
+import { LedgerError } from '../errors.js';
+
+export interface Sql {
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface Db extends Sql {
+  /** Runs `fn` in one transaction (committed if it resolves, rolled back if it throws). */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  readonly kind: 'pglite' | 'postgres';
+}
+
+/** An embedded PGlite database in `dataDir` (in memory when omitted). */
+export async function openPglite(dataDir?: string): Promise<Db> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await PGlite.create(dataDir);
+  const q =
+    (x: { query: (t: string, p?: unknown[]) => Promise<{ rows: unknown[] }> }) =>
+    async <T>(text: string, params?: unknown[]) =>
+      (await x.query(text, params)).rows as T[];
+  return {
+    kind: 'pglite',
+    query: q(db),
+    transaction: (fn) => db.transaction((tx) => fn({ query: q(tx) })),
+    close: () => db.close(),
+  };
+}
+
+/** PostgreSQL at `url`; with `schema`, every statement runs in that schema (created if absent). */
+export async function openPostgres(url: string, schema?: string): Promise<Db> {
+  const pg = (await import('pg')).default;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new LedgerError('LEDGER_CONFIG', `invalid schema name ${schema}`, 'schema');
+  if (schema) {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`create schema if not exists ${schema}`);
+    await admin.end();
+  }
+  // search_path as a startup option: set before the first statement of every pooled connection.
+  const pool = new pg.Pool({ connectionString: url, max: 8, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+  const run = async <T>(c: { query: (t: string, p?: unknown[]) => Promise<{ rows: unknown[] }> }, text: string, params?: unknown[]) =>
+    (await c.query(text, params)).rows as T[];
+  return {
+    kind: 'postgres',
+    query: (text, params) => run(pool, text, params),
+    async transaction(fn) {
+      const c = await pool.connect();
+      try {
+        await c.query('begin');
+        const out = await fn({ query: (t, p) => run(c, t, p) });
+        await c.query('commit');
+        return out;
+      } catch (e) {
+        await c.query('rollback').catch(() => {});
+        throw e;
+      } finally {
+        c.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

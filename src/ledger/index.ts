@@ -1,0 +1,10 @@
+/**
+ * @module ledger
+ * The settlement ledger: verifies settlement records and applies them as double-entry postings on
+ * PGlite (embedded) or PostgreSQL, with signed receipts. Loads the database drivers; device code never
+ * imports this module.
+ */
+export * from './db.js';
+export * from './ledger.js';
+export * from './receipt.js';
+export * from './schema.js';

@@ -1,0 +1,45 @@
+/**
+ * @module ledger/schema
+ * One schema and one set of migrations for PGlite and PostgreSQL. Parties' balances per asset; one row per
+ * channel with what has been applied; double-entry postings; one receipt per settlement record.
+ */
+import type { Db } from './db.js';
+
+const MIGRATIONS: string[] = [
+  `create table if not exists accounts (
+     party text not null, asset text not null,
+     balance numeric(39,0) not null default 0,
+     credit_line numeric(39,0) not null default 0,
+     primary key (party, asset))`,
+  `create table if not exists channels (
+     id text primary key, payer_party text not null, payee_party text not null,
+     payer_kid text not null, payee_kid text not null, asset text not null,
+     cap numeric(39,0) not null, applied numeric(39,0) not null default 0,
+     seq integer not null default 0, ticks integer not null default 0,
+     closed boolean not null default false, disputed boolean not null default false)`,
+  `create table if not exists postings (
+     id bigserial primary key, record_id text not null, channel_id text,
+     debit text not null, credit text not null, asset text not null,
+     amount numeric(39,0) not null check (amount > 0),
+     created_at timestamptz not null default now())`,
+  `create table if not exists receipts (
+     record_id text primary key, status text not null, code text,
+     amount numeric(39,0) not null default 0, receipt bytea not null,
+     created_at timestamptz not null default now())`,
+  `create table if not exists disputes (
+     channel_id text primary key, payer_kid text not null, payer_party text not null,
+     evidence bytea not null, created_at timestamptz not null default now())`,
+];
+
+/** Applies the migrations this database has not seen yet. */
+export async function migrate(db: Db): Promise<void> {
+  await db.query('create table if not exists ep_migrations (version integer primary key)');
+  const done = new Set((await db.query<{ version: number }>('select version from ep_migrations')).map((r) => Number(r.version)));
+  for (let v = 0; v < MIGRATIONS.length; v++) {
+    if (done.has(v)) continue;
+    await db.transaction(async (tx) => {
+      await tx.query(MIGRATIONS[v] as string);
+      await tx.query('insert into ep_migrations (version) values ($1)', [v]);
+    });
+  }
+}

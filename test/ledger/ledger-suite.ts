@@ -1,0 +1,84 @@
+/** The ledger's behaviour on any SQL store (PGlite and PostgreSQL run the same suite). */
+import { expect, it } from 'vitest';
+import { signVoucher } from '../../src/channel/messages.js';
+import { encodeSettlement } from '../../src/channel/settlement.js';
+import { nodeEd25519 } from '../../src/crypto/node.js';
+import { TrustStore } from '../../src/identity/trust-store.js';
+import type { Db } from '../../src/ledger/db.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { verifyReceipt } from '../../src/ledger/receipt.js';
+import { deliver, pair } from '../channel/world.js';
+
+async function setup(db: Db) {
+  const p = await pair();
+  const key = await nodeEd25519.signer(new Uint8Array(32).fill(77));
+  const ledger = await Ledger.open({ db, signer: key, id: 'ledger:test', trust: new TrustStore(p.roots), now: () => p.clock.now });
+  return { p, key, ledger };
+}
+
+export function ledgerSuite(openDb: () => Promise<Db>): void {
+  it('applies a channel once, whoever sends it and however often; postings sum to zero; receipts verify', async () => {
+    const db = await openDb();
+    try {
+      const { p, key, ledger } = await setup(db);
+      await ledger.fund('party:fleet', 'EUR', 10_000n);
+      const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 5_000n, payword: { length: 100, tickValue: 5n } });
+      await deliver(p, frame);
+      await deliver(p, await p.payer.pay(channelId, 300n));
+      for (let i = 0; i < 10; i++) await deliver(p, await p.payer.tick(channelId));
+      const fromPayer = encodeSettlement(p.payer.channel(channelId)!); // 300
+      const fromPayee = encodeSettlement(p.payee.channel(channelId)!); // 300 + 10 ticks x 5 = 350
+      const [a] = await ledger.submit([fromPayer]);
+      expect(a).toMatchObject({ status: 'accepted', posted: 300n, repeated: false });
+      const [b] = await ledger.submit([fromPayee]);
+      expect(b).toMatchObject({ status: 'accepted', posted: 50n });
+      for (let i = 0; i < 3; i++) {
+        const again = await ledger.submit([fromPayee, fromPayer, fromPayee]);
+        expect(again.map((r) => [r.status, r.posted, r.repeated])).toEqual([
+          ['accepted', 50n, true],
+          ['accepted', 300n, true],
+          ['accepted', 50n, true],
+        ]);
+      }
+      expect(await ledger.balance('party:fleet', 'EUR')).toBe(10_000n - 350n);
+      expect(await ledger.balance('party:pads', 'EUR')).toBe(350n);
+      expect(await ledger.total()).toBe(0n);
+      const receipt = await verifyReceipt(b!.receipt, key.publicKey);
+      expect(receipt).toMatchObject({ ledger: 'ledger:test', status: 'accepted', posted: 50n });
+      // An older state after a newer one changes nothing.
+      await deliver(p, await p.payer.close(channelId));
+      const closed = await ledger.submit([encodeSettlement(p.payee.channel(channelId)!)]);
+      expect(closed[0]).toMatchObject({ status: 'accepted', posted: 0n });
+      expect(await ledger.balance('party:pads', 'EUR')).toBe(350n);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('rejects forged records with a code, refuses overdrafts, disputes equivocation', async () => {
+    const db = await openDb();
+    try {
+      const { p, ledger } = await setup(db);
+      const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 5_000n });
+      await deliver(p, frame);
+      await deliver(p, await p.payer.pay(channelId, 200n));
+      const good = encodeSettlement(p.payee.channel(channelId)!);
+      const forged = good.slice();
+      forged[forged.length - 2]! ^= 1;
+      const [f, noFunds] = await ledger.submit([forged, good]);
+      expect(f?.status).toBe('rejected');
+      expect(f?.code).toMatch(/^(COSE_SIGNATURE|CBOR_|CH_|FIELD_)/);
+      expect(noFunds).toMatchObject({ status: 'rejected', code: 'LEDGER_FUNDS' });
+      await ledger.setCreditLine('party:fleet', 'EUR', 1_000n);
+      // The rejected record keeps its receipt; the next state of the channel goes through on credit.
+      await deliver(p, await p.payer.pay(channelId, 100n));
+      expect((await ledger.submit([encodeSettlement(p.payee.channel(channelId)!)]))[0]).toMatchObject({ status: 'accepted', posted: 300n });
+      await p.payee.handle(await signVoucher(p.drone, { channelId, seq: 2, cumulative: 1n }));
+      const [d] = await ledger.submit([encodeSettlement(p.payee.channel(channelId)!)]);
+      expect(d).toMatchObject({ status: 'disputed', code: 'LEDGER_EQUIVOCATION' });
+      expect(await ledger.total()).toBe(0n);
+    } finally {
+      await db.close();
+    }
+  });
+}
