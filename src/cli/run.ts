@@ -1,0 +1,63 @@
+/**
+ * @module cli/run
+ * The `edgepay` command's dispatcher. Exit codes: 0 success (for `inspect`: valid), 1 a domain failure
+ * (the error code is printed: `edgepay: ID_REVOKED at device: ...`), 2 a usage error.
+ */
+import { parseArgs } from 'node:util';
+import { EdgepayError } from '../errors.js';
+import { demo } from './demo.js';
+import { commands } from './identity.js';
+
+const HELP = `usage: edgepay <command> [options]     (edgepay <command> --help for its options)
+
+identity:
+  keygen            create an encrypted key and its public key file
+  issuer init       create the network issuer (the trust root)
+  party certify     the issuer certifies a responsible party, with limits and a payment reference
+  device enroll     a party vouches for a device key (writes the device's credential chain)
+  revoke            add a party or device to its authority's signed revocation list
+  inspect <file>    decode any edgepay object; verify it with --trust <issuer.pub>
+
+other:
+  demo              sign, verify and tamper with a credential-shaped COSE object
+  help              this text
+
+Key files are encrypted with EDGEPAY_PASSPHRASE (or --passphrase-file).`;
+
+export async function run(
+  argv: readonly string[],
+  out: (l: string) => void = console.log,
+  err: (l: string) => void = console.error,
+): Promise<number> {
+  const two = `${argv[0] ?? ''} ${argv[1] ?? ''}`;
+  const name = commands[two] ? two : (argv[0] ?? '');
+  const rest = argv.slice(name.split(' ').length);
+  if (name === '' || name === 'help' || name === '--help' || name === '-h') {
+    out(HELP);
+    return 0;
+  }
+  if (name === 'demo') return demo(out);
+  const cmd = commands[name];
+  if (!cmd) {
+    err(`edgepay: unknown command '${argv.slice(0, 2).join(' ')}'\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: [...rest], options: cmd.options, allowPositionals: true, strict: true });
+    if (values.help) {
+      out(cmd.usage);
+      return 0;
+    }
+    return await cmd.run(values as Record<string, string | boolean | string[] | undefined>, positionals, out);
+  } catch (e) {
+    if (e instanceof EdgepayError) {
+      err(`edgepay: ${e.message}`);
+      return e.code === 'CLI_USAGE' ? 2 : 1;
+    }
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`edgepay: ${(e as Error).message}\n\n${cmd.usage}`);
+      return 2;
+    }
+    throw e;
+  }
+}
