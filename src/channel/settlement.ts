@@ -34,8 +34,7 @@ export function encodeSettlement(r: ChannelRecord): Uint8Array {
   if (r.voucher) m.set(3, r.voucher);
   if (r.close) m.set(4, r.close);
   // Ticks beyond the newest voucher are proven by the newest verified word.
-  if (r.role === 'payee' && r.tickWord && r.tickIndex !== undefined && r.tickIndex > r.voucherTicks)
-    m.set(5, [r.tickIndex, r.tickWord]);
+  if (r.role === 'payee' && r.tickWord && r.tickIndex !== undefined && r.tickIndex > r.voucherTicks) m.set(5, [r.tickIndex, r.tickWord]);
   if (r.evidence) m.set(6, r.evidence);
   return encode(m);
 }
