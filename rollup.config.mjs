@@ -21,6 +21,7 @@ export const concepts = {
     channel: 'targets/node/channel.ts',
     transport: 'src/transport/index.ts',
     outbox: 'targets/node/outbox.ts',
+    sync: 'src/sync/index.ts',
     ledger: 'src/ledger/index.ts',
     cli: 'src/cli/main.ts',
   },
@@ -32,6 +33,7 @@ export const concepts = {
     channel: 'targets/browser/channel.ts',
     transport: 'src/transport/index.ts',
     outbox: 'targets/browser/outbox.ts',
+    sync: 'src/sync/index.ts',
   },
 };
 const deps = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies ?? {})];

@@ -48,3 +48,6 @@ export class OutboxError extends EdgepayError {}
 
 /** A settlement the ledger refuses, or a ledger call that fails (see docs/errors.md). */
 export class LedgerError extends EdgepayError {}
+
+/** A sync that cannot reach or use the ledger, or a ledger answer that fails a check (see docs/errors.md). */
+export class SyncError extends EdgepayError {}

@@ -163,6 +163,7 @@ export class ChainCache {
     for (const [authority, subject, field] of [
       [root, hit.party.subjectKid, 'party'],
       [hit.party.subjectKid, hit.kid, 'device'],
+      [root, hit.kid, 'device'],
     ] as const) {
       const revokedAt = opts.trust.revocation(authority)?.revokedAt(subject);
       if (revokedAt !== undefined && at >= revokedAt) throw new IdentityError('ID_REVOKED', `revoked since ${revokedAt}`, field);

@@ -19,23 +19,23 @@ import type { Limits } from '../identity/claims.js';
 import { type Credential, CWT_CONTENT_TYPE, decodeChain, decodeCredential, encodeChain, issueCredential } from '../identity/credential.js';
 import { FileKeyStore } from '../identity/keystore-file.js';
 import { decodeRevocationList, REVOCATION_CONTENT_TYPE, signRevocationList } from '../identity/revocation.js';
-import { TrustStore } from '../identity/trust-store.js';
+import { type TrustRoot, TrustStore } from '../identity/trust-store.js';
 import { CliError, type Format, parseFormat, passphrase, printJson, readObject, writeObject } from './io.js';
 
-type Out = (line: string) => void;
-type Values = Record<string, string | boolean | string[] | undefined>;
+export type Out = (line: string) => void;
+export type Values = Record<string, string | boolean | string[] | undefined>;
 
 const DAY = 86_400;
 const now = () => Math.floor(Date.now() / 1000);
-const COMMON = { 'passphrase-file': { type: 'string' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+export const COMMON = { 'passphrase-file': { type: 'string' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
-interface Command {
+export interface Command {
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
   run(v: Values, positionals: string[], out: Out): Promise<number>;
 }
 
-function str(v: Values, name: string, required = true): string {
+export function str(v: Values, name: string, required = true): string {
   const x = v[name];
   if (typeof x === 'string' && x.length > 0) return x;
   if (required) throw new CliError('CLI_USAGE', `--${name} is required`, name);
@@ -49,7 +49,7 @@ function amount(v: Values, name: string, required: boolean): bigint | undefined 
   return BigInt(s);
 }
 
-function int(v: Values, name: string, fallback?: number): number {
+export function int(v: Values, name: string, fallback?: number): number {
   const s = str(v, name, fallback === undefined);
   if (s === '') return fallback as number;
   if (!/^\d+$/.test(s)) throw new CliError('CLI_USAGE', `--${name} takes a whole number`, name);
@@ -64,22 +64,22 @@ const list = (v: Values, name: string) =>
         .map((s) => s.trim())
         .filter(Boolean);
 
-async function keyStore(dir: string, v: Values): Promise<FileKeyStore> {
+export async function keyStore(dir: string, v: Values): Promise<FileKeyStore> {
   const log2N = process.env.EDGEPAY_KDF_LOG2N ? Number(process.env.EDGEPAY_KDF_LOG2N) : undefined;
   return new FileKeyStore(join(dir, 'keys'), await passphrase(v['passphrase-file'] as string | undefined), log2N ? { log2N } : {});
 }
 
-async function signerIn(dir: string, name: string, v: Values): Promise<Signer> {
+export async function signerIn(dir: string, name: string, v: Values): Promise<Signer> {
   const s = await (await keyStore(dir, v)).get(name);
   if (!s) throw new CliError('CLI_FILE', `no key named ${name} in ${join(dir, 'keys')}`, 'key');
   return s;
 }
 
-async function publicKeyFile(path: string): Promise<Uint8Array> {
+export async function publicKeyFile(path: string): Promise<Uint8Array> {
   return readCoseKey(decode(await readObject(path)), path).publicKey;
 }
 
-async function keygen(dir: string, name: string, v: Values, out: Out): Promise<Signer> {
+export async function keygen(dir: string, name: string, v: Values, out: Out): Promise<Signer> {
   const signer = await (await keyStore(dir, v)).generate(name);
   const kid = coseKeyThumbprint(signer.publicKey);
   const fmt = parseFormat(v.format as string | undefined, ['cbor', 'json', 'hex', 'base64']);
@@ -163,6 +163,20 @@ function credentialJson(c: Credential): unknown {
 }
 
 const iso = (t: number) => new Date(t * 1000).toISOString();
+
+/** Trust roots from `--trust <issuer.pub>...`: the issuer id is read beside each key (issuer.json), or given. */
+export async function trustRoots(v: Values): Promise<TrustRoot[]> {
+  const files = (v.trust as string[] | undefined) ?? [];
+  if (files.length === 0) throw new CliError('CLI_USAGE', '--trust <issuer.pub> is required', 'trust');
+  return Promise.all(
+    files.map(async (f) => {
+      const idFile = join(f, '..', 'issuer.json');
+      const id = str(v, 'issuer-id', false) || (existsSync(idFile) ? (JSON.parse(await readFile(idFile, 'utf8')).id as string) : '');
+      if (!id) throw new CliError('CLI_USAGE', `no issuer.json beside ${f}: pass --issuer-id`, 'issuer-id');
+      return { id, publicKey: await publicKeyFile(f) };
+    }),
+  );
+}
 
 export const commands: Record<string, Command> = {
   keygen: {
@@ -323,16 +337,7 @@ export const commands: Record<string, Command> = {
         printJson({ ...found, verified: false }, out);
         return 0;
       }
-      // Trust roots: the issuer id is read beside each key (issuer.json), or given.
-      const roots = await Promise.all(
-        trustFiles.map(async (f) => {
-          const idFile = join(f, '..', 'issuer.json');
-          const id = str(v, 'issuer-id', false) || (existsSync(idFile) ? (JSON.parse(await readFile(idFile, 'utf8')).id as string) : '');
-          if (!id) throw new CliError('CLI_USAGE', `no issuer.json beside ${f}: pass --issuer-id`, 'issuer-id');
-          return { id, publicKey: await publicKeyFile(f) };
-        }),
-      );
-      const trust = new TrustStore(roots);
+      const trust = new TrustStore(await trustRoots(v));
       const opts = { trust, now: int(v, 'now', now()) };
       const chain = found.type === 'credential-chain' ? decodeChain(bytes) : undefined;
       for (const l of (v.revocations as string[] | undefined) ?? [])

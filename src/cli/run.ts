@@ -6,7 +6,10 @@
 import { parseArgs } from 'node:util';
 import { EdgepayError } from '../errors.js';
 import { demo } from './demo.js';
-import { commands } from './identity.js';
+import { commands as identityCommands } from './identity.js';
+import { ledgerCommands } from './ledger.js';
+
+const commands = { ...identityCommands, ...ledgerCommands };
 
 const HELP = `usage: edgepay <command> [options]     (edgepay <command> --help for its options)
 
@@ -17,6 +20,14 @@ identity:
   device enroll     a party vouches for a device key (writes the device's credential chain)
   revoke            add a party or device to its authority's signed revocation list
   inspect <file>    decode any edgepay object; verify it with --trust <issuer.pub>
+
+ledger:
+  ledger serve      run the settlement ledger (HTTP; embedded PGlite, or --db postgres://...)
+  ledger fund       credit a party's deposit (signed with the issuer's key)
+  ledger credit     set a party's credit line
+  ledger balance    a party's balance
+  ledger statement  a party's statement for a period, as CSV
+  ledger payout     pay out parties' balances: an ISO 20022 pain.001 document
 
 other:
   demo              sign, verify and tamper with a credential-shaped COSE object

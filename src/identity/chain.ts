@@ -147,6 +147,12 @@ export async function verifyChain(chain: readonly Uint8Array[] | Uint8Array, o: 
   const limits = narrow(p.limits as Limits, d.limits);
   const counterparties = narrowCategories(p.counterparties, d.counterparties);
   const deviceAge = checkRevocation(o.trust, party.subjectKid, device, o, 'device');
+  // The network issuer may revoke a device directly too (the ledger does, on a dispute).
+  if (!o.skipRevocation) {
+    const at = o.revocationAt ?? o.now ?? nowSeconds();
+    const byRoot = o.trust.revocation(party.sign1.kid as Uint8Array)?.revokedAt(device.subjectKid);
+    if (byRoot !== undefined && at >= byRoot) fail('ID_REVOKED', `${d.subject} is revoked by the issuer since ${byRoot}`, 'device');
+  }
   if (o.expectedKey !== undefined && !equalBytes(o.expectedKey, d.publicKey))
     fail('ID_CNF', "the key in use is not the credential's cnf key", 'device.cnf');
   if (o.counterpartyCategory !== undefined && counterparties !== undefined && !counterparties.includes(o.counterpartyCategory))

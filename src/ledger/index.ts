@@ -5,6 +5,10 @@
  * imports this module.
  */
 export * from './db.js';
+export * from './http.js';
 export * from './ledger.js';
+export * from './mqtt.js';
 export * from './receipt.js';
 export * from './schema.js';
+export * from './service.js';
+export * from './statement.js';

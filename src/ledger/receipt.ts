@@ -1,11 +1,11 @@
 /**
  * @module ledger/receipt
  * Ledger-signed receipts, one per settlement record: accepted (with the amount posted), rejected (with
- * its code) or disputed. A device removes a record from its outbox only on a valid receipt.
+ * its code), disputed, or duplicate (valid, but nothing new). A device removes a record from its outbox only on a valid receipt.
  *
  * ```
  * COSE_Sign1, protected { 1: -8, 3: "application/edgepay-receipt+cbor", 4: ledger kid }
- * payload { 1 ledger: tstr, 2 recordId: bstr 32, 3 status: 1 accepted | 2 rejected | 3 disputed,
+ * payload { 1 ledger: tstr, 2 recordId: bstr 32, 3 status: 1 accepted | 2 rejected | 3 disputed | 4 duplicate,
  *           4 posted: uint, ? 5 code: tstr, 6 time: uint }
  * ```
  */
@@ -17,8 +17,9 @@ import type { Signer } from '../crypto/ed25519.js';
 import { LedgerError } from '../errors.js';
 
 export const RECEIPT_CONTENT_TYPE = 'application/edgepay-receipt+cbor';
-export type ReceiptStatus = 'accepted' | 'rejected' | 'disputed';
-const STATUS: ReceiptStatus[] = ['accepted', 'rejected', 'disputed'];
+/** `duplicate`: valid, but the channel already had this state (or a newer one) applied: nothing moved. */
+export type ReceiptStatus = 'accepted' | 'rejected' | 'disputed' | 'duplicate';
+const STATUS: ReceiptStatus[] = ['accepted', 'rejected', 'disputed', 'duplicate'];
 
 export interface Receipt {
   ledger: string;

@@ -29,6 +29,30 @@ const MIGRATIONS: string[] = [
   `create table if not exists disputes (
      channel_id text primary key, payer_kid text not null, payer_party text not null,
      evidence bytea not null, created_at timestamptz not null default now())`,
+  // Who a party is on conventional rails (from its credential), for statements and payouts.
+  `create table if not exists parties (
+     party text primary key, payment_ref text, category text,
+     updated_at timestamptz not null default now())`,
+  // Administrative calls by nonce: a retried deposit is applied once.
+  `create table if not exists admin_calls (
+     nonce text primary key, op text not null, created_at timestamptz not null default now())`,
+  `create index if not exists postings_debit on postings (debit, asset, created_at)`,
+  `create index if not exists postings_credit on postings (credit, asset, created_at)`,
+  `create index if not exists channels_payer on channels (payer_kid) where not closed`,
+  // The device limits the ledger enforces (from the payer's credential chain).
+  `alter table channels add column if not exists outstanding_limit numeric(39,0)`,
+  // Payout batches by reference: the same batch asked for again returns the same document.
+  `create table if not exists payouts (
+     ref text primary key, asset text not null, document text not null,
+     created_at timestamptz not null default now())`,
+  // A dispute's kind (equivocation, overspend) and the claim left unpaid: the liability of the payer's party.
+  `alter table disputes add column if not exists kind text not null default 'equivocation'`,
+  `alter table disputes add column if not exists unpaid numeric(39,0) not null default 0`,
+  // The revocation lists the ledger has published (signed with the issuer's key), newest last.
+  `create table if not exists revocations (
+     kid text primary key, revoked_at bigint not null, reason text not null)`,
+  `create table if not exists revocation_lists (
+     version integer primary key, list bytea not null, created_at timestamptz not null default now())`,
 ];
 
 /** Applies the migrations this database has not seen yet. */

@@ -7,6 +7,12 @@
  * A device subscribes to `<prefix>/d/<its address>/from/+`. Addresses are hex key thumbprints. The sender
  * in the topic only routes replies: frames authenticate themselves.
  *
+ * Besides frames between devices:
+ *   `<prefix>/revocations/<authority kid>`  the authority's newest revocation list, retained (no 16 KiB
+ *                                            frame limit: lists of thousands of keys pass here)
+ *   `<prefix>/ledger/submit/<address>`       a device's signed submission to the ledger
+ *   `<prefix>/ledger/answer/<address>`       the ledger's answer (receipts) to that device
+ *
  * Delivery: QoS 1 both ways, a persistent session (`clean: false`; with MQTT 5 a session expiry), so the
  * broker holds frames while a device is away, and MQTT.js resends unacknowledged publishes after it
  * reconnects (automatically, every `reconnectPeriod`). Receivers deduplicate by content: vouchers and
@@ -17,7 +23,9 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 // The default import is the one form both MQTT.js builds provide (its browser ESM has no named exports).
 const { connectAsync } = mqtt;
 
+import { toHex } from '../codec/bytes.js';
 import { TransportError } from '../errors.js';
+import { MAX_REVOCATION_BYTES } from '../identity/revocation.js';
 import { type FrameHandler, MAX_TRANSPORT_FRAME, type Transport } from './transport.js';
 
 export interface MqttTransportOptions {
@@ -53,6 +61,8 @@ export class MqttTransport implements Transport {
   private readonly endSessionOnClose: boolean;
   /** Frames dropped on receipt (too large, bad topic), for diagnostics. */
   dropped = 0;
+  /** Handlers of the non-frame topics, by topic without its last level. */
+  private readonly topicHandlers = new Map<string, (last: string, payload: Uint8Array) => void>();
 
   private constructor(
     readonly address: string,
@@ -64,7 +74,11 @@ export class MqttTransport implements Transport {
     this.endSessionOnClose = o.endSessionOnClose ?? false;
     const mine = `${this.prefix}/d/${address}/from/`;
     client.on('message', (topic, payload) => {
-      if (!topic.startsWith(mine) || payload.length > this.max) {
+      if (!topic.startsWith(mine)) {
+        if (!this.topicHandlers.has(topic.slice(0, topic.lastIndexOf('/')))) this.dropped++;
+        return;
+      }
+      if (payload.length > this.max) {
         this.dropped++;
         return;
       }
@@ -114,6 +128,46 @@ export class MqttTransport implements Transport {
     if (!HEX.test(to)) throw new TransportError('TRANSPORT_ADDRESS', 'addresses are lower-case hex', 'to');
     if (this.client.disconnecting) throw new TransportError('TRANSPORT_CLOSED', 'transport is closed', 'transport');
     await this.client.publishAsync(`${this.prefix}/d/${to}/from/${this.address}`, Buffer.from(frame), { qos: 1 });
+  }
+
+  /** This transport's topic prefix. */
+  get topicPrefix(): string {
+    return this.prefix;
+  }
+
+  /**
+   * Subscribes to `<base>/+` and calls `handler` with the last topic level and the payload (retained
+   * messages arrive at once). For the ledger and revocation topics; frames use {@link onFrame}.
+   */
+  async subscribeTopic(base: string, handler: (last: string, payload: Uint8Array) => void, maxBytes: number): Promise<void> {
+    this.topicHandlers.set(base, handler);
+    this.client.on('message', (topic, payload) => {
+      if (!topic.startsWith(`${base}/`) || payload.length > maxBytes) return;
+      const last = topic.slice(base.length + 1);
+      if (last.includes('/')) return;
+      handler(last, new Uint8Array(payload));
+    });
+    await this.client.subscribeAsync(`${base}/+`, { qos: 1 });
+  }
+
+  /**
+   * Takes every revocation list published on this prefix (retained: the newest arrives on subscribing).
+   * The handler verifies and applies: e.g. `(l) => trust.applyRevocationList(l)`.
+   */
+  onRevocationLists(handler: (list: Uint8Array) => void | Promise<void>): Promise<void> {
+    let chain = Promise.resolve();
+    return this.subscribeTopic(
+      `${this.prefix}/revocations`,
+      (_kid, list) => {
+        chain = chain.then(() => handler(list)).catch(() => {});
+      },
+      MAX_REVOCATION_BYTES,
+    );
+  }
+
+  /** Publishes an authority's newest list, retained, so devices that connect later get it too. */
+  async publishRevocationList(authorityKid: Uint8Array, list: Uint8Array): Promise<void> {
+    await this.client.publishAsync(`${this.prefix}/revocations/${toHex(authorityKid)}`, Buffer.from(list), { qos: 1, retain: true });
   }
 
   onFrame(handler: FrameHandler): void {

@@ -72,7 +72,7 @@ describe('build', () => {
       }
       return seen;
     };
-    for (const entry of ['index.js', 'identity.js', 'channel.js', 'transport.js', 'outbox.js']) {
+    for (const entry of ['index.js', 'identity.js', 'channel.js', 'transport.js', 'outbox.js', 'sync.js']) {
       const deps = [...reach(entry)];
       expect(
         deps.filter((d) => d === 'pg' || d.startsWith('@electric-sql/')),

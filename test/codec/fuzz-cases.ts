@@ -23,6 +23,9 @@ import { decodeChain, decodeCredential } from '../../src/identity/credential.js'
 import { envelopePublicKey } from '../../src/identity/key-envelope.js';
 import { decodeRevocationList, signRevocationList } from '../../src/identity/revocation.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
+import { signReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
+import { decodeAnswer } from '../../src/sync/mqtt.js';
+import { decodeAdmin, decodeSubmission, signSubmission } from '../../src/sync/submission.js';
 import { DAY, T0, world } from '../identity/world.js';
 import { cborValue } from './arbitraries.js';
 import { PK1, signer1 } from './helpers.js';
@@ -53,6 +56,10 @@ const decoders: [string, (b: Uint8Array) => unknown][] = [
   ['envelopePublicKey', (b) => envelopePublicKey(b)],
   ['decodeFrame', (b) => decodeFrame(b)],
   ['decodeRecord', (b) => decodeRecord(b)],
+  ['decodeSubmission', (b) => decodeSubmission(b)],
+  ['decodeAdmin', (b) => decodeAdmin(b)],
+  ['verifyReceipt', (b) => verifyReceipt(b, PK1)],
+  ['decodeAnswer', (b) => decodeAnswer(b)],
   ['verifySettlement', (b) => verifySettlement(b, { trust: new TrustStore([]), now: 0 })],
   [
     'verifyReservation',
@@ -159,6 +166,22 @@ export function fuzzSuite(runs: number): void {
         const l = mutate(list, ms);
         const applied = await edgepayOnly(() => w.trust.applyRevocationList(l, { partyCredential: w.partyCred }));
         if (applied) expect(equalBytes(l, list)).toBe(true);
+      }),
+      { numRuns: Math.ceil(runs / 10) },
+    );
+  });
+
+  it(`mutated submissions and receipts never verify (${Math.ceil(runs / 10)} cases)`, async () => {
+    const s = await signer1();
+    const w = await world();
+    const submission = await signSubmission(s, encode([w.partyCred, w.deviceCred]), [new Uint8Array([1, 2, 3])], T0);
+    const receipt = await signReceipt(s, { ledger: 'l', recordId: new Uint8Array(32), status: 'accepted', posted: 5n, time: T0 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), async (ms) => {
+        const sub = mutate(submission, ms);
+        if (await edgepayOnly(async () => verifySign1(decodeSubmission(sub).sign1, PK1))) expect(equalBytes(sub, submission)).toBe(true);
+        const r = mutate(receipt, ms);
+        if (await edgepayOnly(() => verifyReceipt(r, PK1))) expect(equalBytes(r, receipt)).toBe(true);
       }),
       { numRuns: Math.ceil(runs / 10) },
     );

@@ -1,0 +1,194 @@
+/**
+ * @module cli/ledger
+ * `edgepay ledger serve` runs the settlement ledger (HTTP; PGlite in `<dir>/db` by default, or PostgreSQL
+ * with `--db postgres://...`). `edgepay ledger fund | credit | balance | statement | payout` are its
+ * administrative calls, signed with the issuer's key (or, for reads, a party's).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decode } from '../codec/cbor.js';
+import { filePersistence } from '../identity/node-files.js';
+import { TrustStore } from '../identity/trust-store.js';
+import { openPglite, openPostgres } from '../ledger/db.js';
+import { serveHttp } from '../ledger/http.js';
+import { Ledger } from '../ledger/ledger.js';
+import { serveMqtt } from '../ledger/mqtt.js';
+import { LedgerService } from '../ledger/service.js';
+import { signAdmin } from '../sync/submission.js';
+import { COMMON, type Command, int, keygen, keyStore, signerIn, str, trustRoots } from './identity.js';
+import { CliError, printJson, toJson } from './io.js';
+
+const now = () => Math.floor(Date.now() / 1000);
+
+const serve: Command = {
+  usage:
+    'edgepay ledger serve --dir <dir> --trust <issuer.pub> [--issuer-id <id>] [--db postgres://...] [--schema <name>]\n' +
+    '    [--port 8787] [--host 127.0.0.1] [--id ledger] [--debtor-name <n> --debtor-account <acct>]\n' +
+    '    [--issuer <issuer dir>] [--mqtt mqtt://host:1883 [--mqtt-prefix edgepay]]\n' +
+    '  Runs the settlement ledger over HTTP. <dir> holds its key (created on first start: <dir>/ledger.pub is what\n' +
+    '  devices verify receipts with) and, without --db, its embedded PGlite database (<dir>/db).\n' +
+    '  With --issuer, disputed devices are revoked in a new issuer list (served at /v1/revocations and, with\n' +
+    '  --mqtt, retained on <prefix>/revocations/<kid>). With --mqtt it also takes submissions over MQTT.',
+  options: {
+    dir: { type: 'string' },
+    trust: { type: 'string', multiple: true },
+    'issuer-id': { type: 'string' },
+    db: { type: 'string' },
+    schema: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    id: { type: 'string' },
+    'debtor-name': { type: 'string' },
+    'debtor-account': { type: 'string' },
+    issuer: { type: 'string' },
+    mqtt: { type: 'string' },
+    'mqtt-prefix': { type: 'string' },
+    ...COMMON,
+  },
+  async run(v, _p, out) {
+    const dir = str(v, 'dir');
+    await mkdir(dir, { recursive: true });
+    const signer = (await (await keyStore(dir, v)).get('ledger')) ?? (await keygen(dir, 'ledger', v, () => {}));
+    const url = str(v, 'db', false);
+    if (url && !/^postgres(ql)?:\/\//.test(url)) throw new CliError('CLI_USAGE', '--db takes a postgres:// URL', 'db');
+    const db = url ? await openPostgres(url, str(v, 'schema', false) || undefined) : await openPglite(join(dir, 'db'));
+    const trust = await TrustStore.open(await trustRoots(v), filePersistence(join(dir, 'trust.cbor')));
+    const ledger = await Ledger.open({ db, signer, id: str(v, 'id', false) || 'ledger', trust });
+    const debtorName = str(v, 'debtor-name', false);
+    const issuerDir = str(v, 'issuer', false);
+    const mqttUrl = str(v, 'mqtt', false);
+    // The service publishes through MQTT once ingest is up; lists made before that are served over HTTP.
+    let publish: ((list: Uint8Array) => Promise<void>) | undefined;
+    const service = await LedgerService.open({
+      ledger,
+      trust,
+      ...(debtorName ? { debtor: { name: debtorName, account: str(v, 'debtor-account') } } : {}),
+      ...(issuerDir
+        ? {
+            revocation: {
+              signer: await signerIn(issuerDir, 'issuer', v),
+              issuer: JSON.parse(await readFile(join(issuerDir, 'issuer.json'), 'utf8')).id as string,
+              publish: (l: Uint8Array) => publish?.(l),
+            },
+          }
+        : {}),
+    });
+    const http = await serveHttp(service, { port: int(v, 'port', 8787), host: str(v, 'host', false) || '127.0.0.1', trust });
+    const ingest = mqttUrl ? await serveMqtt(service, { url: mqttUrl, prefix: str(v, 'mqtt-prefix', false) || 'edgepay' }) : undefined;
+    if (ingest) {
+      publish = (l) => ingest.publishRevocationList(l);
+      const newest = await ledger.newestRevocationList();
+      if (newest) await ingest.publishRevocationList(newest.list);
+    }
+    printJson({ listening: http.url, mqtt: mqttUrl || undefined, db: db.kind, ledgerKey: join(dir, 'ledger.pub') }, out);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await ingest?.close();
+    await http.close();
+    await db.close();
+    return 0;
+  },
+};
+
+const ADMIN_OPTIONS = {
+  url: { type: 'string' },
+  as: { type: 'string' },
+  'key-name': { type: 'string' },
+  party: { type: 'string' },
+  asset: { type: 'string' },
+  amount: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  date: { type: 'string' },
+  out: { type: 'string' },
+  ...COMMON,
+} as const;
+
+/** An administrative call: signed with `--as <dir>` (its `issuer` key, or `--key-name`), sent to `--url`. */
+function admin(op: string, usage: string, args: (v: Record<string, unknown>) => Record<string, string | bigint | number>): Command {
+  return {
+    usage: `${usage}\n  Signed with the key <name> (default issuer) in <dir>/keys; sent to the ledger at --url (default http://127.0.0.1:8787).`,
+    options: ADMIN_OPTIONS,
+    async run(v, _p, out) {
+      const signer = await signerIn(str(v, 'as'), str(v, 'key-name', false) || 'issuer', v);
+      const body = await signAdmin(signer, op, args(v), now(), randomBytes(16));
+      const url = `${(str(v, 'url', false) || 'http://127.0.0.1:8787').replace(/\/+$/, '')}/v1/admin`;
+      let res: Response;
+      try {
+        res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: body as Uint8Array<ArrayBuffer> });
+      } catch (e) {
+        throw new CliError('CLI_NETWORK', `cannot reach ${url}: ${(e as Error).message}`, 'url');
+      }
+      if (!res.ok) {
+        const e = (await res.json().catch(() => ({}))) as { code?: string; message?: string; field?: string };
+        throw new CliError(e.code ?? 'CLI_NETWORK', `the ledger refused (${res.status}): ${e.message ?? ''}`, e.field);
+      }
+      const type = res.headers.get('content-type') ?? '';
+      if (type.startsWith('application/cbor')) {
+        const data = decode(new Uint8Array(await res.arrayBuffer()));
+        // Amounts print as strings of minor units, small or large alike (JSON numbers lose precision).
+        if (data instanceof Map && data.has('balance')) data.set('balance', String(data.get('balance')));
+        printJson(toJson(data), out);
+        return 0;
+      }
+      const text = await res.text();
+      const file = str(v, 'out', false);
+      if (file) {
+        await writeFile(file, text);
+        printJson({ wrote: file, bytes: text.length }, out);
+      } else out(text.trimEnd());
+      return 0;
+    },
+  };
+}
+
+const minor = (v: Record<string, unknown>, k: string): bigint => {
+  const s = v[k];
+  if (typeof s !== 'string' || !/^\d+$/.test(s)) throw new CliError('CLI_USAGE', `--${k} takes a whole number of minor units`, k);
+  return BigInt(s);
+};
+const text = (v: Record<string, unknown>, k: string): string => {
+  const s = v[k];
+  if (typeof s !== 'string' || s === '') throw new CliError('CLI_USAGE', `--${k} is required`, k);
+  return s;
+};
+const time = (v: Record<string, unknown>, k: string, fallback: number): number => {
+  const s = v[k];
+  if (s === undefined) return fallback;
+  const t = typeof s === 'string' ? (/^\d+$/.test(s) ? Number(s) : Date.parse(s) / 1000) : Number.NaN;
+  if (!Number.isFinite(t)) throw new CliError('CLI_USAGE', `--${k} takes a date (2026-11-01) or unix seconds`, k);
+  return Math.floor(t);
+};
+
+export const ledgerCommands: Record<string, Command> = {
+  'ledger serve': serve,
+  'ledger fund': admin(
+    'fund',
+    'edgepay ledger fund --as <issuer dir> --party <id> --asset <code> --amount <minor units> [--url <ledger>]\n  Credits a deposit.',
+    (v) => ({ party: text(v, 'party'), asset: text(v, 'asset'), amount: minor(v, 'amount') }),
+  ),
+  'ledger credit': admin(
+    'credit',
+    'edgepay ledger credit --as <issuer dir> --party <id> --asset <code> --amount <minor units> [--url <ledger>]\n  Sets a credit line.',
+    (v) => ({ party: text(v, 'party'), asset: text(v, 'asset'), amount: minor(v, 'amount') }),
+  ),
+  'ledger balance': admin(
+    'balance',
+    'edgepay ledger balance --as <dir> [--key-name <name>] --party <id> --asset <code> [--url <ledger>]',
+    (v) => ({ party: text(v, 'party'), asset: text(v, 'asset') }),
+  ),
+  'ledger statement': admin(
+    'statement',
+    'edgepay ledger statement --as <dir> --party <id> --asset <code> [--from <date>] [--to <date>] [--out <file.csv>] [--url <ledger>]\n  A CSV statement for the period (default: the last 30 days).',
+    (v) => ({ party: text(v, 'party'), asset: text(v, 'asset'), from: time(v, 'from', now() - 30 * 86_400), to: time(v, 'to', now() + 1) }),
+  ),
+  'ledger payout': admin(
+    'payout',
+    "edgepay ledger payout --as <issuer dir> --asset <code> [--date YYYY-MM-DD] [--out <file.xml>] [--url <ledger>]\n  Pays out every party's balance: an ISO 20022 pain.001.001.03 document for the bank.",
+    (v) => ({ asset: text(v, 'asset'), ...(typeof v.date === 'string' ? { date: v.date } : {}) }),
+  ),
+};

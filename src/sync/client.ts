@@ -1,0 +1,96 @@
+/**
+ * @module sync/client
+ * How a device reaches a ledger. `HttpLedgerClient` uses `fetch` (Node 18+ and browsers alike).
+ * A client throws SyncError with `retryable` true for what a later attempt may fix (network down, the
+ * ledger busy or failing) and false for what it will not (the ledger refused the submission itself).
+ */
+import { decode } from '../codec/cbor.js';
+import { asArray, asBytes } from '../codec/fields.js';
+import { EdgepayError, SyncError } from '../errors.js';
+
+export interface LedgerClient {
+  /** Sends a signed submission; resolves to one signed receipt per record, in order. */
+  submit(submission: Uint8Array): Promise<Uint8Array[]>;
+  /** True when the ledger answers now (a cheap health probe). */
+  probe(): Promise<boolean>;
+}
+
+/** A sync failure: `retryable` says whether trying again later may succeed. */
+export class SyncFailure extends SyncError {
+  constructor(
+    code: string,
+    message: string,
+    field: string | undefined,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, field, options);
+  }
+}
+
+export interface HttpLedgerClientOptions {
+  /** Milliseconds before a request is abandoned (default 15000). */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export class HttpLedgerClient implements LedgerClient {
+  private readonly base: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(
+    url: string,
+    private readonly o: HttpLedgerClientOptions = {},
+  ) {
+    this.base = url.replace(/\/+$/, '');
+    this.fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  async submit(submission: Uint8Array): Promise<Uint8Array[]> {
+    const res = await this.request('/v1/submit', {
+      method: 'POST',
+      headers: { 'content-type': 'application/cbor' },
+      body: submission as Uint8Array<ArrayBuffer>,
+    });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    try {
+      return asArray(decode(bytes, { maxBytes: 16 * 1024 * 1024, maxDepth: 2, tags: [] }), 'receipts').map((r, i) =>
+        asBytes(r, `receipts[${i}]`),
+      );
+    } catch (e) {
+      throw new SyncFailure('SYNC_ANSWER', 'the ledger answered with something other than receipts', 'receipts', true, { cause: e });
+    }
+  }
+
+  async probe(): Promise<boolean> {
+    try {
+      await this.request('/health', { method: 'GET' });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async request(path: string, init: RequestInit): Promise<Response> {
+    let res: Response;
+    try {
+      res = await this.fetch(`${this.base}${path}`, { ...init, signal: AbortSignal.timeout(this.o.timeoutMs ?? 15_000) });
+    } catch (e) {
+      throw new SyncFailure('SYNC_OFFLINE', `the ledger cannot be reached: ${(e as Error).message}`, 'network', true, { cause: e });
+    }
+    if (res.ok) return res;
+    let err: { code?: string; message?: string; field?: string } = {};
+    try {
+      err = (await res.json()) as typeof err;
+    } catch {}
+    // 429 and 5xx pass; other 4xx answers refuse the submission itself.
+    const retryable = res.status === 429 || res.status >= 500;
+    throw new SyncFailure(
+      retryable ? 'SYNC_BUSY' : 'SYNC_REFUSED',
+      `the ledger answered ${res.status}${err.code ? ` ${err.code}: ${err.message}` : ''}`,
+      err.field,
+      retryable,
+      { cause: err.code ? new EdgepayError(err.code, err.message ?? '', err.field) : undefined },
+    );
+  }
+}

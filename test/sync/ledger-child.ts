@@ -1,0 +1,12 @@
+/** A ledger service process for kill -9 tests: `ledger-child.ts <port> pg:<schema> | pglite:<dir>`. */
+import { openPglite, openPostgres } from '../../src/ledger/db.js';
+import { pair } from '../channel/world.js';
+import { PG_URL } from '../ledger/dbs.js';
+import { startLedger } from './world.js';
+
+const [port, spec] = process.argv.slice(2) as [string, string];
+const [kind, where] = spec.split(/:(.*)/s) as [string, string];
+const db = kind === 'pg' ? await openPostgres(PG_URL, where) : await openPglite(where);
+const p = await pair();
+await startLedger(db, p, Number(port));
+process.stdout.write('READY\n');

@@ -1,0 +1,3 @@
+import { ledgerCrashSuites } from './ledger-crash-cases.js';
+
+ledgerCrashSuites(12);
