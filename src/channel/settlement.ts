@@ -13,13 +13,15 @@
  */
 import { equalBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
+import { type Sign1, sigStructure } from '../codec/cose-sign1.js';
 import { asArray, asBytes, asInt, asMap, need, onlyKeys } from '../codec/fields.js';
 import { sha256 } from '../crypto/hash.js';
-import { ChannelError, EdgepayError, IdentityError } from '../errors.js';
+import { getEd25519 } from '../crypto/index.js';
+import { ChannelError, CoseError, EdgepayError, IdentityError } from '../errors.js';
 import { type VerifiedChain, verifyChain } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { verifyTick } from './hashchain.js';
-import { decodeFrame, type Frame, type OpenTerms, type Voucher, verifyFrame } from './messages.js';
+import { decodeFrame, type Frame, type OpenTerms, type Voucher } from './messages.js';
 import type { SettlementSink } from './metered.js';
 import type { ChannelRecord } from './store.js';
 
@@ -59,6 +61,16 @@ const bad = (why: string, field: string): never => {
   throw new ChannelError('CH_SETTLEMENT', why, field);
 };
 
+/** A signature a settlement needs checked: the ledger batches these over worker threads. */
+export interface SignatureCheck {
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+  field: string;
+  /** Called once the signature verified (a cache may then skip it next time). */
+  verified?: () => void;
+}
+
 /**
  * Verifies a settlement record offline: the payer's chain and signed terms, the payee's chain and signed
  * accept, the newest voucher (and close) under the right keys and channel, a tick against the committed
@@ -66,10 +78,47 @@ const bad = (why: string, field: string): never => {
  * the channel); `maxTickSteps` bounds the hashing a tick may cost.
  * @throws ChannelError CH_SETTLEMENT, IdentityError, CoseError, CodecError, each naming the field.
  */
-export async function verifySettlement(
+export async function verifySettlement(bytes: Uint8Array, o: SettlementCheckOptions): Promise<VerifiedSettlement> {
+  const { settlement, signatures } = await checkSettlement(bytes, o);
+  const provider = await getEd25519();
+  for (const c of signatures) {
+    if (!(await provider.verify(c.signature, c.message, c.publicKey)))
+      throw new CoseError('COSE_SIGNATURE', 'signature does not verify', c.field);
+    c.verified?.();
+  }
+  return settlement;
+}
+
+export interface SettlementCheckOptions {
+  trust: TrustStore;
+  now: number;
+  revocationAt?: number;
+  maxTickSteps?: number;
+  chains?: ChainCache;
+}
+
+const sigCheck = (frame: { sign1: Sign1 }, publicKey: Uint8Array, field: string): SignatureCheck => ({
+  publicKey,
+  message: sigStructure(frame.sign1.protectedBytes, new Uint8Array(0), frame.sign1.payload as Uint8Array),
+  signature: frame.sign1.signature,
+  field,
+});
+
+/**
+ * Checks everything in a settlement record but the signatures of its frames, and says which signatures
+ * must still verify for the record to stand. That is one, in the common case: the payer's newest voucher.
+ * Why the others may be skipped:
+ * - the open: its channel id is the SHA-256 of the signed terms, and the voucher signs that id, so the
+ *   payer's voucher signature binds the terms (the open's own signature is checked only without a voucher);
+ * - the accept: it binds the payee's key to the chain that names the party to credit. Once a payee key has
+ *   signed an accept with a chain, any accept by that key with that chain binds the same (`ChainCache`
+ *   remembers it); a different chain for the key needs its own signature.
+ * Credential chains are verified once each (`ChainCache`), revocation on every use.
+ */
+export async function checkSettlement(
   bytes: Uint8Array,
-  o: { trust: TrustStore; now: number; revocationAt?: number; maxTickSteps?: number; chains?: ChainCache },
-): Promise<VerifiedSettlement> {
+  o: SettlementCheckOptions,
+): Promise<{ settlement: VerifiedSettlement; signatures: SignatureCheck[] }> {
   const m = asMap(decode(bytes, { maxBytes: 64 * 1024, maxDepth: 4, tags: [] }), 'settlement');
   onlyKeys(m, [0, 1, 2, 3, 4, 5, 6], 'settlement');
   if (asInt(need(m, 0, 'settlement.version'), 'settlement.version') !== 1) bad('unsupported version', 'settlement.version');
@@ -82,25 +131,26 @@ export async function verifySettlement(
   const chainOpts = { trust: o.trust, now: o.now, revocationAt: o.revocationAt, skipTimeCheck: true };
   const chain = (bytes: Uint8Array) => (o.chains ? o.chains.verify(bytes, chainOpts) : verifyChain(bytes, chainOpts));
   const payer = await chain(open.terms.chain);
-  await verifyFrame(open, payer.publicKey);
   const payee = await chain(accept.chain);
   if (!equalBytes(payee.kid, open.terms.payeeKid)) bad('accepted by another payee than the terms name', 'settlement.accept');
-  await verifyFrame(accept, payee.publicKey);
+  const signatures: SignatureCheck[] = [];
 
-  const voucherOf = async (
-    b: CborValue | undefined,
-    f: string,
-    key: Uint8Array,
-    type: 'voucher' | 'close',
-  ): Promise<Voucher | undefined> => {
+  const voucherOf = (b: CborValue | undefined, f: string, key: Uint8Array, type: 'voucher' | 'close'): Voucher | undefined => {
     if (b === undefined) return undefined;
     const fr: Frame = decodeFrame(asBytes(b, f));
     if (fr.type !== type || !equalBytes(fr.voucher.channelId, open.channelId)) return bad(`not a ${type} of this channel`, f);
-    await verifyFrame(fr, key);
+    signatures.push(sigCheck(fr, key, f));
     return fr.voucher;
   };
-  const voucher = await voucherOf(m.get(3), 'settlement.voucher', payer.publicKey, 'voucher');
-  const close = await voucherOf(m.get(4), 'settlement.close', payee.publicKey, 'close');
+  const voucher = voucherOf(m.get(3), 'settlement.voucher', payer.publicKey, 'voucher');
+  if (!voucher) signatures.push(sigCheck(open, payer.publicKey, 'settlement.open'));
+  if (!o.chains?.acceptProven(payee.kid, accept.chain)) {
+    const c = sigCheck(accept, payee.publicKey, 'settlement.accept');
+    const cache = o.chains;
+    if (cache) c.verified = () => cache.proveAccept(payee.kid, accept.chain);
+    signatures.push(c);
+  }
+  const close = voucherOf(m.get(4), 'settlement.close', payee.publicKey, 'close');
   if (close && (!voucher?.final || close.seq !== voucher.seq || close.cumulative !== voucher.cumulative))
     bad('the close does not countersign the final voucher', 'settlement.close');
   const t = open.terms;
@@ -121,13 +171,13 @@ export async function verifySettlement(
   let equivocation: [Voucher, Voucher] | undefined;
   if (m.has(6)) {
     const [a, b] = asArray(m.get(6), 'settlement.evidence', 2);
-    const va = (await voucherOf(a, 'settlement.evidence[0]', payer.publicKey, 'voucher')) as Voucher;
-    const vb = (await voucherOf(b, 'settlement.evidence[1]', payer.publicKey, 'voucher')) as Voucher;
+    const va = voucherOf(a, 'settlement.evidence[0]', payer.publicKey, 'voucher') as Voucher;
+    const vb = voucherOf(b, 'settlement.evidence[1]', payer.publicKey, 'voucher') as Voucher;
     if (va.seq !== vb.seq || equalBytes(asBytes(a, 'e'), asBytes(b, 'e')))
       bad('evidence must be two different vouchers for one seq', 'settlement.evidence');
     equivocation = [va, vb];
   }
-  return {
+  const settlement: VerifiedSettlement = {
     channelId: open.channelId,
     terms: t,
     payer,
@@ -138,6 +188,7 @@ export async function verifySettlement(
     closed: close !== undefined,
     equivocation,
   };
+  return { settlement, signatures };
 }
 
 /**
@@ -146,6 +197,24 @@ export async function verifySettlement(
  */
 export class ChainCache {
   private readonly map = new Map<string, VerifiedChain>();
+  /** Payee key (hex) -> hashes of chains it has signed an accept with. */
+  private readonly accepts = new Map<string, Set<string>>();
+
+  /** True when the payee key `kid` has signed an accept carrying `chain` before. */
+  acceptProven(kid: Uint8Array, chain: Uint8Array): boolean {
+    return this.accepts.get(toHex(kid))?.has(toHex(sha256(chain))) ?? false;
+  }
+
+  proveAccept(kid: Uint8Array, chain: Uint8Array): void {
+    const k = toHex(kid);
+    let set = this.accepts.get(k);
+    if (!set) {
+      if (this.accepts.size >= this.max) this.accepts.delete(this.accepts.keys().next().value as string);
+      set = new Set();
+      this.accepts.set(k, set);
+    }
+    set.add(toHex(sha256(chain)));
+  }
 
   constructor(private readonly max = 100_000) {}
 

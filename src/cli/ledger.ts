@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decode } from '../codec/cbor.js';
+import { workerVerifier } from '../crypto/workers.js';
 import { filePersistence } from '../identity/node-files.js';
 import { TrustStore } from '../identity/trust-store.js';
 import { openPglite, openPostgres } from '../ledger/db.js';
@@ -54,7 +55,9 @@ const serve: Command = {
     if (url && !/^postgres(ql)?:\/\//.test(url)) throw new CliError('CLI_USAGE', '--db takes a postgres:// URL', 'db');
     const db = url ? await openPostgres(url, str(v, 'schema', false) || undefined) : await openPglite(join(dir, 'db'));
     const trust = await TrustStore.open(await trustRoots(v), filePersistence(join(dir, 'trust.cbor')));
-    const ledger = await Ledger.open({ db, signer, id: str(v, 'id', false) || 'ledger', trust });
+    // Signature checks on every core.
+    const verifier = workerVerifier();
+    const ledger = await Ledger.open({ db, signer, id: str(v, 'id', false) || 'ledger', trust, verifier });
     const debtorName = str(v, 'debtor-name', false);
     const issuerDir = str(v, 'issuer', false);
     const mqttUrl = str(v, 'mqtt', false);
@@ -90,6 +93,7 @@ const serve: Command = {
     await ingest?.close();
     await http.close();
     await db.close();
+    await verifier.close();
     return 0;
   },
 };

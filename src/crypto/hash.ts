@@ -1,13 +1,13 @@
 /**
  * @module crypto/hash
- * Hashes from `@noble/hashes`: the same code and results on every platform.
+ * SHA-256 (the same results everywhere): OpenSSL's on Node, `@noble/hashes` elsewhere (see `#platform`).
  */
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
+import { platformSha256 } from '#platform';
 
 /** SHA-256 of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {
-  return nobleSha256(data);
+  return platformSha256(data);
 }
 
 /** `n` bytes from the platform's CSPRNG (`crypto.getRandomValues`). */

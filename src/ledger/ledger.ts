@@ -8,14 +8,15 @@
  * receipt again (idempotent).
  */
 
-import { ChainCache, type VerifiedSettlement, verifySettlement } from '../channel/settlement.js';
+import { ChainCache, checkSettlement, type SignatureCheck, type VerifiedSettlement } from '../channel/settlement.js';
 import { fromHex, toHex } from '../codec/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
-import { EdgepayError, LedgerError } from '../errors.js';
+import { type BatchVerifier, inlineVerifier } from '../crypto/workers.js';
+import { CoseError, EdgepayError, LedgerError } from '../errors.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import type { Db, Sql } from './db.js';
-import { type ReceiptStatus, signReceipt } from './receipt.js';
+import { type ReceiptStatus, signReceipts } from './receipt.js';
 import { migrate } from './schema.js';
 import { type Payout, payoutPain001, readStatement, type Statement } from './statement.js';
 
@@ -30,6 +31,8 @@ export interface LedgerOptions {
   id: string;
   trust: TrustStore;
   now?: () => number;
+  /** Where signatures are checked (default: this thread). A service passes `workerVerifier()`. */
+  verifier?: BatchVerifier;
 }
 
 export interface SubmitResult {
@@ -44,15 +47,33 @@ export interface SubmitResult {
   revoke?: string | undefined;
 }
 
-type Applied = { status: ReceiptStatus; posted: bigint; code?: string; revoke?: string };
+type Applied = { status: ReceiptStatus; posted: bigint; code?: string | undefined; revoke?: string | undefined };
+
+const withoutRevoke = ({ revoke: _, ...r }: Applied) => r;
+
+/** Rows as column arrays, for `unnest($1::t[], $2::t[], ...)`. */
+function columns(rows: readonly (readonly unknown[])[], n: number): unknown[][] {
+  const cols: unknown[][] = Array.from({ length: n }, () => []);
+  for (const r of rows) for (let c = 0; c < n; c++) (cols[c] as unknown[]).push(r[c]);
+  return cols;
+}
+
+function uniqueBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
+  const m = new Map<string, T>();
+  for (const x of xs) if (!m.has(key(x))) m.set(key(x), x);
+  return [...m.values()];
+}
 
 export class Ledger {
   private readonly now: () => number;
   /** Each credential chain is verified once (revocation is re-checked on every use). */
   private readonly chains = new ChainCache();
 
+  private readonly verifier: BatchVerifier;
+
   private constructor(private readonly o: LedgerOptions) {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+    this.verifier = o.verifier ?? inlineVerifier;
   }
 
   /** Opens the ledger on `db`, applying any pending migrations. */
@@ -70,6 +91,7 @@ export class Ledger {
     if (amount <= 0n) throw new LedgerError('LEDGER_AMOUNT', 'a deposit is positive', 'amount');
     const id = ref === undefined ? `fund:${party}:${this.now()}:${amount}` : `fund:${ref}`;
     return this.o.db.transaction(async (tx) => {
+      await this.exclusive(tx);
       if (ref !== undefined) {
         const fresh = await tx.query('insert into admin_calls (nonce, op) values ($1, $2) on conflict do nothing returning nonce', [
           id,
@@ -111,6 +133,7 @@ export class Ledger {
    */
   async payout(ref: string, asset: string, debtor: { name: string; account: string }, executionDate?: string): Promise<string | undefined> {
     return this.o.db.transaction(async (tx) => {
+      await this.exclusive(tx);
       const [done] = await tx.query<{ document: string }>('select document from payouts where ref = $1', [ref]);
       if (done) return done.document;
       const rows = await tx.query<{ party: string; account: string; b: string }>(
@@ -176,6 +199,10 @@ export class Ledger {
   /**
    * Verifies and applies settlement records; one result per record, in order. Only a failure of the
    * call itself (the database) rejects; a bad record gets a `rejected` receipt with its code.
+   *
+   * Cost per record: one signature check in the common case (see `checkSettlement`), spread over the
+   * verifier's threads, and a share of a fixed number of set-based statements per batch. Batches are
+   * applied one at a time (a transaction-scoped lock), so limits hold in arrival order.
    */
   async submit(records: readonly Uint8Array[]): Promise<SubmitResult[]> {
     const ids = records.map((r) => toHex(sha256(r)));
@@ -195,132 +222,266 @@ export class Ledger {
           repeated: true,
         });
     }
-    // Verify outside the transaction (signatures are the expensive part, and need no locks).
-    const verified: (VerifiedSettlement | EdgepayError | undefined)[] = [];
+    // Check structure, chains and limits here, and every signature in one batch on the verifier's threads.
+    const checked: (VerifiedSettlement | EdgepayError | undefined)[] = [];
+    const pendingSigs: { i: number; c: SignatureCheck }[] = [];
+    const firstAt = new Map<string, number>();
     for (let i = 0; i < records.length; i++) {
-      if (seen.has(ids[i] as string)) {
-        verified.push(undefined);
+      const id = ids[i] as string;
+      if (seen.has(id) || firstAt.has(id)) {
+        checked.push(undefined);
         continue;
       }
+      firstAt.set(id, i);
       try {
-        verified.push(await verifySettlement(records[i] as Uint8Array, { trust: this.o.trust, now: this.now(), chains: this.chains }));
+        const { settlement, signatures } = await checkSettlement(records[i] as Uint8Array, {
+          trust: this.o.trust,
+          now: this.now(),
+          chains: this.chains,
+        });
+        checked.push(settlement);
+        for (const c of signatures) pendingSigs.push({ i, c });
       } catch (e) {
         if (!(e instanceof EdgepayError)) throw e;
-        verified.push(e);
+        checked.push(e);
       }
     }
+    const ok = await this.verifier.verifyMany(pendingSigs.map((p) => p.c));
+    pendingSigs.forEach(({ i, c }, k) => {
+      if (ok[k]) c.verified?.();
+      else if (!(checked[i] instanceof EdgepayError)) checked[i] = new CoseError('COSE_SIGNATURE', 'signature does not verify', c.field);
+    });
+    const fresh = [...firstAt.values()];
     return this.o.db.transaction(async (tx) => {
-      const out: SubmitResult[] = [];
-      const batch = new Map<string, SubmitResult>();
-      for (let i = 0; i < records.length; i++) {
-        const id = ids[i] as string;
-        const prior = seen.get(id) ?? batch.get(id);
-        if (prior) {
-          out.push({ ...prior, repeated: true });
-          continue;
-        }
-        const v = verified[i];
-        const r: Applied =
-          v instanceof EdgepayError
-            ? { status: 'rejected' as const, posted: 0n, code: v.code }
-            : await this.apply(tx, id, records[i] as Uint8Array, v as VerifiedSettlement);
-        const receipt = await signReceipt(this.o.signer, {
-          ledger: this.o.id,
-          recordId: fromHex(id),
-          status: r.status,
-          posted: r.posted,
-          code: r.code,
-          time: this.now(),
-        });
-        await tx.query('insert into receipts (record_id, status, code, amount, receipt) values ($1, $2, $3, $4, $5)', [
-          id,
-          r.status,
-          r.code ?? null,
-          r.posted.toString(),
-          receipt,
-        ]);
-        const res: SubmitResult = { recordId: fromHex(id), receipt, ...r, repeated: false };
-        delete res.revoke; // a repeat of this record must not ask for the revocation again
-        batch.set(id, res);
-        out.push(r.revoke ? { ...res, revoke: r.revoke } : res);
+      await this.exclusive(tx);
+      const valid: { recordId: string; bytes: Uint8Array; v: VerifiedSettlement }[] = [];
+      for (const i of fresh) {
+        const v = checked[i];
+        if (v && !(v instanceof EdgepayError)) valid.push({ recordId: ids[i] as string, bytes: records[i] as Uint8Array, v });
       }
-      return out;
+      const applied = await this.applyBatch(tx, valid);
+      const results = fresh.map((i): Applied => {
+        const v = checked[i];
+        return v instanceof EdgepayError ? { status: 'rejected', posted: 0n, code: v.code } : (applied.get(ids[i] as string) as Applied);
+      });
+      const receipts = await signReceipts(
+        this.o.signer,
+        this.o.id,
+        this.now(),
+        fresh.map((i, k) => ({ recordId: fromHex(ids[i] as string), ...withoutRevoke(results[k] as Applied) })),
+      );
+      if (fresh.length > 0)
+        await tx.query(
+          `insert into receipts (record_id, status, code, amount, receipt)
+           select * from unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::bytea[])`,
+          [
+            fresh.map((i) => ids[i]),
+            results.map((r) => r.status),
+            results.map((r) => r.code ?? null),
+            results.map((r) => r.posted.toString()),
+            receipts,
+          ],
+        );
+      const byId = new Map<string, SubmitResult>();
+      fresh.forEach((i, k) => {
+        byId.set(ids[i] as string, {
+          recordId: fromHex(ids[i] as string),
+          receipt: receipts[k] as Uint8Array,
+          ...(results[k] as Applied),
+          repeated: false,
+        });
+      });
+      return ids.map((id, i) => {
+        const prior = seen.get(id);
+        if (prior) return prior;
+        const r = byId.get(id) as SubmitResult;
+        if (i === firstAt.get(id)) return r;
+        const { revoke: _, ...again } = r;
+        return { ...again, repeated: true };
+      });
     });
   }
 
-  private async apply(tx: Sql, recordId: string, bytes: Uint8Array, v: VerifiedSettlement): Promise<Applied> {
-    const channelId = toHex(v.channelId);
-    const payerParty = v.payer.party.claims.subject;
-    const payeeParty = v.payee.party.claims.subject;
-    const payerKid = toHex(v.payer.kid);
-    const fresh = await tx.query(
+  /** Writers take turns: the batch apply, deposits, credit lines and payouts see each other whole. */
+  private async exclusive(tx: Sql): Promise<void> {
+    if (this.o.db.kind === 'postgres') await tx.query('select pg_advisory_xact_lock(7243021)');
+  }
+
+  /**
+   * Applies verified records in arrival order with a fixed number of statements: read the channels and
+   * accounts involved, decide in memory, write postings, balances, channels and disputes in bulk.
+   */
+  private async applyBatch(
+    tx: Sql,
+    items: { recordId: string; bytes: Uint8Array; v: VerifiedSettlement }[],
+  ): Promise<Map<string, Applied>> {
+    const out = new Map<string, Applied>();
+    if (items.length === 0) return out;
+    const key = (party: string, asset: string) => `${party}\u0000${asset}`;
+    const newChannels = await tx.query<{ id: string }>(
       `insert into channels (id, payer_party, payee_party, payer_kid, payee_kid, asset, cap, outstanding_limit)
-       values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (id) do nothing returning id`,
-      [
-        channelId,
-        payerParty,
-        payeeParty,
-        payerKid,
-        toHex(v.payee.kid),
-        v.terms.asset,
-        v.terms.cap.toString(),
-        v.payer.limits.totalOutstanding.toString(),
-      ],
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[])
+       on conflict (id) do nothing returning id`,
+      columns(
+        uniqueBy(items, (x) => toHex(x.v.channelId)).map(({ v }) => [
+          toHex(v.channelId),
+          v.payer.party.claims.subject,
+          v.payee.party.claims.subject,
+          toHex(v.payer.kid),
+          toHex(v.payee.kid),
+          v.terms.asset,
+          v.terms.cap.toString(),
+          v.payer.limits.totalOutstanding.toString(),
+        ]),
+        8,
+      ),
     );
-    // A new channel may bring new parties: remember how to pay them on conventional rails.
-    if (fresh.length > 0)
-      for (const c of [v.payer, v.payee])
-        await tx.query(
-          `insert into parties (party, payment_ref, category) values ($1, $2, $3)
-         on conflict (party) do update set payment_ref = excluded.payment_ref, category = excluded.category, updated_at = now()`,
-          [c.party.claims.subject, c.paymentRef ?? null, c.party.claims.category ?? null],
-        );
-    const [ch] = await tx.query<{ applied: string; disputed: boolean; closed: boolean }>(
-      'select applied::text as applied, disputed, closed from channels where id = $1 for update',
-      [channelId],
-    );
-    const dispute = async (kind: string, unpaid: bigint): Promise<string | undefined> => {
-      const fresh = await tx.query(
-        `insert into disputes (channel_id, payer_kid, payer_party, evidence, kind, unpaid) values ($1, $2, $3, $4, $5, $6)
-         on conflict do nothing returning channel_id`,
-        [channelId, payerKid, payerParty, bytes, kind, unpaid.toString()],
-      );
-      await tx.query('update channels set disputed = true where id = $1', [channelId]);
-      return fresh.length > 0 ? payerKid : undefined;
-    };
-    if (v.equivocation) return { status: 'disputed', posted: 0n, code: 'LEDGER_EQUIVOCATION', revoke: await dispute('equivocation', 0n) };
-    if (ch?.disputed) return { status: 'disputed', posted: 0n, code: 'LEDGER_DISPUTED' };
-    const increase = v.amount - BigInt(ch?.applied ?? '0');
-    if (increase > 0n) {
-      // The device's total outstanding (its open channels' amounts), in arrival order: a claim that
-      // would take it past its credential's limit is an overspend by the payer.
-      const [o] = await tx.query<{ s: string }>(
-        'select coalesce(sum(applied), 0)::text as s from channels where payer_kid = $1 and not closed and id <> $2',
-        [payerKid, channelId],
-      );
-      // Signing past the limit is an overspend: the claim is refused, the device disputed (and revoked),
-      // and what it leaves unpaid is recorded against its party.
-      if (BigInt(o?.s ?? '0') + v.amount > v.payer.limits.totalOutstanding)
-        return { status: 'rejected', posted: 0n, code: 'LEDGER_OUTSTANDING', revoke: await dispute('overspend', increase) };
-    }
-    if (increase > 0n) {
-      const [acct] = await tx.query<{ b: string; c: string }>(
-        'select balance::text as b, credit_line::text as c from accounts where party = $1 and asset = $2 for update',
-        [payerParty, v.terms.asset],
-      );
-      if (BigInt(acct?.b ?? '0') - increase < -BigInt(acct?.c ?? '0')) return { status: 'rejected', posted: 0n, code: 'LEDGER_FUNDS' };
-      await this.post(tx, recordId, channelId, payerParty, payeeParty, v.terms.asset, increase);
+    // New channels may bring new parties: remember how to pay them on conventional rails.
+    const freshIds = new Set(newChannels.map((r) => r.id));
+    const partyRows = new Map<string, [string, string | null, string | null]>();
+    for (const { v } of items)
+      if (freshIds.has(toHex(v.channelId)))
+        for (const c of [v.payer, v.payee])
+          partyRows.set(c.party.claims.subject, [c.party.claims.subject, c.paymentRef ?? null, c.party.claims.category ?? null]);
+    if (partyRows.size > 0)
       await tx.query(
-        'update channels set applied = $2, seq = greatest(seq, $3), ticks = greatest(ticks, $4), closed = closed or $5 where id = $1',
-        [channelId, v.amount.toString(), v.seq, v.ticks, v.closed],
+        `insert into parties (party, payment_ref, category) select * from unnest($1::text[], $2::text[], $3::text[])
+         on conflict (party) do update set payment_ref = excluded.payment_ref, category = excluded.category, updated_at = now()`,
+        columns([...partyRows.values()], 3),
       );
-      return { status: 'accepted', posted: increase };
+    const chans = new Map(
+      (
+        await tx.query<{ id: string; applied: string; disputed: boolean; closed: boolean; seq: number; ticks: number }>(
+          'select id, applied::text as applied, disputed, closed, seq, ticks from channels where id = any($1)',
+          [[...new Set(items.map((x) => toHex(x.v.channelId)))]],
+        )
+      ).map((c) => [
+        c.id,
+        { applied: BigInt(c.applied), disputed: c.disputed, closed: c.closed, seq: Number(c.seq), ticks: Number(c.ticks), dirty: false },
+      ]),
+    );
+    const outstanding = new Map(
+      (
+        await tx.query<{ kid: string; s: string }>('select kid, outstanding::text as s from devices where kid = any($1)', [
+          [...new Set(items.map((x) => toHex(x.v.payer.kid)))],
+        ])
+      ).map((r) => [r.kid, BigInt(r.s)]),
+    );
+    const accountKeys = uniqueBy(
+      items.map((x) => [x.v.payer.party.claims.subject, x.v.terms.asset] as const),
+      ([p, a]) => key(p, a),
+    );
+    const accounts = new Map(
+      (
+        await tx.query<{ party: string; asset: string; b: string; c: string }>(
+          `select party, asset, balance::text as b, credit_line::text as c from accounts
+            where (party, asset) in (select * from unnest($1::text[], $2::text[]))`,
+          columns(accountKeys, 2),
+        )
+      ).map((a) => [key(a.party, a.asset), { balance: BigInt(a.b), credit: BigInt(a.c) }]),
+    );
+    const postings: string[][] = [];
+    const deltas = new Map<string, bigint>();
+    const disputes: string[][] = [];
+    const disputeBytes: Uint8Array[] = [];
+    for (const { recordId, bytes, v } of items) {
+      const id = toHex(v.channelId);
+      const ch = chans.get(id) as NonNullable<ReturnType<typeof chans.get>>;
+      const payerKid = toHex(v.payer.kid);
+      const payerParty = v.payer.party.claims.subject;
+      const dispute = (kind: string, unpaid: bigint): string | undefined => {
+        const first = !ch.disputed;
+        ch.disputed = true;
+        ch.dirty = true;
+        if (!first) return undefined;
+        disputes.push([id, payerKid, payerParty, kind, unpaid.toString()]);
+        disputeBytes.push(bytes);
+        return payerKid;
+      };
+      let r: Applied;
+      const increase = v.amount - ch.applied;
+      if (v.equivocation) r = { status: 'disputed', posted: 0n, code: 'LEDGER_EQUIVOCATION', revoke: dispute('equivocation', 0n) };
+      else if (ch.disputed) r = { status: 'disputed', posted: 0n, code: 'LEDGER_DISPUTED' };
+      else if (increase > 0n) {
+        // The device's total outstanding (its open channels' amounts), in arrival order: a claim past its
+        // credential's limit is an overspend: refused, the device disputed (and revoked), the unpaid claim
+        // recorded against its party.
+        const others = (outstanding.get(payerKid) ?? 0n) - (ch.closed ? 0n : ch.applied);
+        const acct = accounts.get(key(payerParty, v.terms.asset)) ?? { balance: 0n, credit: 0n };
+        if (others + v.amount > v.payer.limits.totalOutstanding)
+          r = { status: 'rejected', posted: 0n, code: 'LEDGER_OUTSTANDING', revoke: dispute('overspend', increase) };
+        else if (acct.balance - increase < -acct.credit) r = { status: 'rejected', posted: 0n, code: 'LEDGER_FUNDS' };
+        else {
+          const payeeParty = v.payee.party.claims.subject;
+          acct.balance -= increase;
+          accounts.set(key(payerParty, v.terms.asset), acct);
+          const payee = accounts.get(key(payeeParty, v.terms.asset));
+          if (payee) payee.balance += increase; // a party that pays and is paid in one batch
+          postings.push([recordId, id, payerParty, payeeParty, v.terms.asset, increase.toString()]);
+          for (const [party, d] of [
+            [payerParty, -increase],
+            [payeeParty, increase],
+          ] as const)
+            deltas.set(key(party, v.terms.asset), (deltas.get(key(party, v.terms.asset)) ?? 0n) + d);
+          Object.assign(ch, { applied: v.amount, seq: Math.max(ch.seq, v.seq), ticks: Math.max(ch.ticks, v.ticks), dirty: true });
+          outstanding.set(payerKid, ch.closed ? others : others + v.amount);
+          if (v.closed && !ch.closed) {
+            ch.closed = true;
+            outstanding.set(payerKid, others);
+          }
+          r = { status: 'accepted', posted: increase };
+        }
+      } else if (v.closed && !ch.closed) {
+        ch.closed = true;
+        ch.dirty = true;
+        outstanding.set(payerKid, (outstanding.get(payerKid) ?? 0n) - ch.applied);
+        r = { status: 'accepted', posted: 0n };
+      } else r = { status: 'duplicate', posted: 0n };
+      out.set(recordId, r);
     }
-    if (v.closed && !ch?.closed) {
-      await tx.query('update channels set closed = true where id = $1', [channelId]);
-      return { status: 'accepted', posted: 0n };
-    }
-    return { status: 'duplicate', posted: 0n };
+    if (postings.length > 0)
+      await tx.query(
+        `insert into postings (record_id, channel_id, debit, credit, asset, amount)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[])`,
+        columns(postings, 6),
+      );
+    const moved = [...deltas].filter(([, d]) => d !== 0n);
+    if (moved.length > 0)
+      await tx.query(
+        `insert into accounts (party, asset, balance) select * from unnest($1::text[], $2::text[], $3::numeric[])
+         on conflict (party, asset) do update set balance = accounts.balance + excluded.balance`,
+        columns(
+          moved.map(([k, d]) => [...k.split('\u0000'), d.toString()]),
+          3,
+        ),
+      );
+    const dirty = [...chans].filter(([, c]) => c.dirty);
+    if (dirty.length > 0)
+      await tx.query(
+        `update channels c set applied = u.applied, seq = u.seq, ticks = u.ticks, closed = u.closed, disputed = u.disputed
+           from unnest($1::text[], $2::numeric[], $3::int[], $4::int[], $5::bool[], $6::bool[]) as u(id, applied, seq, ticks, closed, disputed)
+          where c.id = u.id`,
+        columns(
+          dirty.map(([id, c]) => [id, c.applied.toString(), c.seq, c.ticks, c.closed, c.disputed]),
+          6,
+        ),
+      );
+    if (outstanding.size > 0)
+      await tx.query(
+        `insert into devices (kid, outstanding) select * from unnest($1::text[], $2::numeric[])
+         on conflict (kid) do update set outstanding = excluded.outstanding`,
+        columns(
+          [...outstanding].map(([k, v]) => [k, v.toString()]),
+          2,
+        ),
+      );
+    if (disputes.length > 0)
+      await tx.query(
+        `insert into disputes (channel_id, payer_kid, payer_party, kind, unpaid, evidence)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::bytea[]) on conflict do nothing`,
+        [...columns(disputes, 5), disputeBytes],
+      );
+    return out;
   }
 
   /** One balanced posting: `amount` from `debit` to `credit`. */

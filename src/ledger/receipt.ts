@@ -1,22 +1,34 @@
 /**
  * @module ledger/receipt
  * Ledger-signed receipts, one per settlement record: accepted (with the amount posted), rejected (with
- * its code), disputed, or duplicate (valid, but nothing new). A device removes a record from its outbox only on a valid receipt.
+ * its code), disputed, or duplicate (valid, but nothing new). A device removes a record from its outbox
+ * only on a valid receipt.
+ *
+ * The ledger signs once per batch, not once per record: the batch's results are the leaves of a Merkle
+ * tree (RFC 9162 hashing), the ledger signs its root, and each record's receipt carries its leaf, the
+ * audit path and the signed root. Verifying a batch's receipts costs one signature check and a few hashes
+ * each (the signed root is cached).
  *
  * ```
- * COSE_Sign1, protected { 1: -8, 3: "application/edgepay-receipt+cbor", 4: ledger kid }
- * payload { 1 ledger: tstr, 2 recordId: bstr 32, 3 status: 1 accepted | 2 rejected | 3 disputed | 4 duplicate,
- *           4 posted: uint, ? 5 code: tstr, 6 time: uint }
+ * receipt = [ leaf: bstr, index: uint, path: [* bstr .size 32], root: bstr ]
+ * leaf    = { 2 recordId: bstr .size 32, 3 status: 1 accepted | 2 rejected | 3 disputed | 4 duplicate,
+ *             4 posted: uint, ? 5 code: tstr }
+ * root    = COSE_Sign1, protected { 1: -8, 3: "application/edgepay-receipt+cbor", 4: ledger kid }
+ *           payload { 1 ledger: tstr, 6 time: uint, 7 root: bstr .size 32, 8 count: uint }
+ * leaf hash = SHA-256(0x00 || leaf); node hash = SHA-256(0x01 || left || right)
  * ```
  */
+import { concatBytes, equalBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';
-import { asAmount, asBytes, asInt, asMap, asText, need } from '../codec/fields.js';
+import { asAmount, asArray, asBytes, asInt, asMap, asText, need } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';
+import { sha256 } from '../crypto/hash.js';
 import { LedgerError } from '../errors.js';
 
 export const RECEIPT_CONTENT_TYPE = 'application/edgepay-receipt+cbor';
+
 /** `duplicate`: valid, but the channel already had this state (or a newer one) applied: nothing moved. */
 export type ReceiptStatus = 'accepted' | 'rejected' | 'disputed' | 'duplicate';
 const STATUS: ReceiptStatus[] = ['accepted', 'rejected', 'disputed', 'duplicate'];
@@ -31,35 +43,118 @@ export interface Receipt {
   time: number;
 }
 
-export function signReceipt(ledger: Signer, r: Receipt): Promise<Uint8Array> {
+export type ReceiptResult = Pick<Receipt, 'recordId' | 'status' | 'posted' | 'code'>;
+
+const leafHash = (leaf: Uint8Array) => sha256(concatBytes(new Uint8Array([0]), leaf));
+const nodeHash = (l: Uint8Array, r: Uint8Array) => sha256(concatBytes(new Uint8Array([1]), l, r));
+
+/** The largest power of two below `n` (n > 1). */
+const split = (n: number) => 2 ** Math.floor(Math.log2(n - 1));
+
+/**
+ * The RFC 9162 tree hash of `h[lo, hi)`, appending to each leaf's audit path (RFC 9162 §2.1.3.1) on the
+ * way: n - 1 hashes for the whole tree, not a subtree hash per leaf.
+ */
+function build(h: readonly Uint8Array[], lo: number, hi: number, paths: Uint8Array[][]): Uint8Array {
+  if (hi - lo === 1) return h[lo] as Uint8Array;
+  const k = split(hi - lo);
+  const left = build(h, lo, lo + k, paths);
+  const right = build(h, lo + k, hi, paths);
+  for (let i = lo; i < lo + k; i++) (paths[i] as Uint8Array[]).push(right);
+  for (let i = lo + k; i < hi; i++) (paths[i] as Uint8Array[]).push(left);
+  return nodeHash(left, right);
+}
+
+/** RFC 9162 §2.1.3.2: the root a leaf hash and its audit path lead to, or undefined when they cannot fit. */
+function rootFromPath(index: number, size: number, leaf: Uint8Array, path: readonly Uint8Array[]): Uint8Array | undefined {
+  if (index >= size) return undefined;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of path) {
+    if (sn === 0) return undefined;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else r = nodeHash(r, p);
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 ? r : undefined;
+}
+
+function encodeLeaf(r: ReceiptResult): Uint8Array {
   const m = new Map<number, CborValue>([
-    [1, r.ledger],
     [2, r.recordId],
     [3, STATUS.indexOf(r.status) + 1],
     [4, r.posted],
-    [6, r.time],
   ]);
   if (r.code) m.set(5, r.code);
-  return signSign1(encode(m), ledger, { kid: coseKeyThumbprint(ledger.publicKey), contentType: RECEIPT_CONTENT_TYPE });
+  return encode(m);
 }
+
+/** Signs one batch's results: one signature, one receipt per result, in order. */
+export async function signReceipts(ledger: Signer, id: string, time: number, results: readonly ReceiptResult[]): Promise<Uint8Array[]> {
+  if (results.length === 0) return [];
+  const leaves = results.map(encodeLeaf);
+  const paths: Uint8Array[][] = leaves.map(() => []);
+  const payload = new Map<number, CborValue>([
+    [1, id],
+    [6, time],
+    [7, build(leaves.map(leafHash), 0, leaves.length, paths)],
+    [8, results.length],
+  ]);
+  const root = await signSign1(encode(payload), ledger, { kid: coseKeyThumbprint(ledger.publicKey), contentType: RECEIPT_CONTENT_TYPE });
+  return leaves.map((leaf, i) => encode([leaf, i, paths[i] as Uint8Array[], root]));
+}
+
+/** One receipt on its own (a batch of one). */
+export async function signReceipt(ledger: Signer, r: Receipt): Promise<Uint8Array> {
+  return (await signReceipts(ledger, r.ledger, r.time, [r]))[0] as Uint8Array;
+}
+
+/** Signed roots already verified, by root bytes and key: a batch's receipts share one. */
+const verifiedRoots = new Map<string, Map<number, CborValue>>();
 
 /**
  * Verifies a receipt under the ledger's key.
- * @throws LedgerError LEDGER_RECEIPT when it is not a receipt; CoseError COSE_SIGNATURE.
+ * @throws LedgerError LEDGER_RECEIPT when it is not a receipt or its path does not lead to the signed
+ *   root; CoseError COSE_SIGNATURE; CodecError for malformed input.
  */
 export async function verifyReceipt(bytes: Uint8Array, ledgerKey: Uint8Array): Promise<Receipt> {
-  const s = decodeSign1(bytes);
-  if (s.contentType !== RECEIPT_CONTENT_TYPE || s.payload === null) throw new LedgerError('LEDGER_RECEIPT', 'not a receipt', 'receipt');
-  await verifySign1(s, ledgerKey);
-  const m = asMap(decode(s.payload), 'receipt');
+  const [leafV, indexV, pathV, rootV] = asArray(decode(bytes, { maxBytes: 16 * 1024, maxDepth: 3, tags: [] }), 'receipt', 4);
+  const leaf = asBytes(leafV, 'receipt.leaf', { max: 1024 });
+  const index = asInt(indexV, 'receipt.index');
+  const path = asArray(pathV, 'receipt.path').map((p, i) => asBytes(p, `receipt.path[${i}]`, 32));
+  const rootBytes = asBytes(rootV, 'receipt.root', { max: 1024 });
+  const cacheKey = `${toHex(sha256(rootBytes))}:${toHex(ledgerKey)}`;
+  let payload = verifiedRoots.get(cacheKey);
+  if (!payload) {
+    const s = decodeSign1(rootBytes);
+    if (s.contentType !== RECEIPT_CONTENT_TYPE || s.payload === null)
+      throw new LedgerError('LEDGER_RECEIPT', 'not a receipt', 'receipt.root');
+    await verifySign1(s, ledgerKey);
+    payload = asMap(decode(s.payload), 'receipt.root') as Map<number, CborValue>;
+    if (verifiedRoots.size >= 256) verifiedRoots.delete(verifiedRoots.keys().next().value as string);
+    verifiedRoots.set(cacheKey, payload);
+  }
+  const root = asBytes(need(payload, 7, 'receipt.root.root'), 'receipt.root.root', 32);
+  const count = asInt(need(payload, 8, 'receipt.root.count'), 'receipt.root.count');
+  const computed = rootFromPath(index, count, leafHash(leaf), path);
+  if (!computed || !equalBytes(computed, root))
+    throw new LedgerError('LEDGER_RECEIPT', 'the audit path does not lead to the signed root', 'receipt.path');
+  const m = asMap(decode(leaf), 'receipt.leaf');
   const status = STATUS[asInt(need(m, 3, 'receipt.status'), 'receipt.status') - 1];
   if (!status) throw new LedgerError('LEDGER_RECEIPT', 'unknown status', 'receipt.status');
   return {
-    ledger: asText(need(m, 1, 'receipt.ledger'), 'receipt.ledger'),
+    ledger: asText(need(payload, 1, 'receipt.ledger'), 'receipt.ledger'),
     recordId: asBytes(need(m, 2, 'receipt.record'), 'receipt.record', 32),
     status,
     posted: asAmount(need(m, 4, 'receipt.posted'), 'receipt.posted'),
     code: m.has(5) ? asText(m.get(5), 'receipt.code') : undefined,
-    time: asInt(need(m, 6, 'receipt.time'), 'receipt.time'),
+    time: asInt(need(payload, 6, 'receipt.time'), 'receipt.time'),
   };
 }

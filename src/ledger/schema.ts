@@ -53,6 +53,12 @@ const MIGRATIONS: string[] = [
      kid text primary key, revoked_at bigint not null, reason text not null)`,
   `create table if not exists revocation_lists (
      version integer primary key, list bytea not null, created_at timestamptz not null default now())`,
+  // Each payer device's total outstanding (its open channels' applied amounts), kept as it changes: the
+  // limit check reads one row per device, however many channels it has had.
+  `create table if not exists devices (kid text primary key, outstanding numeric(39,0) not null default 0)`,
+  `insert into devices (kid, outstanding) select payer_kid, sum(applied) from channels where not closed group by payer_kid
+     on conflict (kid) do nothing`,
+  `drop index if exists channels_payer`,
 ];
 
 /** Applies the migrations this database has not seen yet. */

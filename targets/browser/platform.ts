@@ -13,3 +13,6 @@ export function platformEd25519(): Promise<Ed25519Provider> {
   chosen ??= detectWebCryptoEd25519().then((p) => p ?? nobleEd25519);
   return chosen;
 }
+
+/** SHA-256 from `@noble/hashes` (synchronous, unlike WebCrypto's digest). */
+export { sha256 as platformSha256 } from '@noble/hashes/sha2.js';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { encodeSettlement } from '../../src/channel/settlement.js';
 import type { Signer } from '../../src/crypto/ed25519.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
+import type { BatchVerifier } from '../../src/crypto/workers.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db } from '../../src/ledger/db.js';
 import { type HttpLedger, serveHttp } from '../../src/ledger/http.js';
@@ -38,11 +39,17 @@ export interface LedgerWorld {
 }
 
 /** A ledger on `db` serving HTTP; `setup` runs before it listens (so no device sees it half-funded). */
-export async function startLedger(db: Db, p: Pair, port = 0, setup?: (l: Ledger) => Promise<void>): Promise<LedgerWorld> {
+export async function startLedger(
+  db: Db,
+  p: Pair,
+  port = 0,
+  setup?: (l: Ledger) => Promise<void>,
+  verifier?: BatchVerifier,
+): Promise<LedgerWorld> {
   const key = await nodeEd25519.signer(ledgerSeed);
   const trust = new TrustStore(p.roots);
   const now = () => p.clock.now;
-  const ledger = await Ledger.open({ db, signer: key, id: 'ledger:test', trust, now });
+  const ledger = await Ledger.open({ db, signer: key, id: 'ledger:test', trust, now, ...(verifier ? { verifier } : {}) });
   await setup?.(ledger);
   const issuer = await nodeEd25519.signer(new Uint8Array(32).fill(1)); // pair()'s issuer
   const published: Uint8Array[] = [];

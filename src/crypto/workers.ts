@@ -1,0 +1,108 @@
+/**
+ * @module crypto/workers
+ * Ed25519 verification spread over worker threads, so a ledger checks signatures on every core. Node only
+ * (`worker_threads`): imported by the ledger, never by device code. The worker is plain JavaScript given
+ * as source, so it runs the same from TypeScript sources, the ESM build and the CJS build.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { nodeEd25519 } from './node.js';
+
+export interface VerifyItem {
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** Verifies many signatures; one boolean per item, in order. */
+export interface BatchVerifier {
+  verifyMany(items: readonly VerifyItem[]): Promise<boolean[]>;
+  close(): Promise<void>;
+}
+
+const WORKER = `
+const { parentPort } = require('node:worker_threads');
+const { createPublicKey, verify } = require('node:crypto');
+const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+const keys = new Map();
+function key(pk) {
+  const k = Buffer.from(pk).toString('latin1');
+  let o = keys.get(k);
+  if (o === undefined) {
+    try { o = createPublicKey({ key: Buffer.concat([SPKI, pk]), format: 'der', type: 'spki' }); } catch { o = null; }
+    if (keys.size >= 100000) keys.clear();
+    keys.set(k, o);
+  }
+  return o;
+}
+parentPort.on('message', ({ id, keys: ks, messages, signatures }) => {
+  const out = new Uint8Array(ks.length);
+  for (let i = 0; i < ks.length; i++) {
+    const k = ks[i].length === 32 && signatures[i].length === 64 ? key(ks[i]) : null;
+    try { out[i] = k !== null && verify(null, messages[i], k, signatures[i]) ? 1 : 0; } catch { out[i] = 0; }
+  }
+  parentPort.postMessage({ id, out }, [out.buffer]);
+});
+`;
+
+/** Verifies on the calling thread (small batches, or where threads cost more than they give). */
+export const inlineVerifier: BatchVerifier = {
+  async verifyMany(items) {
+    const out: boolean[] = [];
+    for (const i of items) out.push(await nodeEd25519.verify(i.signature, i.message, i.publicKey).catch(() => false));
+    return out;
+  },
+  async close() {},
+};
+
+/**
+ * A pool of `threads` workers (default: one per core). A batch is split evenly across them; batches
+ * under `minBatch` items are verified inline, where a thread round trip would cost more.
+ */
+export function workerVerifier(o: { threads?: number; minBatch?: number } = {}): BatchVerifier {
+  const n = Math.max(1, o.threads ?? availableParallelism());
+  const minBatch = o.minBatch ?? 16;
+  const workers: Worker[] = [];
+  const pending = new Map<number, { resolve: (out: Uint8Array) => void; reject: (e: unknown) => void }>();
+  let next = 0;
+  for (let i = 0; i < n; i++) {
+    const w = new Worker(WORKER, { eval: true });
+    w.unref();
+    w.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
+      pending.get(id)?.resolve(out);
+      pending.delete(id);
+    });
+    // A worker that dies fails every batch in flight (the caller retries; nothing is half-verified).
+    w.on('error', (e) => {
+      for (const p of pending.values()) p.reject(e);
+      pending.clear();
+    });
+    workers.push(w);
+  }
+  const run = (w: Worker, items: readonly VerifyItem[]) =>
+    new Promise<Uint8Array>((resolve, reject) => {
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      w.postMessage({
+        id,
+        keys: items.map((i) => i.publicKey),
+        messages: items.map((i) => i.message),
+        signatures: items.map((i) => i.signature),
+      });
+    });
+  let rr = 0;
+  return {
+    async verifyMany(items) {
+      if (items.length < minBatch) return inlineVerifier.verifyMany(items);
+      const size = Math.ceil(items.length / n);
+      const parts: Promise<Uint8Array>[] = [];
+      for (let i = 0; i < items.length; i += size) parts.push(run(workers[rr++ % n] as Worker, items.slice(i, i + size)));
+      const out: boolean[] = [];
+      for (const part of await Promise.all(parts)) for (const b of part) out.push(b === 1);
+      return out;
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}

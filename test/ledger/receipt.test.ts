@@ -1,0 +1,74 @@
+/** Batch-signed receipts: one signature per batch, an RFC 9162 audit path per record. */
+import { describe, expect, it } from 'vitest';
+import { decode, encode } from '../../src/codec/cbor.js';
+import { nodeEd25519 } from '../../src/crypto/node.js';
+import { inlineVerifier, workerVerifier } from '../../src/crypto/workers.js';
+import { signReceipts, verifyReceipt } from '../../src/ledger/receipt.js';
+import { codeOf } from '../codes.js';
+
+const key = () => nodeEd25519.signer(new Uint8Array(32).fill(42));
+const result = (i: number) => ({
+  recordId: new Uint8Array(32).fill(i % 256),
+  status: (i % 5 === 0 ? 'rejected' : 'accepted') as 'rejected' | 'accepted',
+  posted: BigInt(i * 3),
+  code: i % 5 === 0 ? 'LEDGER_FUNDS' : undefined,
+});
+
+describe('receipts', () => {
+  it('every receipt of every batch size verifies, and says what its record got', async () => {
+    const k = await key();
+    for (const n of [1, 2, 3, 5, 7, 8, 9, 16, 17, 100, 1000]) {
+      const results = Array.from({ length: n }, (_, i) => result(i));
+      const receipts = await signReceipts(k, 'ledger:t', 1000, results);
+      for (let i = 0; i < n; i++) {
+        const r = await verifyReceipt(receipts[i] as Uint8Array, k.publicKey);
+        expect(r).toEqual({ ledger: 'ledger:t', time: 1000, ...results[i] });
+      }
+    }
+  });
+
+  it('a receipt whose leaf, index or path is changed, or under another key, does not verify', async () => {
+    const k = await key();
+    const other = await nodeEd25519.signer(new Uint8Array(32).fill(43));
+    const receipts = await signReceipts(
+      k,
+      'ledger:t',
+      1000,
+      Array.from({ length: 13 }, (_, i) => result(i)),
+    );
+    const [leaf, index, path, root] = decode(receipts[6] as Uint8Array) as [Uint8Array, number, Uint8Array[], Uint8Array];
+    const [otherLeaf] = decode(receipts[7] as Uint8Array) as [Uint8Array];
+    const forged = [
+      encode([otherLeaf, index, path, root]),
+      encode([leaf, index + 1, path, root]),
+      encode([leaf, index, path.slice(1), root]),
+      encode([leaf, index, [...path].reverse(), root]),
+      encode([leaf, 20, path, root]),
+    ];
+    for (const f of forged) expect(await codeOf(verifyReceipt(f, k.publicKey))).toBe('LEDGER_RECEIPT');
+    expect(await codeOf(verifyReceipt(receipts[6] as Uint8Array, other.publicKey))).toBe('COSE_SIGNATURE');
+  });
+});
+
+describe('signature checks on worker threads', () => {
+  it('agree with the inline verifier on good and bad signatures, in order', async () => {
+    const k = await key();
+    const items = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const message = new Uint8Array([i & 255, i >> 8, 7]);
+        const signature = await k.sign(message);
+        if (i % 7 === 3) signature[5]! ^= 1;
+        return { publicKey: i % 11 === 5 ? new Uint8Array(32).fill(1) : k.publicKey, message, signature };
+      }),
+    );
+    const pool = workerVerifier({ threads: 2 });
+    try {
+      const got = await pool.verifyMany(items);
+      expect(got).toEqual(await inlineVerifier.verifyMany(items));
+      expect(got.filter((x) => !x).length).toBeGreaterThan(40);
+      expect(await pool.verifyMany(items.slice(0, 3))).toEqual(got.slice(0, 3));
+    } finally {
+      await pool.close();
+    }
+  });
+});
