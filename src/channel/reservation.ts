@@ -47,6 +47,14 @@ export function signReservation(ledger: Signer, r: Reservation): Promise<Uint8Ar
   return signSign1(encode(m), ledger, { kid: coseKeyThumbprint(ledger.publicKey), contentType: RESERVATION_CONTENT_TYPE });
 }
 
+/** The id a ticket names (not verified: the ledger compares the ticket with the one it stored). */
+export function reservationId(ticket: Uint8Array): Uint8Array {
+  const s = decodeSign1(ticket);
+  if (s.contentType !== RESERVATION_CONTENT_TYPE || s.payload === null)
+    throw new ChannelError('CH_RESERVATION', 'not a reservation ticket', 'reservation');
+  return asBytes(need(asMap(decode(s.payload), 'reservation'), 2, 'reservation.id'), 'reservation.id', 16);
+}
+
 /**
  * Verifies a ticket against trusted ledger keys and the channel it is meant to guarantee.
  * @throws ChannelError CH_RESERVATION naming what does not hold.

@@ -8,8 +8,9 @@
  * receipt again (idempotent).
  */
 
+import { reservationId, signReservation } from '../channel/reservation.js';
 import { ChainCache, checkSettlement, type SignatureCheck, type VerifiedSettlement } from '../channel/settlement.js';
-import { fromHex, toHex } from '../codec/bytes.js';
+import { equalBytes, fromHex, toHex } from '../codec/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../crypto/workers.js';
@@ -132,6 +133,7 @@ export class Ledger {
    * @returns the pain.001.001.03 XML, or undefined when there is nothing to pay.
    */
   async payout(ref: string, asset: string, debtor: { name: string; account: string }, executionDate?: string): Promise<string | undefined> {
+    await this.releaseExpired();
     return this.o.db.transaction(async (tx) => {
       await this.exclusive(tx);
       const [done] = await tx.query<{ document: string }>('select document from payouts where ref = $1', [ref]);
@@ -155,6 +157,72 @@ export class Ledger {
       for (const p of payouts) await this.post(tx, `payout:${ref}`, undefined, p.party, EXTERNAL, asset, p.amount);
       await tx.query('insert into payouts (ref, asset, document) values ($1, $2, $3)', [ref, asset, document]);
       return document;
+    });
+  }
+
+  /**
+   * Locks `amount` of `party`'s funds for one payer device's channels and signs a reservation ticket a
+   * payee verifies offline: the funds move to a hold account, channels carrying the ticket are paid from
+   * it first, and what is left returns to the party at expiry ({@link releaseExpired}). Idempotent by `ref`.
+   * @throws LedgerError LEDGER_FUNDS when the party's balance and credit line do not cover it.
+   */
+  async reserve(o: {
+    ref: string;
+    party: string;
+    payerKid: Uint8Array;
+    payeeKid?: Uint8Array | undefined;
+    asset: string;
+    amount: bigint;
+    expiresAt: number;
+  }): Promise<Uint8Array> {
+    if (o.amount <= 0n) throw new LedgerError('LEDGER_AMOUNT', 'a reservation is positive', 'amount');
+    if (o.expiresAt <= this.now()) throw new LedgerError('LEDGER_AMOUNT', 'a reservation expires in the future', 'expiresAt');
+    const id = sha256(new TextEncoder().encode(`reserve:${o.ref}`)).slice(0, 16);
+    const hex = toHex(id);
+    return this.o.db.transaction(async (tx) => {
+      await this.exclusive(tx);
+      const [done] = await tx.query<{ ticket: Uint8Array }>('select ticket from reservations where id = $1', [hex]);
+      if (done) return new Uint8Array(done.ticket);
+      const [a] = await tx.query<{ b: string; c: string }>(
+        'select balance::text as b, credit_line::text as c from accounts where party = $1 and asset = $2',
+        [o.party, o.asset],
+      );
+      if (BigInt(a?.b ?? '0') - o.amount < -BigInt(a?.c ?? '0'))
+        throw new LedgerError('LEDGER_FUNDS', `${o.party} cannot cover a reservation of ${o.amount}`, 'amount');
+      const ticket = await signReservation(this.o.signer, {
+        ledger: this.o.id,
+        id,
+        payerKid: o.payerKid,
+        payeeKid: o.payeeKid,
+        asset: o.asset,
+        amount: o.amount,
+        expiresAt: o.expiresAt,
+      });
+      await this.post(tx, `reserve:${hex}`, undefined, o.party, `reserve:${hex}`, o.asset, o.amount);
+      await tx.query(
+        'insert into reservations (id, party, payer_kid, asset, amount, expires_at, ticket) values ($1, $2, $3, $4, $5, $6, $7)',
+        [hex, o.party, toHex(o.payerKid), o.asset, o.amount.toString(), o.expiresAt, ticket],
+      );
+      return ticket;
+    });
+  }
+
+  /** Returns what is left of expired reservations to their parties. @returns how many were released. */
+  async releaseExpired(): Promise<number> {
+    return this.o.db.transaction(async (tx) => {
+      await this.exclusive(tx);
+      const rows = await tx.query<{ id: string; party: string; asset: string; b: string }>(
+        `select r.id, r.party, r.asset, coalesce(a.balance, 0)::text as b from reservations r
+           left join accounts a on a.party = 'reserve:' || r.id and a.asset = r.asset
+          where not r.released and r.expires_at <= $1`,
+        [this.now()],
+      );
+      for (const r of rows) {
+        const left = BigInt(r.b);
+        if (left > 0n) await this.post(tx, `release:${r.id}`, undefined, `reserve:${r.id}`, r.party, r.asset, left);
+        await tx.query('update reservations set released = true where id = $1', [r.id]);
+      }
+      return rows.length;
     });
   }
 
@@ -367,8 +435,37 @@ export class Ledger {
         ])
       ).map((r) => [r.kid, BigInt(r.s)]),
     );
+    // A channel opened with this ledger's reservation ticket is paid from the hold account first.
+    const holds = new Map<string, string>(); // channel id -> hold account
+    const withTicket = items.filter((x) => x.v.terms.reservation);
+    if (withTicket.length > 0) {
+      // A ticket that is not one (the payee should have refused it) just means no hold to pay from.
+      const ids = withTicket.map((x) => {
+        try {
+          return toHex(reservationId(x.v.terms.reservation as Uint8Array));
+        } catch {
+          return '';
+        }
+      });
+      const rows = await tx.query<{ id: string; ticket: Uint8Array; payer_kid: string }>(
+        'select id, ticket, payer_kid from reservations where id = any($1) and not released',
+        [[...new Set(ids)]],
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      withTicket.forEach(({ v }, i) => {
+        const r = byId.get(ids[i] as string);
+        // The stored ticket, byte for byte, and for this payer: no signature check needed.
+        if (r && equalBytes(new Uint8Array(r.ticket), v.terms.reservation as Uint8Array) && r.payer_kid === toHex(v.payer.kid))
+          holds.set(toHex(v.channelId), `reserve:${r.id}`);
+      });
+    }
     const accountKeys = uniqueBy(
-      items.map((x) => [x.v.payer.party.claims.subject, x.v.terms.asset] as const),
+      [
+        ...items.map((x) => [x.v.payer.party.claims.subject, x.v.terms.asset] as const),
+        ...items
+          .filter((x) => holds.has(toHex(x.v.channelId)))
+          .map((x) => [holds.get(toHex(x.v.channelId)) as string, x.v.terms.asset] as const),
+      ],
       ([p, a]) => key(p, a),
     );
     const accounts = new Map(
@@ -408,21 +505,31 @@ export class Ledger {
         // recorded against its party.
         const others = (outstanding.get(payerKid) ?? 0n) - (ch.closed ? 0n : ch.applied);
         const acct = accounts.get(key(payerParty, v.terms.asset)) ?? { balance: 0n, credit: 0n };
+        const holdName = holds.get(id);
+        const hold = holdName ? (accounts.get(key(holdName, v.terms.asset)) ?? { balance: 0n, credit: 0n }) : undefined;
+        const fromHold = hold ? (hold.balance < increase ? hold.balance : increase) : 0n;
+        const fromParty = increase - fromHold;
         if (others + v.amount > v.payer.limits.totalOutstanding)
           r = { status: 'rejected', posted: 0n, code: 'LEDGER_OUTSTANDING', revoke: dispute('overspend', increase) };
-        else if (acct.balance - increase < -acct.credit) r = { status: 'rejected', posted: 0n, code: 'LEDGER_FUNDS' };
+        else if (fromParty > 0n && acct.balance - fromParty < -acct.credit) r = { status: 'rejected', posted: 0n, code: 'LEDGER_FUNDS' };
         else {
           const payeeParty = v.payee.party.claims.subject;
-          acct.balance -= increase;
           accounts.set(key(payerParty, v.terms.asset), acct);
           const payee = accounts.get(key(payeeParty, v.terms.asset));
-          if (payee) payee.balance += increase; // a party that pays and is paid in one batch
-          postings.push([recordId, id, payerParty, payeeParty, v.terms.asset, increase.toString()]);
-          for (const [party, d] of [
-            [payerParty, -increase],
-            [payeeParty, increase],
-          ] as const)
-            deltas.set(key(party, v.terms.asset), (deltas.get(key(party, v.terms.asset)) ?? 0n) + d);
+          for (const [from, amount, a] of [
+            [holdName, fromHold, hold],
+            [payerParty, fromParty, acct],
+          ] as const) {
+            if (!from || !a || amount === 0n) continue;
+            a.balance -= amount;
+            if (payee) payee.balance += amount; // a party that pays and is paid in one batch
+            postings.push([recordId, id, from, payeeParty, v.terms.asset, amount.toString()]);
+            for (const [party, d] of [
+              [from, -amount],
+              [payeeParty, amount],
+            ] as const)
+              deltas.set(key(party, v.terms.asset), (deltas.get(key(party, v.terms.asset)) ?? 0n) + d);
+          }
           Object.assign(ch, { applied: v.amount, seq: Math.max(ch.seq, v.seq), ticks: Math.max(ch.ticks, v.ticks), dirty: true });
           outstanding.set(payerKid, ch.closed ? others : others + v.amount);
           if (v.closed && !ch.closed) {

@@ -59,6 +59,12 @@ const MIGRATIONS: string[] = [
   `insert into devices (kid, outstanding) select payer_kid, sum(applied) from channels where not closed group by payer_kid
      on conflict (kid) do nothing`,
   `drop index if exists channels_payer`,
+  // Reservations: funds moved from the party's account to a hold account (`reserve:<id>`), and the signed
+  // ticket; channels that carry it are paid from the hold first; what is left returns at expiry.
+  `create table if not exists reservations (
+     id text primary key, party text not null, payer_kid text not null, asset text not null,
+     amount numeric(39,0) not null, expires_at bigint not null, ticket bytea not null,
+     released boolean not null default false, created_at timestamptz not null default now())`,
 ];
 
 /** Applies the migrations this database has not seen yet. */

@@ -175,7 +175,8 @@ export class LedgerService {
   /**
    * Runs an administrative call signed by a trust root (or, for reads of its own accounts, by a party).
    * Ops: `fund` {party, asset, amount}, `credit` {party, asset, amount}, `balance` {party, asset},
-   * `statement` {party, asset, from, to, format: csv}, `payout` {asset, date?}.
+   * `statement` {party, asset, from, to}, `reserve` {party, payer, payee?, asset, amount, expiresAt} (issuer or
+   * the party itself), `payout` {asset, date?}.
    * @throws LedgerError LEDGER_UNAUTHORIZED, LEDGER_STALE, LEDGER_OP; field errors for bad arguments.
    */
   async admin(bytes: Uint8Array): Promise<AdminResult> {
@@ -228,6 +229,24 @@ export class LedgerService {
           asInt(a.get('to'), 'admin.args.to'),
         );
         return { document: statementCsv(s), mediaType: 'text/csv; charset=utf-8' };
+      }
+      case 'reserve': {
+        // A party locks its own funds (or the issuer does for it); the ticket goes to the payer device.
+        const hex = (k: string) => {
+          const h = text(k);
+          if (!/^[0-9a-f]{64}$/.test(h)) throw new LedgerError('LEDGER_OP', `${k} is a key thumbprint in hex`, `admin.args.${k}`);
+          return fromHex(h);
+        };
+        const ticket = await ledger.reserve({
+          ref: toHex(c.nonce),
+          party: who('party'),
+          payerKid: hex('payer'),
+          payeeKid: a.has('payee') ? hex('payee') : undefined,
+          asset: text('asset'),
+          amount: asAmount(a.get('amount'), 'admin.args.amount'),
+          expiresAt: asInt(a.get('expiresAt'), 'admin.args.expiresAt'),
+        });
+        return { data: new Map<string, CborValue>([['ticket', ticket]]) };
       }
       case 'payout': {
         issuerOnly();

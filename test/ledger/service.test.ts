@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signVoucher } from '../../src/channel/messages.js';
+import { Payee } from '../../src/channel/payee.js';
 import { encodeSettlement } from '../../src/channel/settlement.js';
+import { MemoryChannelStore } from '../../src/channel/store.js';
+import { toHex } from '../../src/codec/bytes.js';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
@@ -303,5 +306,62 @@ describe('ledger service over HTTP (PGlite)', () => {
     expect(formatMinor(7n, 0)).toBe('7');
     expect(formatMinor(-1005n, 3)).toBe('-1.005');
     expect(() => currencyExponent('kWh-credit')).toThrow(/LEDGER_ASSET/);
+  });
+});
+
+describe('reservations issued by the ledger', () => {
+  it('a party locks funds; the payee takes the ticket offline; the channel is paid from the hold; the rest returns at expiry', async () => {
+    const db = await openPglite();
+    const p = await pair();
+    const w = await startLedger(db, p, 0, (l) => l.fund('party:fleet', 'EUR', 1_000n).then(() => {}));
+    try {
+      const fleet = await nodeEd25519.signer(seed(2));
+      await w.service.submit(await signSubmission(p.pad, p.padChain, [(await payOffline(p, 1, 1n)).payee], p.clock.now)); // the ledger learns party:fleet
+      const call = (args: Record<string, string | bigint | number>) => adminCall(w, fleet, 'reserve', args, p.clock.now);
+      const args = {
+        party: 'party:fleet',
+        payer: toHex(coseKeyThumbprint(p.drone.publicKey)),
+        asset: 'EUR',
+        amount: 600n,
+        expiresAt: p.clock.now + 3 * 86_400,
+      };
+      const res = await call(args);
+      expect(res.status).toBe(200);
+      const ticket = (decode(new Uint8Array(await res.arrayBuffer())) as Map<string, Uint8Array>).get('ticket') as Uint8Array;
+      expect(await w.ledger.balance('party:fleet', 'EUR')).toBe(1_000n - 1n - 600n);
+      // More than the party has left: refused.
+      const over = await call({ ...args, amount: 5_000n });
+      expect([over.status, ((await over.json()) as { code: string }).code]).toEqual([400, 'LEDGER_FUNDS']);
+      // A payee that requires tickets takes it offline, with the ledger's key.
+      const payee = new Payee({
+        signer: p.pad,
+        chain: p.padChain,
+        kid: p.padKid,
+        category: 'charging-pad',
+        trust: new TrustStore(p.roots),
+        store: new MemoryChannelStore(),
+        now: () => p.clock.now,
+        ledgers: [{ id: 'ledger:test', publicKey: w.key.publicKey }],
+        requireReservation: true,
+      });
+      const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 500n, reservation: ticket });
+      for (const a of await payee.handle(frame)) await p.payer.handle(a);
+      for (let i = 0; i < 4; i++) for (const a of await payee.handle(await p.payer.pay(channelId, 100n))) await p.payer.handle(a);
+      const [r] = await w.service.submit(
+        await signSubmission(p.pad, p.padChain, [encodeSettlement(payee.channel(channelId)!)], p.clock.now),
+      );
+      expect(await verifyReceipt(r!, w.key.publicKey)).toMatchObject({ status: 'accepted', posted: 400n });
+      // Paid from the hold: the party's own balance did not move; 200 is still held.
+      expect(await w.ledger.balance('party:fleet', 'EUR')).toBe(399n);
+      expect(await w.ledger.balance('party:pads', 'EUR')).toBe(401n);
+      expect(await w.ledger.releaseExpired()).toBe(0);
+      p.clock.now += 4 * 86_400;
+      expect(await w.ledger.releaseExpired()).toBe(1);
+      expect(await w.ledger.balance('party:fleet', 'EUR')).toBe(599n);
+      expect(await w.ledger.total()).toBe(0n);
+    } finally {
+      await w.http.close();
+      await db.close();
+    }
   });
 });
