@@ -8,8 +8,9 @@ import { EdgepayError } from '../errors.js';
 import { demo } from './demo.js';
 import { commands as identityCommands } from './identity.js';
 import { ledgerCommands } from './ledger.js';
+import { simulateCommands } from './simulate.js';
 
-const commands = { ...identityCommands, ...ledgerCommands };
+const commands = { ...identityCommands, ...ledgerCommands, ...simulateCommands };
 
 const HELP = `usage: edgepay <command> [options]     (edgepay <command> --help for its options)
 
@@ -28,6 +29,10 @@ ledger:
   ledger balance    a party's balance
   ledger statement  a party's statement for a period, as CSV
   ledger payout     pay out parties' balances: an ISO 20022 pain.001 document
+
+the main job:
+  simulate          the whole system in one process (npm start): broker, ledger, parties, devices paying
+                    over MQTT through a ledger outage; ends with a reconciliation
 
 other:
   demo              sign, verify and tamper with a credential-shaped COSE object

@@ -1,0 +1,161 @@
+/**
+ * @module cli/fleet
+ * A whole network for the simulation, from a seed: an issuer, responsible parties (each certified with
+ * limits and a payment reference), and their devices (each enrolled by its party), as payer/payee pairs
+ * ready to talk over a transport. The same seed gives the same keys.
+ */
+import { Payee } from '../channel/payee.js';
+import { Payer } from '../channel/payer.js';
+import { MemoryChannelStore } from '../channel/store.js';
+import { toHex } from '../codec/bytes.js';
+import { coseKeyThumbprint } from '../codec/cose-key.js';
+import type { Signer } from '../crypto/ed25519.js';
+import { sha256 } from '../crypto/hash.js';
+import { getEd25519 } from '../crypto/index.js';
+import { verifyChain } from '../identity/chain.js';
+import type { Limits } from '../identity/claims.js';
+import { encodeChain, issueCredential } from '../identity/credential.js';
+import { type TrustRoot, TrustStore } from '../identity/trust-store.js';
+
+const DAY = 86_400;
+
+export interface PartySpec {
+  id: string;
+  category: string;
+  paymentRef: string;
+  /** The category of this party's devices and what they may pay or be paid by. */
+  device: { category: string; counterparties: string[] };
+}
+
+/** The simulation's four parties: drones pay pads, vehicles pay toll gates. */
+export const PARTIES: Record<'fleet' | 'pads' | 'vehicles' | 'tolls', PartySpec> = {
+  fleet: {
+    id: 'party:drone-fleet',
+    category: 'fleet-operator',
+    paymentRef: 'tok_fleet',
+    device: { category: 'drone', counterparties: ['charging-pad'] },
+  },
+  pads: {
+    id: 'party:pad-owner',
+    category: 'pad-owner',
+    paymentRef: 'tok_pads',
+    device: { category: 'charging-pad', counterparties: ['drone'] },
+  },
+  vehicles: {
+    id: 'party:vehicle-owner',
+    category: 'vehicle-owner',
+    paymentRef: 'tok_vehicles',
+    device: { category: 'vehicle', counterparties: ['toll-gate'] },
+  },
+  tolls: {
+    id: 'party:toll-operator',
+    category: 'toll-operator',
+    paymentRef: 'tok_tolls',
+    device: { category: 'toll-gate', counterparties: ['vehicle'] },
+  },
+};
+
+export interface Device {
+  name: string;
+  party: PartySpec;
+  signer: Signer;
+  kid: Uint8Array;
+  address: string;
+  chain: Uint8Array;
+}
+
+export interface DevicePair {
+  payer: Payer;
+  payee: Payee;
+  from: Device;
+  to: Device;
+}
+
+export interface Fleet {
+  issuer: Signer;
+  issuerId: string;
+  roots: TrustRoot[];
+  pairs: DevicePair[];
+  devices: Device[];
+}
+
+/** Deterministic keys: SHA-256 of the seed and a name. */
+const keyFor = async (seed: number, name: string) =>
+  (await getEd25519()).signer(sha256(new TextEncoder().encode(`edgepay-sim:${seed}:${name}`)));
+
+/**
+ * Builds the network: `perKind` drones paying as many pads, `perKind` vehicles paying as many toll gates.
+ * Channel state lives in memory (`MemoryChannelStore`); settlement records go to each device's outbox.
+ */
+export async function buildFleet(o: { seed: number; perKind: number; now: () => number; limits: Limits }): Promise<Fleet> {
+  const t = o.now();
+  const validity = { issuedAt: t - 60, notBefore: t - 60, expiresAt: t + 30 * DAY };
+  const issuerId = 'network:sim';
+  const issuer = await keyFor(o.seed, 'issuer');
+  const roots = [{ id: issuerId, publicKey: issuer.publicKey }];
+  const partyCreds = new Map<string, { signer: Signer; cred: Uint8Array }>();
+  for (const p of Object.values(PARTIES)) {
+    const signer = await keyFor(o.seed, p.id);
+    const cred = await issueCredential(issuer, {
+      ...validity,
+      role: 'party',
+      issuer: issuerId,
+      subject: p.id,
+      publicKey: signer.publicKey,
+      limits: o.limits,
+      category: p.category,
+      paymentRef: p.paymentRef,
+    });
+    partyCreds.set(p.id, { signer, cred });
+  }
+  const devices: Device[] = [];
+  const enrol = async (party: PartySpec, name: string): Promise<Device> => {
+    const { signer: partySigner, cred } = partyCreds.get(party.id) as { signer: Signer; cred: Uint8Array };
+    const signer = await keyFor(o.seed, name);
+    const deviceCred = await issueCredential(partySigner, {
+      ...validity,
+      role: 'device',
+      issuer: party.id,
+      subject: `device:${name}`,
+      publicKey: signer.publicKey,
+      limits: {},
+      category: party.device.category,
+      counterparties: party.device.counterparties,
+    });
+    const kid = coseKeyThumbprint(signer.publicKey);
+    const d = { name, party, signer, kid, address: toHex(kid), chain: encodeChain([cred, deviceCred]) };
+    devices.push(d);
+    return d;
+  };
+  const pairs: DevicePair[] = [];
+  for (const [payerSpec, payeeSpec, a, b] of [
+    [PARTIES.fleet, PARTIES.pads, 'drone', 'pad'],
+    [PARTIES.vehicles, PARTIES.tolls, 'vehicle', 'gate'],
+  ] as const) {
+    for (let i = 0; i < o.perKind; i++) {
+      const from = await enrol(payerSpec, `${a}-${i}`);
+      const to = await enrol(payeeSpec, `${b}-${i}`);
+      const trust = new TrustStore(roots);
+      const payer = new Payer({
+        signer: from.signer,
+        chain: from.chain,
+        self: await verifyChain(from.chain, { trust, now: t }),
+        category: payerSpec.device.category,
+        trust,
+        store: new MemoryChannelStore(),
+        now: o.now,
+      });
+      const payee = new Payee({
+        signer: to.signer,
+        chain: to.chain,
+        kid: to.kid,
+        category: payeeSpec.device.category,
+        trust: new TrustStore(roots),
+        store: new MemoryChannelStore(),
+        now: o.now,
+      });
+      pairs.push({ payer, payee, from, to });
+    }
+  }
+  return { issuer, issuerId, roots, pairs, devices };
+}

@@ -1,0 +1,401 @@
+/**
+ * @module cli/simulate
+ * `edgepay simulate` (and `npm start`): the whole system in one process. An MQTT broker (embedded aedes,
+ * or `--broker`), the ledger (embedded PGlite, or `--db postgres://...`) serving HTTP, an issuer, four
+ * responsible parties and their devices: drones paying charging pads, vehicles paying toll gates, over
+ * MQTT. Devices checkpoint settlement records into file outboxes that sync to the ledger; halfway the
+ * ledger goes away for `--outage` seconds and comes back. At the end: a reconciliation of what the
+ * devices signed against what the ledger posted. Exit 0 only when it holds.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PayerSession, servePayee } from '../channel/session.js';
+import { encodeSettlement } from '../channel/settlement.js';
+import { toHex } from '../codec/bytes.js';
+import { sha256 } from '../crypto/hash.js';
+import { getEd25519 } from '../crypto/index.js';
+import { workerVerifier } from '../crypto/workers.js';
+import { type Db, openPglite, openPostgres } from '../ledger/db.js';
+import { type HttpLedger, serveHttp } from '../ledger/http.js';
+import { Ledger } from '../ledger/ledger.js';
+import { LedgerService } from '../ledger/service.js';
+import { MemoryOutbox } from '../outbox/outbox.js';
+import { FileOutbox } from '../outbox/outbox-file.js';
+import { HttpLedgerClient } from '../sync/client.js';
+import { Sync } from '../sync/sync.js';
+import { MqttTransport } from '../transport/mqtt.js';
+import { buildFleet, type DevicePair, PARTIES } from './fleet.js';
+import type { Command } from './identity.js';
+import { CliError } from './io.js';
+
+export interface SimulateOptions {
+  /** Devices in all (a quarter of each kind: drones, pads, vehicles, toll gates). */
+  devices: number;
+  /** Seconds of paying. */
+  duration: number;
+  /** Seconds the ledger is unreachable, in the middle of the run. */
+  outage: number;
+  db?: string | undefined;
+  broker?: string | undefined;
+  seed: number;
+  json: boolean;
+}
+
+export interface PartyLine {
+  party: string;
+  expected: string;
+  ledger: string;
+  ok: boolean;
+}
+
+export interface Report {
+  devices: number;
+  channels: number;
+  payments: number;
+  paymentsPerSecond: number;
+  records: number;
+  recordsPerSecond: number;
+  maxOutboxDepth: number;
+  parties: PartyLine[];
+  checks: { name: string; ok: boolean; detail: string }[];
+  ok: boolean;
+}
+
+const FUNDING = 10n ** 12n;
+const ASSET = 'EUR';
+
+/** mulberry32: a small seeded PRNG, so `--seed` reproduces amounts and pacing. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startBroker(): Promise<{ url: string; close(): Promise<void> }> {
+  const { Aedes } = await import('aedes');
+  const broker = await Aedes.createBroker();
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    broker.handle(socket);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    close: async () => {
+      await new Promise<void>((r) => broker.close(() => r()));
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export async function simulate(o: SimulateOptions, progress: (l: string) => void): Promise<Report> {
+  const rand = prng(o.seed);
+  const now = () => Math.floor(Date.now() / 1000);
+  const perKind = Math.max(1, Math.floor(o.devices / 4));
+  const limits = {
+    asset: ASSET,
+    perPayment: 1_000n,
+    perChannel: 10_000_000n,
+    perPeriod: 10n ** 12n,
+    periodSeconds: 86_400,
+    totalOutstanding: 10n ** 11n,
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'edgepay-sim-'));
+  const cleanup: (() => Promise<unknown>)[] = [async () => rmSync(dir, { recursive: true, force: true })];
+  const verifier = workerVerifier();
+  cleanup.push(() => verifier.close());
+  try {
+    progress(`building the network: ${perKind * 4} devices under 4 parties (seed ${o.seed})`);
+    const fleet = await buildFleet({ seed: o.seed, perKind, now, limits });
+
+    // The ledger: embedded PGlite, or PostgreSQL in a schema of its own for this run.
+    let db: Db;
+    if (o.db) {
+      const schema = `ep_sim_${toHex(sha256(new TextEncoder().encode(`${o.seed}:${Date.now()}`))).slice(0, 12)}`;
+      const pg = await openPostgres(o.db, schema);
+      db = {
+        ...pg,
+        close: async () => {
+          await pg.query(`drop schema ${schema} cascade`);
+          await pg.close();
+        },
+      };
+    } else db = await openPglite();
+    cleanup.push(() => db.close());
+    const ledgerKey = await (await getEd25519()).signer(sha256(new TextEncoder().encode(`edgepay-sim:${o.seed}:ledger`)));
+    const { TrustStore } = await import('../identity/trust-store.js');
+    const trust = new TrustStore(fleet.roots);
+    const ledger = await Ledger.open({ db, signer: ledgerKey, id: 'ledger:sim', trust, verifier });
+    for (const p of [PARTIES.fleet, PARTIES.vehicles]) await ledger.fund(p.id, ASSET, FUNDING, `sim-${o.seed}-${p.id}`);
+    const service = await LedgerService.open({ ledger, trust, revocation: { signer: fleet.issuer, issuer: fleet.issuerId } });
+    let http: HttpLedger | undefined = await serveHttp(service, { rate: { perSecond: 100_000, burst: 100_000 } });
+    const port = http.port;
+    const ledgerUrl = http.url;
+    cleanup.push(async () => http?.close());
+
+    // The broker: embedded aedes (MQTT 3.1.1), or the one given (MQTT 5).
+    const broker = o.broker ? { url: o.broker, close: async () => {} } : await startBroker();
+    cleanup.push(() => broker.close());
+    const protocolVersion = o.broker ? 5 : 4;
+    const prefix = `edgepay-sim-${o.seed}-${Date.now().toString(36)}`;
+
+    // Every device: an MQTT connection, a file outbox, a sync loop to the ledger.
+    progress(`connecting ${fleet.devices.length} devices to ${broker.url}`);
+    const syncs: Sync[] = [];
+    const outboxes: FileOutbox[] = [];
+    let synced = 0;
+    const attach = async (d: (typeof fleet.devices)[number]) => {
+      const transport = await MqttTransport.connect({
+        url: broker.url,
+        address: d.address,
+        prefix,
+        protocolVersion,
+        endSessionOnClose: true,
+        reconnectPeriod: 200,
+      });
+      cleanup.push(() => transport.close());
+      const outbox = await FileOutbox.open(join(dir, d.name));
+      cleanup.push(() => outbox.close());
+      const sync = new Sync({
+        outbox,
+        receipts: new MemoryOutbox(),
+        client: new HttpLedgerClient(ledgerUrl, { timeoutMs: 5_000 }),
+        signer: d.signer,
+        chain: d.chain,
+        ledgerKey: ledgerKey.publicKey,
+        backoff: { initialMs: 200, maxMs: 2_000 },
+        pollMs: 1_000,
+        maxCount: 100,
+      });
+      sync.on('acknowledged', () => synced++);
+      sync.on('rejected', () => synced++);
+      syncs.push(sync);
+      outboxes.push(outbox);
+      return { transport, sync };
+    };
+    const lanes: { pair: DevicePair; session: PayerSession; payerSync: Sync; payeeSync: Sync }[] = [];
+    for (const pair of fleet.pairs) {
+      const payee = await attach(pair.to);
+      servePayee(pair.payee, payee.transport);
+      const payer = await attach(pair.from);
+      lanes.push({ pair, session: new PayerSession(pair.payer, payer.transport), payerSync: payer.sync, payeeSync: payee.sync });
+    }
+    for (const s of syncs) s.start();
+    cleanup.push(() => Promise.all(syncs.map((s) => s.stop())));
+
+    // Pay for `duration` seconds; the ledger is away for `outage` seconds in the middle.
+    const start = performance.now();
+    const end = start + o.duration * 1000;
+    const outageAt = start + ((o.duration - o.outage) / 2) * 1000;
+    let ledgerUp = true;
+    let payments = 0;
+    let maxDepth = 0;
+    const outage = (async () => {
+      if (o.outage <= 0) return;
+      await sleep(Math.max(0, outageAt - performance.now()));
+      ledgerUp = false;
+      await http?.close();
+      http = undefined;
+      await sleep(o.outage * 1000);
+      http = await serveHttp(service, { port, rate: { perSecond: 100_000, burst: 100_000 } });
+      ledgerUp = true;
+      for (const s of syncs) s.notify();
+    })();
+    const depth = async () => (await Promise.all(outboxes.map((b) => b.size()))).reduce((a, b) => a + b, 0);
+    let stopped = false;
+    const bar = (async () => {
+      while (!stopped) {
+        const t = Math.min(1, (performance.now() - start) / (end - start));
+        const d = await depth();
+        maxDepth = Math.max(maxDepth, d);
+        const filled = Math.round(t * 30);
+        progress(
+          `[${'#'.repeat(filled)}${'-'.repeat(30 - filled)}] ${((performance.now() - start) / 1000).toFixed(0)}s  payments ${payments}  outbox ${d}  synced ${synced}  ledger ${ledgerUp ? 'online' : 'OFFLINE'}`,
+        );
+        await sleep(500);
+      }
+    })();
+    const channels: { lane: (typeof lanes)[number]; id: Uint8Array }[] = [];
+    await Promise.all(
+      lanes.map(async (lane) => {
+        const { pair, session } = lane;
+        const id = await session.open(pair.to.address, { payeeKid: pair.to.kid, cap: limits.perChannel, ttlSeconds: 3600 }, 30_000);
+        channels.push({ lane, id });
+        let n = 0;
+        while (performance.now() < end) {
+          await session.pay(pair.to.address, id, BigInt(1 + Math.floor(rand() * 50)));
+          payments++;
+          if (++n % 10 === 0) {
+            // A checkpoint: both sides queue their copy of the channel's state.
+            await lane.payerSync.queue(encodeSettlement(pair.payer.channel(id)!));
+            const payeeState = pair.payee.channel(id);
+            if (payeeState) await lane.payeeSync.queue(encodeSettlement(payeeState));
+          }
+          await sleep(20 + Math.floor(rand() * 60));
+        }
+      }),
+    );
+    const paySeconds = (performance.now() - start) / 1000;
+    await outage;
+    // Close every channel cooperatively and queue the final records; then wait for the outboxes to drain.
+    progress('closing channels and draining outboxes');
+    await Promise.allSettled(channels.map(({ lane, id }) => lane.session.close(lane.pair.to.address, id, 15_000)));
+    for (const { lane, id } of channels) {
+      await lane.payerSync.queue(encodeSettlement(lane.pair.payer.channel(id)!));
+      const p = lane.pair.payee.channel(id);
+      if (p) await lane.payeeSync.queue(encodeSettlement(p));
+    }
+    const drainStart = performance.now();
+    for (const s of syncs) s.notify();
+    while ((await depth()) > 0 && performance.now() - drainStart < 120_000) await sleep(200);
+    stopped = true;
+    await bar;
+    const records = synced;
+    const syncSeconds = (performance.now() - start) / 1000;
+
+    // Reconciliation: what the devices signed against what the ledger posted.
+    const checks: Report['checks'] = [];
+    const left = await depth();
+    checks.push({ name: 'every outbox drained', ok: left === 0, detail: `${left} records left` });
+    const applied = new Map(
+      (await db.query<{ id: string; applied: string }>('select id, applied::text as applied from channels')).map((r) => [
+        r.id,
+        BigInt(r.applied),
+      ]),
+    );
+    let mismatched = 0;
+    const expected = new Map<string, bigint>([
+      [PARTIES.fleet.id, FUNDING],
+      [PARTIES.vehicles.id, FUNDING],
+      [PARTIES.pads.id, 0n],
+      [PARTIES.tolls.id, 0n],
+    ]);
+    for (const { lane, id } of channels) {
+      const signed = lane.pair.payer.channel(id)?.cumulative ?? 0n;
+      if (applied.get(toHex(id)) !== signed) mismatched++;
+      expected.set(lane.pair.from.party.id, (expected.get(lane.pair.from.party.id) ?? 0n) - signed);
+      expected.set(lane.pair.to.party.id, (expected.get(lane.pair.to.party.id) ?? 0n) + signed);
+    }
+    checks.push({
+      name: "each channel's newest voucher equals what the ledger applied",
+      ok: mismatched === 0,
+      detail: `${mismatched} of ${channels.length} differ`,
+    });
+    const parties: PartyLine[] = [];
+    for (const [party, want] of expected) {
+      const got = await ledger.balance(party, ASSET);
+      parties.push({ party, expected: want.toString(), ledger: got.toString(), ok: got === want });
+    }
+    checks.push({
+      name: 'every party balance matches its devices',
+      ok: parties.every((p) => p.ok),
+      detail: `${parties.filter((p) => !p.ok).length} differ`,
+    });
+    const total = await ledger.total();
+    checks.push({ name: 'postings sum to zero', ok: total === 0n, detail: `sum ${total}` });
+    const twice = await db.query('select record_id from postings where channel_id is not null group by record_id having count(*) > 1');
+    checks.push({ name: 'no record posted twice', ok: twice.length === 0, detail: `${twice.length} records` });
+    const sums = await db.query<{ id: string }>(
+      `select c.id from channels c left join (select channel_id, sum(amount) as s from postings group by channel_id) p on p.channel_id = c.id
+        where coalesce(p.s, 0) <> c.applied`,
+    );
+    checks.push({
+      name: "each channel's postings add up to what it applied",
+      ok: sums.length === 0,
+      detail: `${sums.length} channels differ`,
+    });
+    const report: Report = {
+      devices: fleet.devices.length,
+      channels: channels.length,
+      payments,
+      paymentsPerSecond: Math.round(payments / paySeconds),
+      records,
+      recordsPerSecond: Math.round(records / syncSeconds),
+      maxOutboxDepth: maxDepth,
+      parties,
+      checks,
+      ok: checks.every((c) => c.ok),
+    };
+    return report;
+  } finally {
+    for (const c of cleanup.reverse()) await c().catch(() => {});
+  }
+}
+
+export function printReport(r: Report, out: (l: string) => void): void {
+  out('');
+  out(`devices ${r.devices}, channels ${r.channels}`);
+  out(
+    `payments ${r.payments} (${r.paymentsPerSecond}/s), settlement records synced ${r.records} (${r.recordsPerSecond}/s), deepest outboxes ${r.maxOutboxDepth}`,
+  );
+  out('');
+  out('party                 devices say (minor units)   ledger posted            ');
+  for (const p of r.parties) out(`${p.party.padEnd(22)}${p.expected.padStart(26)}  ${p.ledger.padStart(24)}  ${p.ok ? 'ok' : 'MISMATCH'}`);
+  out('');
+  for (const c of r.checks) out(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}${c.ok ? '' : ` (${c.detail})`}`);
+}
+
+const num = (v: unknown, name: string, fallback: number): number => {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || !Number.isSafeInteger(n))
+    throw new CliError('CLI_USAGE', `--${name} takes a whole number`, name);
+  return n;
+};
+
+export const simulateCommands: Record<string, Command> = {
+  simulate: {
+    usage:
+      'edgepay simulate [--devices 300] [--duration 30] [--outage 10] [--db postgres://...] [--broker mqtt://...] [--seed 1] [--json]\n' +
+      '  The whole system in one process: broker, ledger, issuer, four parties and their devices paying over MQTT;\n' +
+      '  the ledger goes away for --outage seconds halfway. Ends with a reconciliation; exit 0 only when it holds.',
+    options: {
+      devices: { type: 'string' },
+      duration: { type: 'string' },
+      outage: { type: 'string' },
+      db: { type: 'string' },
+      broker: { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    async run(v, _p, out) {
+      const o: SimulateOptions = {
+        devices: num(v.devices, 'devices', 300),
+        duration: num(v.duration, 'duration', 30),
+        outage: num(v.outage, 'outage', 10),
+        db: typeof v.db === 'string' ? v.db : undefined,
+        broker: typeof v.broker === 'string' ? v.broker : undefined,
+        seed: num(v.seed, 'seed', 1),
+        json: v.json === true,
+      };
+      if (o.devices < 4) throw new CliError('CLI_USAGE', '--devices is at least 4 (one of each kind)', 'devices');
+      if (o.outage >= o.duration) throw new CliError('CLI_USAGE', '--outage must be shorter than --duration', 'outage');
+      if (o.db && !/^postgres(ql)?:\/\//.test(o.db)) throw new CliError('CLI_USAGE', '--db takes a postgres:// URL', 'db');
+      // Progress goes to stderr (a bar that redraws on a terminal), the report to stdout.
+      const tty = process.stderr.isTTY;
+      const progress = (l: string) => process.stderr.write(tty ? `\r\x1b[2K${l}` : `${l}\n`);
+      const r = await simulate(o, progress);
+      if (tty) process.stderr.write('\n');
+      if (o.json) out(JSON.stringify(r, null, 2));
+      else printReport(r, out);
+      const failed = r.checks.filter((c) => !c.ok);
+      out(
+        r.ok
+          ? `reconciliation: OK (${r.payments} payments, ${r.records} records, every balance and channel matches)`
+          : `reconciliation: FAILED (${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')})`,
+      );
+      return r.ok ? 0 : 1;
+    },
+  },
+};

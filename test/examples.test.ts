@@ -1,0 +1,33 @@
+/** Every example runs as its README says, against the sources (the `edgepay` imports map to them here). */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+describe('examples', () => {
+  it('node-board: enrol, pay offline, queue, sync', async () => {
+    const { main } = await import('../examples/node-board/main.js');
+    const dir = mkdtempSync(join(tmpdir(), 'edgepay-board-test-'));
+    try {
+      const lines: string[] = [];
+      expect(await main(dir, (l) => lines.push(l))).toBe(0);
+      expect(lines).toContain('paid 20 units offline; 1 settlement record(s) queued');
+      expect(lines.some((l) => /^synced: 1 acknowledged, 0 rejected; outbox now 0$/.test(l))).toBe(true);
+      expect(lines.at(-1)).toBe('ledger: channel applied 100, party balance 1000');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('examples over MQTT', () => {
+  it('drone-charging: pays per Wh with ticks; the pad settles after its ledger outage', async () => {
+    const { main } = await import('../examples/drone-charging/main.js');
+    const lines: string[] = [];
+    expect(await main((l) => lines.push(l))).toBe(0);
+    expect(lines[0]).toMatch(/^charged 200 Wh; the pad holds 603 minor units of signed payments; pad outbox: 1$/);
+    expect(lines[1]).toBe('pad syncs while the ledger is unreachable: SYNC_OFFLINE; pad outbox still 1');
+    expect(lines[2]).toBe('pad syncs again: 1 acknowledged; pad outbox 0');
+    expect(lines[3]).toBe('ledger: pad owner 603, drone fleet 4397');
+  }, 60_000);
+});
