@@ -31,3 +31,22 @@ describe('examples over MQTT', () => {
     expect(lines[3]).toBe('ledger: pad owner 603, drone fleet 4397');
   }, 60_000);
 });
+
+describe('examples over MQTT: toll gates', () => {
+  it('toll-gate: pays per metre, a gate settles hours late, a clone is caught, revoked, and refused offline', async () => {
+    const { main } = await import('../examples/toll-gate/main.js');
+    const lines: string[] = [];
+    const code = await main((l) => lines.push(l));
+    expect(lines).toEqual([
+      'gate A: 500 m, 1000 minor units, closed',
+      'gate B: 500 m, 1000 minor units, closed',
+      'gate A settles at once: outbox 0',
+      'gate B settles three hours later: outbox 0',
+      'gate C: two different vouchers for seq 1 — equivocation caught; channel refused',
+      'ledger: disputed LEDGER_EQUIVOCATION; revocation lists published: 1',
+      'gate A refuses the vehicle: ID_REVOKED',
+      'ledger: toll operator 2000, vehicle owner 8000',
+    ]);
+    expect(code).toBe(0);
+  }, 60_000);
+});
