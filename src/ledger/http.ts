@@ -27,6 +27,8 @@ export interface HttpOptions {
   rate?: { perSecond: number; burst: number };
   /** Where the served revocation lists come from (default: none). */
   trust?: TrustStore;
+  /** Static files served at exact paths (GET): a device simulator's page served by the ledger itself. */
+  files?: Record<string, { type: string; body: string | Uint8Array }>;
 }
 
 export interface HttpLedger {
@@ -109,10 +111,13 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
         }
         case 'GET /metrics':
           return send(res, 200, 'text/plain; version=0.0.4', metricsText(service));
-        default:
+        default: {
+          const f = req.method === 'GET' ? o.files?.[path === '/' ? '/index.html' : (path ?? '')] : undefined;
+          if (f) return send(res, 200, f.type, f.body);
           if (['/v1/submit', '/v1/admin', '/v1/revocations', '/health', '/metrics'].includes(path ?? ''))
             throw new LedgerError('LEDGER_METHOD', `${req.method} is not allowed here`, 'method');
           throw new LedgerError('LEDGER_NOT_FOUND', `no route ${path}`, 'path');
+        }
       }
     } catch (e) {
       const err =
