@@ -3,7 +3,7 @@
  * What `#platform` means on Node: native Ed25519 from `node:crypto`.
  */
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Ed25519Provider } from '../../src/crypto/ed25519.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 
@@ -13,7 +13,10 @@ export function platformEd25519(): Promise<Ed25519Provider> {
   return ready;
 }
 
-/** SHA-256 by OpenSSL: several times noble's speed on the kilobyte inputs a ledger hashes per record. */
+/**
+ * SHA-256 by OpenSSL, one shot (`crypto.hash`, Node 20.12+): faster than noble for a 32-byte tick word and
+ * about eight times faster on the kilobyte records a ledger hashes.
+ */
 export function platformSha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
+  return new Uint8Array(hash('sha256', data, 'buffer'));
 }
