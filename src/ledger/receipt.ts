@@ -67,7 +67,7 @@ function build(h: readonly Uint8Array[], lo: number, hi: number, paths: Uint8Arr
 
 /** RFC 9162 §2.1.3.2: the root a leaf hash and its audit path lead to, or undefined when they cannot fit. */
 function rootFromPath(index: number, size: number, leaf: Uint8Array, path: readonly Uint8Array[]): Uint8Array | undefined {
-  if (index >= size) return undefined;
+  if (!(index >= 0 && index < size)) return undefined;
   let fn = index;
   let sn = size - 1;
   let r = leaf;
