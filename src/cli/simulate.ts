@@ -17,6 +17,7 @@ import { toHex } from '../codec/bytes.js';
 import { sha256 } from '../crypto/hash.js';
 import { getEd25519 } from '../crypto/index.js';
 import { workerVerifier } from '../crypto/workers.js';
+import { TrustStore } from '../identity/trust-store.js';
 import { type Db, openPglite, openPostgres } from '../ledger/db.js';
 import { type HttpLedger, serveHttp } from '../ledger/http.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -27,7 +28,7 @@ import { HttpLedgerClient } from '../sync/client.js';
 import { Sync } from '../sync/sync.js';
 import { MqttTransport } from '../transport/mqtt.js';
 import { buildFleet, type DevicePair, PARTIES } from './fleet.js';
-import type { Command } from './identity.js';
+import { type Command, int } from './identity.js';
 import { CliError } from './io.js';
 
 export interface SimulateOptions {
@@ -132,7 +133,6 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
     } else db = await openPglite();
     cleanup.push(() => db.close());
     const ledgerKey = await (await getEd25519()).signer(sha256(new TextEncoder().encode(`edgepay-sim:${o.seed}:ledger`)));
-    const { TrustStore } = await import('../identity/trust-store.js');
     const trust = new TrustStore(fleet.roots);
     const ledger = await Ledger.open({ db, signer: ledgerKey, id: 'ledger:sim', trust, verifier });
     for (const p of [PARTIES.fleet, PARTIES.vehicles]) await ledger.fund(p.id, ASSET, FUNDING, `sim-${o.seed}-${p.id}`);
@@ -347,14 +347,6 @@ export function printReport(r: Report, out: (l: string) => void): void {
   for (const c of r.checks) out(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}${c.ok ? '' : ` (${c.detail})`}`);
 }
 
-const num = (v: unknown, name: string, fallback: number): number => {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== 'string' || !/^\d+$/.test(v) || !Number.isSafeInteger(n))
-    throw new CliError('CLI_USAGE', `--${name} takes a whole number`, name);
-  return n;
-};
-
 export const simulateCommands: Record<string, Command> = {
   simulate: {
     usage:
@@ -373,12 +365,12 @@ export const simulateCommands: Record<string, Command> = {
     },
     async run(v, _p, out) {
       const o: SimulateOptions = {
-        devices: num(v.devices, 'devices', 300),
-        duration: num(v.duration, 'duration', 30),
-        outage: num(v.outage, 'outage', 10),
+        devices: int(v, 'devices', 300),
+        duration: int(v, 'duration', 30),
+        outage: int(v, 'outage', 10),
         db: typeof v.db === 'string' ? v.db : undefined,
         broker: typeof v.broker === 'string' ? v.broker : undefined,
-        seed: num(v.seed, 'seed', 1),
+        seed: int(v, 'seed', 1),
         json: v.json === true,
       };
       if (o.devices < 4) throw new CliError('CLI_USAGE', '--devices is at least 4 (one of each kind)', 'devices');
