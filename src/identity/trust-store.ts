@@ -53,7 +53,8 @@ export class TrustStore {
   /** A store with `roots`, empty otherwise. Prefer {@link TrustStore.open} to restore persisted state. */
   constructor(
     roots: readonly TrustRoot[],
-    private readonly persistence: Persistence = memoryPersistence(),
+    /** Where state is saved; without one nothing is (saving re-encodes every party: a payee meeting thousands would pay for it). */
+    private readonly persistence?: Persistence,
     readonly provider?: Ed25519Provider,
   ) {
     for (const r of roots) {
@@ -63,13 +64,9 @@ export class TrustStore {
   }
 
   /** Opens a store and restores its persisted lists and parties, verifying each again. */
-  static async open(
-    roots: readonly TrustRoot[],
-    persistence: Persistence = memoryPersistence(),
-    provider?: Ed25519Provider,
-  ): Promise<TrustStore> {
+  static async open(roots: readonly TrustRoot[], persistence?: Persistence, provider?: Ed25519Provider): Promise<TrustStore> {
     const store = new TrustStore(roots, persistence, provider);
-    const bytes = await persistence.load();
+    const bytes = await persistence?.load();
     if (bytes === undefined) return store;
     const m = asMap(decode(bytes, { maxBytes: 64 * MAX_REVOCATION_BYTES, maxDepth: 4, tags: [] }), 'trust');
     for (const c of asArray(m.get(2) ?? [], 'trust.parties')) {
@@ -157,6 +154,7 @@ export class TrustStore {
 
   /** Persists the learned parties and the signed lists. */
   async save(): Promise<void> {
+    if (!this.persistence) return;
     const parties: CborValue[] = [...this.parties.values()].map((p) => p.credential);
     await this.persistence.save(
       encode(
