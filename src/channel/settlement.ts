@@ -18,7 +18,7 @@ import { asArray, asBytes, asInt, asMap, need, onlyKeys } from '../codec/fields.
 import { sha256 } from '../crypto/hash.js';
 import { getEd25519 } from '../crypto/index.js';
 import { ChannelError, CoseError, EdgepayError, IdentityError } from '../errors.js';
-import { type VerifiedChain, verifyChain } from '../identity/chain.js';
+import { type DeferredCheck, type VerifiedChain, verifyChain } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { verifyTick } from './hashchain.js';
 import { decodeFrame, type Frame, type OpenTerms, type Voucher } from './messages.js';
@@ -69,6 +69,10 @@ export interface SignatureCheck {
   field: string;
   /** Called once the signature verified (a cache may then skip it next time). */
   verified?: () => void;
+  /** Called when it did not. */
+  failed?: () => void;
+  /** For a credential chain's signature: the chain's hash (hex), so a ledger that verified it before may skip it. */
+  chain?: string;
 }
 
 /**
@@ -95,6 +99,8 @@ export interface SettlementCheckOptions {
   revocationAt?: number;
   maxTickSteps?: number;
   chains?: ChainCache;
+  /** Leave the signatures of chains not yet cached to the caller too (a ledger batches them); needs `chains`. */
+  deferChains?: boolean;
 }
 
 const sigCheck = (frame: { sign1: Sign1 }, publicKey: Uint8Array, field: string): SignatureCheck => ({
@@ -129,11 +135,12 @@ export async function checkSettlement(
     return bad('not the accept of this channel', 'settlement.accept');
   // Credentials are checked as of when they were used: their expiry does not void a payment made in time.
   const chainOpts = { trust: o.trust, now: o.now, revocationAt: o.revocationAt, skipTimeCheck: true };
-  const chain = (bytes: Uint8Array) => (o.chains ? o.chains.verify(bytes, chainOpts) : verifyChain(bytes, chainOpts));
+  const signatures: SignatureCheck[] = [];
+  const chain = (bytes: Uint8Array) =>
+    o.chains ? o.chains.verify(bytes, chainOpts, o.deferChains ? signatures : undefined) : verifyChain(bytes, chainOpts);
   const payer = await chain(open.terms.chain);
   const payee = await chain(accept.chain);
   if (!equalBytes(payee.kid, open.terms.payeeKid)) bad('accepted by another payee than the terms name', 'settlement.accept');
-  const signatures: SignatureCheck[] = [];
 
   const voucherOf = (b: CborValue | undefined, f: string, key: Uint8Array, type: 'voucher' | 'close'): Voucher | undefined => {
     if (b === undefined) return undefined;
@@ -197,6 +204,8 @@ export async function checkSettlement(
  */
 export class ChainCache {
   private readonly map = new Map<string, VerifiedChain>();
+  /** Chains whose signatures a caller is checking (deferred): records in flight share the same checks. */
+  private readonly pending = new Map<string, { chain: VerifiedChain; checks: SignatureCheck[] }>();
   /** Payee key (hex) -> hashes of chains it has signed an accept with. */
   private readonly accepts = new Map<string, Set<string>>();
 
@@ -218,15 +227,52 @@ export class ChainCache {
 
   constructor(private readonly max = 100_000) {}
 
-  async verify(bytes: Uint8Array, opts: Parameters<typeof verifyChain>[1]): Promise<VerifiedChain> {
+  /**
+   * The verified chain from cache, or verified now. With `deferred`, a chain not cached has everything
+   * checked but its two signatures, which are pushed to `deferred` (tagged with the chain's hash); it is
+   * cached once both have verified.
+   */
+  async verify(bytes: Uint8Array, opts: Parameters<typeof verifyChain>[1], deferred?: SignatureCheck[]): Promise<VerifiedChain> {
     const key = toHex(sha256(bytes));
     const hit = this.map.get(key);
-    if (!hit) {
+    if (hit) return this.recheck(hit, opts);
+    if (!deferred) {
       const v = await verifyChain(bytes, opts);
-      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
-      this.map.set(key, v);
+      this.put(key, v);
       return v;
     }
+    const pending = this.pending.get(key);
+    if (pending) {
+      deferred.push(...pending.checks);
+      return this.recheck(pending.chain, opts);
+    }
+    const raw: DeferredCheck[] = [];
+    const v = await verifyChain(bytes, { ...opts, deferSignatures: raw, learnParty: false });
+    const done = new Set<number>();
+    const checks = raw.map(
+      (c, i): SignatureCheck => ({
+        ...c,
+        chain: key,
+        verified: () => {
+          done.add(i);
+          if (done.size < raw.length) return;
+          this.pending.delete(key);
+          this.put(key, v);
+        },
+        failed: () => this.pending.delete(key),
+      }),
+    );
+    this.pending.set(key, { chain: v, checks });
+    deferred.push(...checks);
+    return v;
+  }
+
+  private put(key: string, v: VerifiedChain): void {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(key, v);
+  }
+
+  private recheck(hit: VerifiedChain, opts: Parameters<typeof verifyChain>[1]): VerifiedChain {
     const at = opts.revocationAt ?? opts.now ?? Math.floor(Date.now() / 1000);
     const root = hit.party.sign1.kid as Uint8Array;
     for (const [authority, subject, field] of [

@@ -10,7 +10,7 @@
  * (ID_REVOCATION_STALE), the expected key (ID_CNF) and counterparty category (ID_CATEGORY).
  */
 import { equalBytes, toHex } from '../codec/bytes.js';
-import { verifySign1 } from '../codec/cose-sign1.js';
+import { type Sign1, sigStructure, verifySign1 } from '../codec/cose-sign1.js';
 import { IdentityError } from '../errors.js';
 import type { Limits } from './claims.js';
 import { type Credential, decodeChain, decodeCredential } from './credential.js';
@@ -34,6 +34,27 @@ export interface ChainVerifyOptions {
   skipTimeCheck?: boolean;
   /** @internal restoring persisted parties */
   skipRevocation?: boolean;
+  /**
+   * @internal A ledger checks signatures in batches on worker threads: the chain's two signature checks are
+   * pushed here instead of made (the chain stands only once both verify), and the party is not learned.
+   */
+  deferSignatures?: DeferredCheck[];
+  /** Remember the party's key, for its own revocation lists (default true; a ledger has no use for it). */
+  learnParty?: boolean;
+}
+
+/** A signature left for the caller to check (see `deferSignatures`). */
+export interface DeferredCheck {
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+  field: string;
+}
+
+async function checkSignature(s: Sign1, publicKey: Uint8Array, o: ChainVerifyOptions, field: string): Promise<void> {
+  if (!o.deferSignatures) return void (await verifySign1(s, publicKey, o.trust.provider ? { provider: o.trust.provider } : {}));
+  const message = sigStructure(s.protectedBytes, new Uint8Array(0), s.payload as Uint8Array);
+  o.deferSignatures.push({ publicKey, message, signature: s.signature, field });
 }
 
 /** What a verified chain proves. */
@@ -112,10 +133,10 @@ async function checkParty(bytes: Uint8Array, o: ChainVerifyOptions): Promise<{ p
   }
   if (party.claims.issuer !== root.id)
     fail('ID_ISSUER_MISMATCH', `iss is ${party.claims.issuer}, the signing issuer is ${root.id}`, 'party.iss');
-  await verifySign1(party.sign1, root.publicKey, o.trust.provider ? { provider: o.trust.provider } : {});
+  await checkSignature(party.sign1, root.publicKey, o, 'party.signature');
   checkTime(party, o, 'party');
   const age = checkRevocation(o.trust, root.kid, party, o, 'party');
-  await o.trust.learnParty(party);
+  if (o.learnParty !== false && !o.deferSignatures) await o.trust.learnParty(party);
   return { party, age };
 }
 
@@ -140,7 +161,7 @@ export async function verifyChain(chain: readonly Uint8Array[] | Uint8Array, o: 
     fail('ID_KID_MISMATCH', 'kid is not the thumbprint of the party key', 'device.protected.kid');
   }
   if (d.issuer !== p.subject) fail('ID_ISSUER_MISMATCH', `iss is ${d.issuer}, the party is ${p.subject}`, 'device.iss');
-  await verifySign1(device.sign1, p.publicKey, o.trust.provider ? { provider: o.trust.provider } : {});
+  await checkSignature(device.sign1, p.publicKey, o, 'device.signature');
   checkTime(device, o, 'device');
   if (d.notBefore < p.notBefore || d.expiresAt > p.expiresAt)
     fail('ID_OUTLIVES_PARENT', "the device's validity must lie within its party's", 'device.exp');

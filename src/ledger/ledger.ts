@@ -274,22 +274,7 @@ export class Ledger {
    */
   async submit(records: readonly Uint8Array[]): Promise<SubmitResult[]> {
     const ids = records.map((r) => toHex(sha256(r)));
-    const seen = new Map<string, SubmitResult>();
-    if (ids.length > 0) {
-      const rows = await this.o.db.query<{ record_id: string; status: string; code: string | null; amount: string; receipt: Uint8Array }>(
-        'select record_id, status, code, amount::text as amount, receipt from receipts where record_id = any($1)',
-        [ids],
-      );
-      for (const r of rows)
-        seen.set(r.record_id, {
-          recordId: fromHex(r.record_id),
-          receipt: new Uint8Array(r.receipt),
-          status: r.status as SubmitResult['status'],
-          posted: BigInt(r.amount),
-          code: r.code ?? undefined,
-          repeated: true,
-        });
-    }
+    const seen = ids.length > 0 ? await this.storedReceipts(this.o.db, ids) : new Map<string, SubmitResult>();
     // Check structure, chains and limits here, and every signature in one batch on the verifier's threads.
     const checked: (VerifiedSettlement | EdgepayError | undefined)[] = [];
     const pendingSigs: { i: number; c: SignatureCheck }[] = [];
@@ -306,6 +291,7 @@ export class Ledger {
           trust: this.o.trust,
           now: this.now(),
           chains: this.chains,
+          deferChains: true,
         });
         checked.push(settlement);
         for (const c of signatures) pendingSigs.push({ i, c });
@@ -314,14 +300,26 @@ export class Ledger {
         checked.push(e);
       }
     }
-    const ok = await this.verifier.verifyMany(pendingSigs.map((p) => p.c));
+    const ok = await this.verifyChecks(pendingSigs.map((p) => p.c));
     pendingSigs.forEach(({ i, c }, k) => {
-      if (ok[k]) c.verified?.();
-      else if (!(checked[i] instanceof EdgepayError)) checked[i] = new CoseError('COSE_SIGNATURE', 'signature does not verify', c.field);
+      if (!ok[k] && !(checked[i] instanceof EdgepayError))
+        checked[i] = new CoseError('COSE_SIGNATURE', 'signature does not verify', c.field);
     });
-    const fresh = [...firstAt.values()];
+    let fresh = [...firstAt.values()];
     return this.o.db.transaction(async (tx) => {
       await this.exclusive(tx);
+      // Another ledger process on the same database may have applied some of these while we verified
+      // (a client that failed over and retried): theirs stand, and are returned as repeats.
+      if (fresh.length > 0 && this.o.db.kind === 'postgres') {
+        const late = await this.storedReceipts(
+          tx,
+          fresh.map((i) => ids[i] as string),
+        );
+        if (late.size > 0) {
+          for (const [id, r] of late) seen.set(id, r);
+          fresh = fresh.filter((i) => !late.has(ids[i] as string));
+        }
+      }
       const valid: { recordId: string; bytes: Uint8Array; v: VerifiedSettlement }[] = [];
       for (const i of fresh) {
         const v = checked[i];
@@ -370,6 +368,138 @@ export class Ledger {
     });
   }
 
+  /** The party whose credential key has thumbprint `kid`, as seen in a settled channel. */
+  async partyByKid(kid: Uint8Array): Promise<{ id: string; publicKey: Uint8Array } | undefined> {
+    const [r] = await this.o.db.query<{ party: string; public_key: Uint8Array }>(
+      'select party, public_key from parties where kid = $1 and public_key is not null limit 1',
+      [toHex(kid)],
+    );
+    return r && { id: r.party, publicKey: new Uint8Array(r.public_key) };
+  }
+
+  /** The receipts already given for any of `ids` (record ids, hex). */
+  private async storedReceipts(sql: Sql, ids: string[]): Promise<Map<string, SubmitResult>> {
+    const rows = await sql.query<{ record_id: string; status: string; code: string | null; amount: string; receipt: Uint8Array }>(
+      'select record_id, status, code, amount::text as amount, receipt from receipts where record_id = any($1)',
+      [ids],
+    );
+    return new Map(
+      rows.map((r) => [
+        r.record_id,
+        {
+          recordId: fromHex(r.record_id),
+          receipt: new Uint8Array(r.receipt),
+          status: r.status as SubmitResult['status'],
+          posted: BigInt(r.amount),
+          code: r.code ?? undefined,
+          repeated: true,
+        },
+      ]),
+    );
+  }
+
+  /**
+   * Checks signatures in one batch on the verifier's threads. A credential chain's signatures are skipped
+   * when this ledger verified that chain before (its hash is stored in `chains`: shared by every ledger
+   * process on the database, and surviving restarts); chains verified now are stored.
+   * @returns per check, whether it verified.
+   */
+  private async verifyChecks(checks: readonly SignatureCheck[]): Promise<boolean[]> {
+    const chainHashes = [...new Set(checks.flatMap((c) => (c.chain ? [c.chain] : [])))];
+    const known = new Set(
+      chainHashes.length > 0
+        ? (await this.o.db.query<{ hash: string }>('select hash from chains where hash = any($1)', [chainHashes])).map((r) => r.hash)
+        : [],
+    );
+    // Records in one batch share the checks of a chain they both carry: check each object once.
+    const unique = [...new Set(checks.filter((c) => !(c.chain && known.has(c.chain))))];
+    const ok = await this.verifier.verifyMany(unique);
+    const result = new Map<SignatureCheck, boolean>(unique.map((c, k) => [c, ok[k] as boolean]));
+    const verifiedChains = new Set<string>();
+    const failedChains = new Set<string>();
+    for (const c of new Set(checks)) {
+      const good = result.get(c) ?? true;
+      if (good) c.verified?.();
+      else c.failed?.();
+      if (c.chain) (good ? verifiedChains : failedChains).add(c.chain);
+    }
+    const fresh = [...verifiedChains].filter((h) => !known.has(h) && !failedChains.has(h));
+    if (fresh.length > 0)
+      await this.o.db.query('insert into chains (hash) select * from unnest($1::text[]) on conflict do nothing', [fresh]);
+    return checks.map((c) => result.get(c) ?? true);
+  }
+
+  /**
+   * Verifies credential chains ahead of their first payment (enrolment: a fleet registering its devices),
+   * so settling later costs only the payment's own signature. Signatures are checked in one batch.
+   * @returns per chain, undefined when enrolled, else the error it failed with.
+   */
+  async enroll(chains: readonly Uint8Array[]): Promise<(EdgepayError | undefined)[]> {
+    const out: (EdgepayError | undefined)[] = [];
+    const checks: { i: number; c: SignatureCheck }[] = [];
+    for (let i = 0; i < chains.length; i++) {
+      const deferred: SignatureCheck[] = [];
+      try {
+        await this.chains.verify(chains[i] as Uint8Array, { trust: this.o.trust, now: this.now() }, deferred);
+        out.push(undefined);
+      } catch (e) {
+        if (!(e instanceof EdgepayError)) throw e;
+        out.push(e);
+      }
+      for (const c of deferred) checks.push({ i, c });
+    }
+    const ok = await this.verifyChecks(checks.map((x) => x.c));
+    checks.forEach(({ i, c }, k) => {
+      if (!ok[k] && !out[i]) out[i] = new CoseError('COSE_SIGNATURE', 'signature does not verify', c.field);
+    });
+    return out;
+  }
+
+  /**
+   * Deposits in bulk (opening balances): like {@link fund} for each, in one transaction, each applied once
+   * by its `ref`. @returns how many were new.
+   */
+  async fundMany(deposits: readonly { party: string; asset: string; amount: bigint; ref: string }[]): Promise<number> {
+    for (const d of deposits) if (d.amount <= 0n) throw new LedgerError('LEDGER_AMOUNT', 'a deposit is positive', 'amount');
+    return this.o.db.transaction(async (tx) => {
+      await this.exclusive(tx);
+      const fresh = new Set(
+        (
+          await tx.query<{ nonce: string }>(
+            `insert into admin_calls (nonce, op) select n, 'fund' from unnest($1::text[]) as n on conflict do nothing returning nonce`,
+            [deposits.map((d) => `fund:${d.ref}`)],
+          )
+        ).map((r) => r.nonce),
+      );
+      const todo = deposits.filter((d) => fresh.has(`fund:${d.ref}`));
+      if (todo.length === 0) return 0;
+      await tx.query(
+        `insert into postings (record_id, debit, credit, asset, amount)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[])`,
+        columns(
+          todo.map((d) => [`fund:${d.ref}`, EXTERNAL, d.party, d.asset, d.amount.toString()]),
+          5,
+        ),
+      );
+      const deltas = new Map<string, bigint>();
+      for (const d of todo)
+        for (const [party, delta] of [
+          [d.party, d.amount],
+          [EXTERNAL, -d.amount],
+        ] as const)
+          deltas.set(`${party}\u0000${d.asset}`, (deltas.get(`${party}\u0000${d.asset}`) ?? 0n) + delta);
+      await tx.query(
+        `insert into accounts (party, asset, balance) select * from unnest($1::text[], $2::text[], $3::numeric[])
+         on conflict (party, asset) do update set balance = accounts.balance + excluded.balance`,
+        columns(
+          [...deltas].map(([k, d]) => [...k.split('\u0000'), d.toString()]),
+          3,
+        ),
+      );
+      return todo.length;
+    });
+  }
+
   /** Writers take turns: the batch apply, deposits, credit lines and payouts see each other whole. */
   private async exclusive(tx: Sql): Promise<void> {
     if (this.o.db.kind === 'postgres') await tx.query('select pg_advisory_xact_lock(7243021)');
@@ -406,16 +536,22 @@ export class Ledger {
     );
     // New channels may bring new parties: remember how to pay them on conventional rails.
     const freshIds = new Set(newChannels.map((r) => r.id));
-    const partyRows = new Map<string, [string, string | null, string | null]>();
+    const partyRows = new Map<string, [string, string | null, string | null, string]>();
+    const partyKeys = new Map<string, Uint8Array>();
     for (const { v } of items)
       if (freshIds.has(toHex(v.channelId)))
-        for (const c of [v.payer, v.payee])
-          partyRows.set(c.party.claims.subject, [c.party.claims.subject, c.paymentRef ?? null, c.party.claims.category ?? null]);
+        for (const c of [v.payer, v.payee]) {
+          const p = c.party;
+          partyRows.set(p.claims.subject, [p.claims.subject, c.paymentRef ?? null, p.claims.category ?? null, toHex(p.subjectKid)]);
+          partyKeys.set(p.claims.subject, p.claims.publicKey);
+        }
     if (partyRows.size > 0)
       await tx.query(
-        `insert into parties (party, payment_ref, category) select * from unnest($1::text[], $2::text[], $3::text[])
-         on conflict (party) do update set payment_ref = excluded.payment_ref, category = excluded.category, updated_at = now()`,
-        columns([...partyRows.values()], 3),
+        `insert into parties (party, payment_ref, category, kid, public_key)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
+         on conflict (party) do update set payment_ref = excluded.payment_ref, category = excluded.category,
+           kid = excluded.kid, public_key = excluded.public_key, updated_at = now()`,
+        [...columns([...partyRows.values()], 4), [...partyKeys.values()]],
       );
     const chans = new Map(
       (

@@ -3,7 +3,7 @@
  * One schema and one set of migrations for PGlite and PostgreSQL. Parties' balances per asset; one row per
  * channel with what has been applied; double-entry postings; one receipt per settlement record.
  */
-import type { Db } from './db.js';
+import type { Db, Sql } from './db.js';
 
 const MIGRATIONS: string[] = [
   `create table if not exists accounts (
@@ -65,15 +65,30 @@ const MIGRATIONS: string[] = [
      id text primary key, party text not null, payer_kid text not null, asset text not null,
      amount numeric(39,0) not null, expires_at bigint not null, ticket bytea not null,
      released boolean not null default false, created_at timestamptz not null default now())`,
+  // Credential chains this ledger has verified (by hash): a chain's signatures are checked once, whichever
+  // ledger process sees it first, and settling a payment then costs only the payment's own signature.
+  `create table if not exists chains (hash text primary key, verified_at timestamptz not null default now())`,
+  // A party's key (from its verified credential), so it can sign calls for its own accounts: looked up
+  // here rather than held in memory, whatever the number of parties.
+  `alter table parties add column if not exists kid text`,
+  `alter table parties add column if not exists public_key bytea`,
+  `create index if not exists parties_kid on parties (kid)`,
 ];
 
 /** Applies the migrations this database has not seen yet. */
 export async function migrate(db: Db): Promise<void> {
-  await db.query('create table if not exists ep_migrations (version integer primary key)');
+  // Several ledger processes may start on one database at once: they migrate one at a time.
+  const lock = (tx: Sql) => (db.kind === 'postgres' ? tx.query('select pg_advisory_xact_lock(7243022)') : Promise.resolve([]));
+  await db.transaction(async (tx) => {
+    await lock(tx);
+    await tx.query('create table if not exists ep_migrations (version integer primary key)');
+  });
   const done = new Set((await db.query<{ version: number }>('select version from ep_migrations')).map((r) => Number(r.version)));
   for (let v = 0; v < MIGRATIONS.length; v++) {
     if (done.has(v)) continue;
     await db.transaction(async (tx) => {
+      await lock(tx);
+      if ((await tx.query('select 1 from ep_migrations where version = $1', [v])).length > 0) return;
       await tx.query(MIGRATIONS[v] as string);
       await tx.query('insert into ep_migrations (version) values ($1)', [v]);
     });

@@ -163,8 +163,9 @@ export class LedgerService {
   private async submitterKey(chainBytes: Uint8Array): Promise<Uint8Array> {
     const creds = decodeChain(chainBytes);
     try {
-      if (creds.length === 1) return (await verifyParty(creds[0] as Uint8Array, { trust: this.o.trust, now: this.now() })).claims.publicKey;
-      return (await this.chains.verify(chainBytes, { trust: this.o.trust, now: this.now() })).publicKey;
+      if (creds.length === 1)
+        return (await verifyParty(creds[0] as Uint8Array, { trust: this.o.trust, now: this.now(), learnParty: false })).claims.publicKey;
+      return (await this.chains.verify(chainBytes, { trust: this.o.trust, now: this.now(), learnParty: false })).publicKey;
     } catch (e) {
       if (e instanceof EdgepayError)
         throw new LedgerError('LEDGER_UNAUTHORIZED', `the submitter is not enrolled: ${e.message}`, 'submission.chain', { cause: e });
@@ -183,7 +184,9 @@ export class LedgerService {
     const c = decodeAdmin(bytes);
     const kid = c.sign1.kid;
     const root = kid && this.o.trust.root(kid);
-    const party = !root && kid ? this.o.trust.authority(kid) : undefined;
+    // A party signs calls for its own accounts: its key is known once a channel of its devices settled (or
+    // its device submitted), or from the trust store (a party whose own lists it holds).
+    const party = !root && kid ? (this.o.trust.authority(kid) ?? (await this.o.ledger.partyByKid(kid))) : undefined;
     const signer = root || party;
     if (!signer) throw new LedgerError('LEDGER_UNAUTHORIZED', 'administrative calls are signed by an issuer', 'protected.kid');
     await verifySign1(c.sign1, signer.publicKey).catch((e) => {
