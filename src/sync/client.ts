@@ -94,3 +94,65 @@ export class HttpLedgerClient implements LedgerClient {
     );
   }
 }
+
+export interface FailoverOptions {
+  /** How long an endpoint that failed is passed over before it is tried first again (ms, default 1000). */
+  downMs?: number;
+}
+
+/**
+ * Several endpoints of one ledger (API processes sharing its database) as one client: a call goes to the
+ * first endpoint not recently found down, in the order given; a retryable failure passes it over for
+ * `downMs` and the call moves on to the next. So a client fails over to a survivor, and back to its first
+ * choice once that answers again. A refusal is the ledger's answer: it is not retried elsewhere. Safe
+ * because submissions are idempotent: a batch a dying endpoint applied gets the same receipts again.
+ */
+export class FailoverLedgerClient implements LedgerClient {
+  private readonly downUntil: number[];
+
+  constructor(
+    private readonly clients: readonly LedgerClient[],
+    private readonly o: FailoverOptions = {},
+  ) {
+    if (clients.length === 0) throw new SyncError('SYNC_CONFIG', 'a failover client needs at least one endpoint', 'clients');
+    this.downUntil = clients.map(() => 0);
+  }
+
+  submit(submission: Uint8Array): Promise<Uint8Array[]> {
+    return this.first((c) => c.submit(submission));
+  }
+
+  async probe(): Promise<boolean> {
+    for (const i of this.order()) {
+      if (await (this.clients[i] as LedgerClient).probe()) {
+        this.downUntil[i] = 0;
+        return true;
+      }
+      this.downUntil[i] = Date.now() + (this.o.downMs ?? 1000);
+    }
+    return false;
+  }
+
+  /** Endpoints up first, then those passed over (all down: still try each). */
+  private order(): number[] {
+    const now = Date.now();
+    const all = this.clients.map((_, i) => i);
+    return [...all.filter((i) => (this.downUntil[i] as number) <= now), ...all.filter((i) => (this.downUntil[i] as number) > now)];
+  }
+
+  private async first<T>(call: (c: LedgerClient) => Promise<T>): Promise<T> {
+    let last: unknown;
+    for (const i of this.order()) {
+      try {
+        const out = await call(this.clients[i] as LedgerClient);
+        this.downUntil[i] = 0;
+        return out;
+      } catch (e) {
+        if (!(e instanceof SyncFailure) || !e.retryable) throw e;
+        this.downUntil[i] = Date.now() + (this.o.downMs ?? 1000);
+        last = e;
+      }
+    }
+    throw last;
+  }
+}
