@@ -1,0 +1,100 @@
+/**
+ * The seed trial's ledger: three (or more) API processes of `bench/seed1-node.ts` on one PostgreSQL
+ * schema, each killable with SIGKILL and restartable on its port; peak memory read from /proc.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const NODE = fileURLToPath(new URL('./seed1-node.ts', import.meta.url));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resident set high-water mark of a live process, bytes (0 when it is gone). */
+async function peakRss(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export class LedgerCluster {
+  readonly urls: string[];
+  private readonly procs: (ChildProcess | undefined)[];
+  /** Per process slot: the highest peak memory of any of its lives. */
+  readonly peak: number[];
+  private threads = 1;
+
+  private constructor(
+    private readonly args: string[],
+    private readonly ports: number[],
+  ) {
+    this.urls = ports.map((p) => `http://127.0.0.1:${p}`);
+    this.procs = ports.map(() => undefined);
+    this.peak = ports.map(() => 0);
+  }
+
+  static async start(n: number, seed: string, pgUrl: string, schema: string, threads: number): Promise<LedgerCluster> {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) ports.push(await freePort());
+    const c = new LedgerCluster([seed, pgUrl, schema], ports);
+    c.threads = threads;
+    await Promise.all(ports.map((_, i) => c.up(i)));
+    return c;
+  }
+
+  /** Starts process `i`; resolves once it serves. */
+  async up(i: number): Promise<void> {
+    const p = spawn(process.execPath, ['--import', 'tsx', NODE, ...this.args, String(this.ports[i]), String(this.threads)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    this.procs[i] = p;
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const onData = (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('"listening"')) {
+          p.stdout?.off('data', onData);
+          p.stdout?.resume();
+          resolve();
+        }
+      };
+      p.stdout?.on('data', onData);
+      p.once('exit', (code) => reject(new Error(`ledger process ${i} exited with ${code} before serving`)));
+    });
+  }
+
+  /** SIGKILL, no warning: whatever it had in flight is cut off. */
+  async kill(i: number): Promise<void> {
+    const p = this.procs[i];
+    if (!p || p.exitCode !== null) return;
+    await this.sample();
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+    this.procs[i] = undefined;
+  }
+
+  /** Reads every live process's peak memory into {@link peak}. */
+  async sample(): Promise<void> {
+    for (let i = 0; i < this.procs.length; i++) this.peak[i] = Math.max(this.peak[i] as number, await peakRss(this.procs[i]?.pid));
+  }
+
+  async stop(): Promise<void> {
+    await this.sample();
+    await Promise.all(this.procs.map((_, i) => this.kill(i)));
+  }
+}

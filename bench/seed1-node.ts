@@ -1,0 +1,29 @@
+/**
+ * One ledger API process of the seed trial: the real service stack (LedgerService over HTTP, signatures on
+ * worker threads) on the shared PostgreSQL schema. `tsx bench/seed1-node.ts <seed> <postgres url> <schema>
+ * <port> [verify threads]`; prints `{"listening": url}` once it serves. Killed with SIGKILL by the trial, restarted on the
+ * same port.
+ */
+import { workerVerifier } from '../src/crypto/workers.js';
+import { TrustStore } from '../src/identity/trust-store.js';
+import { openPostgres } from '../src/ledger/db.js';
+import { serveHttp } from '../src/ledger/http.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { LedgerService } from '../src/ledger/service.js';
+import { seed1World } from './seed1-world.js';
+
+const [seed, url, schema, port, threads] = process.argv.slice(2) as [string, string, string, string, string | undefined];
+const w = await seed1World(seed);
+const db = await openPostgres(url, schema);
+const trust = new TrustStore(w.roots);
+const ledger = await Ledger.open({
+  db,
+  signer: w.ledgerKey,
+  id: 'ledger:seed1',
+  trust,
+  verifier: workerVerifier(threads ? { threads: Number(threads) } : {}),
+});
+const service = await LedgerService.open({ ledger, trust });
+// Clients are the trial's own, on loopback: no per-address rate limit.
+const http = await serveHttp(service, { port: Number(port), host: '127.0.0.1', rate: { perSecond: 1e9, burst: 1e9 } });
+console.log(JSON.stringify({ listening: http.url }));

@@ -1,0 +1,351 @@
+/**
+ * `npm run bench -- seed1 [--accounts=N] [--clients=6] [--down=60] [--kill-at=0.25] [--threads=1] [--seed=seed1]`:
+ * the e-money trial of ../shared/seeds.md on edgepay's ledger. N accounts (account k holds k minor
+ * units) each settle their whole balance to one merchant through signed settlement records, generated
+ * ahead (not timed) and submitted by concurrent clients to three ledger API processes sharing one
+ * PostgreSQL schema. When `--kill-at` of the records are in, two of the three are killed (SIGKILL) for
+ * `--down` seconds; clients fail over to the survivor and back. Then the totals are checked exactly.
+ *
+ * Accounts are enrolled and funded before the clock starts, as the trial's accounts existed before it:
+ * enrolment verifies each account's credential chain once (the ledger stores its hash), so settling
+ * costs the ledger one signature check per record, the payer's voucher.
+ *
+ * `--devices` runs the device-side variant instead (see `seed1-devices.ts`).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { toHex } from '../src/codec/bytes.js';
+import { sha256 } from '../src/crypto/hash.js';
+import { workerVerifier } from '../src/crypto/workers.js';
+import { TrustStore } from '../src/identity/trust-store.js';
+import { type Db, openPostgres } from '../src/ledger/db.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { verifyReceipt } from '../src/ledger/receipt.js';
+import { FailoverLedgerClient, HttpLedgerClient } from '../src/sync/client.js';
+import { signSubmission } from '../src/sync/submission.js';
+import { report } from './harness.js';
+import { LedgerCluster } from './seed1-cluster.js';
+import { ASSET, accountParty, MERCHANT, readAccounts, type Seed1World, seed1World } from './seed1-world.js';
+
+export interface Seed1Options {
+  accounts: number;
+  seed: string;
+  clients: number;
+  batch: number;
+  nodes: number;
+  /** Signature-checking threads per ledger process. */
+  threads: number;
+  /** Fraction of the records in when two processes are killed (>= 1: never). */
+  killAt: number;
+  downSeconds: number;
+  pgUrl: string;
+  /** Where generated accounts are kept between runs. */
+  dir: string;
+  log: (line: string) => void;
+}
+
+export const seed1Defaults = (): Seed1Options => ({
+  accounts: 1_080_000,
+  seed: 'seed1',
+  clients: 6,
+  batch: 1000,
+  nodes: 3,
+  threads: 1,
+  killAt: 0.25,
+  downSeconds: 60,
+  pgUrl: process.env.EDGEPAY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  dir: '.tmp/seed1',
+  log: (l) => console.error(l),
+});
+
+/** Files of generated accounts, each a run of consecutive k; made on all cores once, then reused. */
+export async function generate(o: Pick<Seed1Options, 'accounts' | 'seed' | 'dir' | 'log'>): Promise<string[]> {
+  const dir = join(o.dir, `${o.seed}-${o.accounts}`);
+  await mkdir(dir, { recursive: true });
+  const chunk = 20_000;
+  const chunks: { from: number; to: number; file: string }[] = [];
+  for (let from = 1; from <= o.accounts; from += chunk)
+    chunks.push({ from, to: Math.min(o.accounts + 1, from + chunk), file: join(dir, `${String(from).padStart(9, '0')}.bin`) });
+  const have = new Set(await readdir(dir));
+  const todo = chunks.filter((c) => !have.has(c.file.slice(dir.length + 1)));
+  if (todo.length > 0) {
+    const threads = Math.min(availableParallelism(), todo.length);
+    const started = performance.now();
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: threads }, (_, t) => {
+        const mine = todo.filter((_, i) => i % threads === t);
+        const w = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
+          workerData: { entry: new URL('./seed1-gen.ts', import.meta.url).href, seed: o.seed, chunks: mine },
+        });
+        return new Promise<void>((resolve, reject) => {
+          w.on('message', async (m: { done: number; file: string }) => {
+            await rename(`${m.file}.part`, m.file); // whole chunks only: a run cut short resumes cleanly
+            done += m.done;
+            o.log(`generated ${done.toLocaleString('en-US')} accounts (${Math.round((performance.now() - started) / 1000)} s)`);
+          });
+          w.once('error', reject);
+          w.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`generator exited with ${code}`))));
+        });
+      }),
+    );
+  }
+  return chunks.map((c) => c.file);
+}
+
+/**
+ * Enrols every account's chain (and the merchant's) and funds account k with k, in bulk. `chains` yields
+ * the chains of accounts 1, 2, 3... in order.
+ */
+export async function setUp(db: Db, w: Seed1World, chains: AsyncIterable<Uint8Array[]>, log: (l: string) => void): Promise<void> {
+  const verifier = workerVerifier();
+  const ledger = await Ledger.open({ db, signer: w.ledgerKey, id: 'ledger:seed1', trust: new TrustStore(w.roots), verifier });
+  const check = (errors: unknown[]) => {
+    const bad = errors.find((e) => e !== undefined);
+    if (bad) throw new Error(`enrolment failed: ${(bad as Error).message}`);
+  };
+  check(await ledger.enroll([w.merchant.chain]));
+  let k = 1;
+  const started = performance.now();
+  for await (const part of chains) {
+    for (let i = 0; i < part.length; i += 5000) check(await ledger.enroll(part.slice(i, i + 5000)));
+    const deposits = part.map(() => {
+      const amount = BigInt(k);
+      return { party: accountParty(k++), asset: ASSET, amount, ref: `seed1:${amount}` };
+    });
+    for (let i = 0; i < deposits.length; i += 10_000) await ledger.fundMany(deposits.slice(i, i + 10_000));
+    log(`enrolled and funded ${(k - 1).toLocaleString('en-US')} accounts (${Math.round((performance.now() - started) / 1000)} s)`);
+  }
+  await verifier.close();
+}
+
+async function* chainsIn(files: string[]): AsyncGenerator<Uint8Array[]> {
+  for (const f of files) yield readAccounts(await readFile(f)).chains;
+}
+
+/** The trial's exact checks, on the ledger's database after the run. */
+export async function exactChecks(db: Db, n: number, receiptsOk: number): Promise<Record<string, boolean>> {
+  const one = async (sql: string) => (await db.query<{ v: string }>(sql))[0]?.v ?? '';
+  const expected = (BigInt(n) * BigInt(n + 1)) / 2n;
+  return {
+    [`merchant balance = N(N+1)/2 = ${expected}`]:
+      (await one(`select balance::text as v from accounts where party = '${MERCHANT}' and asset = '${ASSET}'`)) === expected.toString(),
+    'every account at zero':
+      (await one(`select count(*)::text as v from accounts where party like 'acct:%' and balance = 0`)) === String(n),
+    'postings sum to zero, and every balance is its postings':
+      (await one('select sum(balance)::text as v from accounts')) === '0' &&
+      (await one(`with p as (select party, asset, sum(d) as d from (select credit as party, asset, amount as d from postings
+                    union all select debit, asset, -amount from postings) x group by party, asset)
+                  select count(*)::text as v from accounts a full join p on a.party = p.party and a.asset = p.asset
+                   where coalesce(a.balance, 0) <> coalesce(p.d, 0)`)) === '0',
+    'no record applied twice':
+      (await one(`select count(*)::text as v from postings where channel_id is not null`)) === String(n) &&
+      (await one(`select count(distinct channel_id)::text as v from postings where channel_id is not null`)) === String(n) &&
+      (await one(`select count(*)::text as v from channels where applied = cap`)) === String(n),
+    'every submitted record has a receipt':
+      receiptsOk === n && (await one(`select count(*)::text as v from receipts where status = 'accepted'`)) === String(n),
+  };
+}
+
+/** Batches of records, read from the account files one at a time (memory stays flat at any N). */
+async function* batches(files: string[], size: number): AsyncGenerator<Uint8Array[]> {
+  for (const f of files) {
+    const { records } = readAccounts(await readFile(f));
+    for (let i = 0; i < records.length; i += size) yield records.slice(i, i + size);
+  }
+}
+
+export interface Seed1Result {
+  accounts: number;
+  seconds: number;
+  average: number;
+  peak15s: number;
+  before: number;
+  whileDown: number;
+  downRatio: number;
+  recoverSeconds: number | undefined;
+  peakRss: { ledger: number[]; clients: number };
+  checks: Record<string, boolean>;
+  failovers: number;
+}
+
+/** Runs the trial on a fresh schema (dropped after); returns the figures and the exact checks. */
+export async function runSeed1(o: Seed1Options): Promise<Seed1Result> {
+  const files = await generate(o);
+  const w = await seed1World(o.seed);
+  const schema = `ep_seed1_${randomBytes(4).toString('hex')}`;
+  const db = await openPostgres(o.pgUrl, schema);
+  let cluster: LedgerCluster | undefined;
+  try {
+    await setUp(db, w, chainsIn(files), o.log);
+    cluster = await LedgerCluster.start(o.nodes, o.seed, o.pgUrl, schema, o.threads);
+    const c = cluster;
+    const n = o.accounts;
+    const completions: { at: number; records: number }[] = [];
+    let inCount = 0;
+    let failovers = 0;
+    let receiptsOk = 0;
+    let killAt: number | undefined;
+    let restartAt: number | undefined;
+    let recoveredAt: number | undefined;
+    let outage: Promise<void> | undefined;
+    const source = batches(files, o.batch);
+    let next = Promise.resolve();
+    // One batch at a time off the files, in order, whichever client asks.
+    const take = () => {
+      const p = next.then(() => source.next());
+      next = p.then(() => undefined);
+      return p;
+    };
+    const killed = Array.from({ length: o.nodes - 1 }, (_, i) => i + 1).slice(0, 2);
+    const outageRun = async () => {
+      killAt = performance.now();
+      await Promise.all(killed.map((i) => c.kill(i)));
+      o.log(`killed ledger processes ${killed.join(' and ')} (kill -9) at ${inCount.toLocaleString('en-US')} records`);
+      await new Promise((r) => setTimeout(r, o.downSeconds * 1000));
+      restartAt = performance.now();
+      await Promise.all(killed.map((i) => c.up(i)));
+      const probes = killed.map((i) => new HttpLedgerClient(c.urls[i] as string));
+      while (!(await Promise.all(probes.map((p) => p.probe()))).every(Boolean)) await new Promise((r) => setTimeout(r, 50));
+      recoveredAt = performance.now();
+      o.log(`restarted them: serving again after ${((recoveredAt - restartAt) / 1000).toFixed(2)} s`);
+    };
+    const start = performance.now();
+    const client = async (ci: number) => {
+      // Each client prefers its own process and fails over to the others in turn.
+      const order = c.urls.map((_, i) => c.urls[(ci + i) % c.urls.length] as string);
+      const ledgerClient = new FailoverLedgerClient(
+        order.map((u) => new HttpLedgerClient(u, { timeoutMs: 60_000 })),
+        { downMs: 500 },
+      );
+      for (;;) {
+        const { value: records, done } = await take();
+        if (done) return;
+        const submission = await signSubmission(w.merchant.signer, w.merchant.chain, records, Math.floor(Date.now() / 1000));
+        let receipts: Uint8Array[] | undefined;
+        while (!receipts) {
+          try {
+            receipts = await ledgerClient.submit(submission);
+          } catch {
+            failovers++;
+            await new Promise((r) => setTimeout(r, 100)); // every process down for a moment: the same batch again
+          }
+        }
+        if (receipts.length !== records.length) throw new Error('a receipt is missing');
+        for (let i = 0; i < records.length; i++) {
+          const r = await verifyReceipt(receipts[i] as Uint8Array, w.ledgerKey.publicKey);
+          if (r.status === 'accepted' && toHex(r.recordId) === toHex(sha256(records[i] as Uint8Array))) receiptsOk++;
+        }
+        inCount += records.length;
+        completions.push({ at: performance.now(), records: records.length });
+        if (!outage && inCount >= o.killAt * n && o.nodes >= 3) outage = outageRun();
+      }
+    };
+    const progress = setInterval(() => {
+      void c.sample();
+      o.log(
+        `${inCount.toLocaleString('en-US')} / ${n.toLocaleString('en-US')} records, ${Math.round((inCount * 1000) / (performance.now() - start))}/s`,
+      );
+    }, 5000);
+    await Promise.all(Array.from({ length: o.clients }, (_, i) => client(i)));
+    const end = performance.now();
+    clearInterval(progress);
+    await outage;
+    await c.sample();
+
+    const rate = (from: number, to: number) =>
+      (completions.filter((x) => x.at > from && x.at <= to).reduce((s, x) => s + x.records, 0) * 1000) / Math.max(1, to - from);
+    let peak = 0;
+    for (const x of completions) peak = Math.max(peak, rate(x.at - 15_000, x.at));
+    if (end - start < 15_000) peak = rate(start, end);
+    const downEnd = Math.min(restartAt ?? end, end);
+    const before = killAt ? rate(start, killAt) : rate(start, end);
+    const whileDown = killAt ? rate(killAt, downEnd) : 0;
+
+    const checks = await exactChecks(db, n, receiptsOk);
+    const result: Seed1Result = {
+      accounts: n,
+      seconds: (end - start) / 1000,
+      average: (n * 1000) / (end - start),
+      peak15s: peak,
+      before,
+      whileDown,
+      downRatio: killAt ? whileDown / before : 0,
+      recoverSeconds: recoveredAt && restartAt ? (recoveredAt - restartAt) / 1000 : undefined,
+      peakRss: { ledger: [...c.peak], clients: process.resourceUsage().maxRSS * 1024 },
+      checks,
+      failovers,
+    };
+    return result;
+  } finally {
+    await cluster?.stop();
+    await db.query(`drop schema ${schema} cascade`).catch(() => {});
+    await db.close();
+  }
+}
+
+/** Reads `--name=value` (or `--name value`) from the command line. */
+export function arg(name: string): string | undefined {
+  const argv = process.argv;
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const a = argv[i] as string;
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
+}
+
+export function printSeed1(name: string, r: Seed1Result, log: (l: string) => void): boolean {
+  report(`${name}.records.average`, r.average, 'records/s');
+  report(`${name}.records.peak15s`, r.peak15s, 'records/s');
+  if (r.whileDown > 0) report(`${name}.records.two_down`, r.whileDown, 'records/s', r.before);
+  if (r.recoverSeconds !== undefined) report(`${name}.recover`, r.recoverSeconds, 's');
+  for (const [i, b] of r.peakRss.ledger.entries()) report(`${name}.peak_rss.ledger${i}`, b / 2 ** 20, 'MiB');
+  report(`${name}.peak_rss.clients`, r.peakRss.clients / 2 ** 20, 'MiB');
+  log(`\n${name}: ${r.accounts.toLocaleString('en-US')} accounts settled in ${r.seconds.toFixed(1)} s`);
+  log(
+    `  average ${Math.round(r.average).toLocaleString('en-US')} records/s, peak over 15 s ${Math.round(r.peak15s).toLocaleString('en-US')}/s`,
+  );
+  if (r.whileDown > 0)
+    log(
+      `  two of three processes down: ${Math.round(r.whileDown).toLocaleString('en-US')}/s against ${Math.round(r.before).toLocaleString('en-US')}/s before (${(r.downRatio * 100).toFixed(0)}%), serving again ${r.recoverSeconds?.toFixed(2)} s after restart, ${r.failovers} submissions retried`,
+    );
+  log(
+    `  peak memory: ledger processes ${r.peakRss.ledger.map((b) => `${Math.round(b / 2 ** 20)} MiB`).join(', ')}; clients ${Math.round(r.peakRss.clients / 2 ** 20)} MiB`,
+  );
+  for (const [what, ok] of Object.entries(r.checks)) log(`  ${ok ? 'OK    ' : 'FAILED'} ${what}`);
+  return Object.values(r.checks).every(Boolean);
+}
+
+export async function benchSeed1(): Promise<void> {
+  const d = seed1Defaults();
+  const devices = process.argv.includes('--devices');
+  const num = (k: string, v: number) => (arg(k) === undefined ? v : Number(arg(k)));
+  const o: Seed1Options = {
+    ...d,
+    accounts: num('accounts', devices ? 20_000 : d.accounts),
+    clients: num('clients', d.clients),
+    threads: num('threads', d.threads),
+    batch: num('batch', d.batch),
+    killAt: num('kill-at', d.killAt),
+    downSeconds: num('down', d.downSeconds),
+    seed: arg('seed') ?? d.seed,
+  };
+  if (!Number.isInteger(o.accounts) || o.accounts < 1) throw new Error('--accounts takes a whole number above 0');
+  if (devices) {
+    const { runSeed1Devices } = await import('./seed1-devices.js');
+    const r = await runSeed1Devices(o);
+    report('seed1.devices.offline_payments', r.payments / r.offlineSeconds, 'payments/s');
+    report('seed1.devices.sync', r.syncRate, 'records/s');
+    o.log(
+      `\nseed1 --devices: ${r.accounts.toLocaleString('en-US')} accounts paid ${r.payments.toLocaleString('en-US')} times offline in ${r.offlineSeconds.toFixed(1)} s with the ledger down;`,
+    );
+    o.log(`  ${r.records.toLocaleString('en-US')} records (both sides' copies) synced in ${r.syncSeconds.toFixed(1)} s once it was back`);
+    for (const [what, ok] of Object.entries(r.checks)) o.log(`  ${ok ? 'OK    ' : 'FAILED'} ${what}`);
+    if (!Object.values(r.checks).every(Boolean)) process.exitCode = 1;
+    return;
+  }
+  const r = await runSeed1(o);
+  if (!printSeed1('seed1', r, o.log)) process.exitCode = 1;
+}
