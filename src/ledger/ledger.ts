@@ -516,43 +516,7 @@ export class Ledger {
     const out = new Map<string, Applied>();
     if (items.length === 0) return out;
     const key = (party: string, asset: string) => `${party}\u0000${asset}`;
-    const newChannels = await tx.query<{ id: string }>(
-      `insert into channels (id, payer_party, payee_party, payer_kid, payee_kid, asset, cap, outstanding_limit)
-       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[])
-       on conflict (id) do nothing returning id`,
-      columns(
-        uniqueBy(items, (x) => toHex(x.v.channelId)).map(({ v }) => [
-          toHex(v.channelId),
-          v.payer.party.claims.subject,
-          v.payee.party.claims.subject,
-          toHex(v.payer.kid),
-          toHex(v.payee.kid),
-          v.terms.asset,
-          v.terms.cap.toString(),
-          v.payer.limits.totalOutstanding.toString(),
-        ]),
-        8,
-      ),
-    );
-    // New channels may bring new parties: remember how to pay them on conventional rails.
-    const freshIds = new Set(newChannels.map((r) => r.id));
-    const partyRows = new Map<string, [string, string | null, string | null, string]>();
-    const partyKeys = new Map<string, Uint8Array>();
-    for (const { v } of items)
-      if (freshIds.has(toHex(v.channelId)))
-        for (const c of [v.payer, v.payee]) {
-          const p = c.party;
-          partyRows.set(p.claims.subject, [p.claims.subject, c.paymentRef ?? null, p.claims.category ?? null, toHex(p.subjectKid)]);
-          partyKeys.set(p.claims.subject, p.claims.publicKey);
-        }
-    if (partyRows.size > 0)
-      await tx.query(
-        `insert into parties (party, payment_ref, category, kid, public_key)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
-         on conflict (party) do update set payment_ref = excluded.payment_ref, category = excluded.category,
-           kid = excluded.kid, public_key = excluded.public_key, updated_at = now()`,
-        [...columns([...partyRows.values()], 4), [...partyKeys.values()]],
-      );
+    // The channels already known; new ones start empty and are written once, with the outcome, below.
     const chans = new Map(
       (
         await tx.query<{ id: string; applied: string; disputed: boolean; closed: boolean; seq: number; ticks: number }>(
@@ -564,6 +528,31 @@ export class Ledger {
         { applied: BigInt(c.applied), disputed: c.disputed, closed: c.closed, seq: Number(c.seq), ticks: Number(c.ticks), dirty: false },
       ]),
     );
+    const fresh = new Map<string, VerifiedSettlement>();
+    for (const { v } of items) {
+      const id = toHex(v.channelId);
+      if (chans.has(id)) continue;
+      fresh.set(id, v);
+      chans.set(id, { applied: 0n, disputed: false, closed: false, seq: 0, ticks: 0, dirty: true });
+    }
+    // New channels may bring new parties: remember how to pay them on conventional rails, and their keys.
+    const partyRows = new Map<string, [string, string | null, string | null, string]>();
+    const partyKeys = new Map<string, Uint8Array>();
+    for (const v of fresh.values())
+      for (const c of [v.payer, v.payee]) {
+        const p = c.party;
+        partyRows.set(p.claims.subject, [p.claims.subject, c.paymentRef ?? null, p.claims.category ?? null, toHex(p.subjectKid)]);
+        partyKeys.set(p.claims.subject, p.claims.publicKey);
+      }
+    if (partyRows.size > 0)
+      await tx.query(
+        `insert into parties (party, payment_ref, category, kid, public_key)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
+         on conflict (party) do update set payment_ref = excluded.payment_ref, category = excluded.category,
+           kid = excluded.kid, public_key = excluded.public_key, updated_at = now()
+         where (parties.payment_ref, parties.category, parties.kid) is distinct from (excluded.payment_ref, excluded.category, excluded.kid)`,
+        [...columns([...partyRows.values()], 4), [...partyKeys.values()]],
+      );
     const outstanding = new Map(
       (
         await tx.query<{ kid: string; s: string }>('select kid, outstanding::text as s from devices where kid = any($1)', [
@@ -701,12 +690,33 @@ export class Ledger {
     const dirty = [...chans].filter(([, c]) => c.dirty);
     if (dirty.length > 0)
       await tx.query(
-        `update channels c set applied = u.applied, seq = u.seq, ticks = u.ticks, closed = u.closed, disputed = u.disputed
-           from unnest($1::text[], $2::numeric[], $3::int[], $4::int[], $5::bool[], $6::bool[]) as u(id, applied, seq, ticks, closed, disputed)
-          where c.id = u.id`,
+        `insert into channels (id, payer_party, payee_party, payer_kid, payee_kid, asset, cap, outstanding_limit,
+                               applied, seq, ticks, closed, disputed)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[],
+                              $9::numeric[], $10::int[], $11::int[], $12::bool[], $13::bool[])
+         on conflict (id) do update set applied = excluded.applied, seq = excluded.seq, ticks = excluded.ticks,
+           closed = excluded.closed, disputed = excluded.disputed`,
         columns(
-          dirty.map(([id, c]) => [id, c.applied.toString(), c.seq, c.ticks, c.closed, c.disputed]),
-          6,
+          dirty.map(([id, c]) => {
+            // Known channels only update their state: their fixed columns here are not written.
+            const v = fresh.get(id);
+            return [
+              id,
+              v?.payer.party.claims.subject ?? '',
+              v?.payee.party.claims.subject ?? '',
+              v ? toHex(v.payer.kid) : '',
+              v ? toHex(v.payee.kid) : '',
+              v?.terms.asset ?? '',
+              (v?.terms.cap ?? 0n).toString(),
+              v ? v.payer.limits.totalOutstanding.toString() : null,
+              c.applied.toString(),
+              c.seq,
+              c.ticks,
+              c.closed,
+              c.disputed,
+            ];
+          }),
+          13,
         ),
       );
     if (outstanding.size > 0)
