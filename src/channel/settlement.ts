@@ -208,10 +208,21 @@ export class ChainCache {
   private readonly pending = new Map<string, { chain: VerifiedChain; checks: SignatureCheck[] }>();
   /** Payee key (hex) -> hashes of chains it has signed an accept with. */
   private readonly accepts = new Map<string, Set<string>>();
+  /** Each chain's hash, by the bytes object: one record asks for the payee chain's hash several times. */
+  private readonly hashes = new WeakMap<Uint8Array, string>();
+
+  private keyOf(chain: Uint8Array): string {
+    let k = this.hashes.get(chain);
+    if (k === undefined) {
+      k = toHex(sha256(chain));
+      this.hashes.set(chain, k);
+    }
+    return k;
+  }
 
   /** True when the payee key `kid` has signed an accept carrying `chain` before. */
   acceptProven(kid: Uint8Array, chain: Uint8Array): boolean {
-    return this.accepts.get(toHex(kid))?.has(toHex(sha256(chain))) ?? false;
+    return this.accepts.get(toHex(kid))?.has(this.keyOf(chain)) ?? false;
   }
 
   proveAccept(kid: Uint8Array, chain: Uint8Array): void {
@@ -222,10 +233,10 @@ export class ChainCache {
       set = new Set();
       this.accepts.set(k, set);
     }
-    set.add(toHex(sha256(chain)));
+    set.add(this.keyOf(chain));
   }
 
-  constructor(private readonly max = 100_000) {}
+  constructor(private readonly max = 20_000) {}
 
   /**
    * The verified chain from cache, or verified now. With `deferred`, a chain not cached has everything
@@ -233,7 +244,7 @@ export class ChainCache {
    * cached once both have verified.
    */
   async verify(bytes: Uint8Array, opts: Parameters<typeof verifyChain>[1], deferred?: SignatureCheck[]): Promise<VerifiedChain> {
-    const key = toHex(sha256(bytes));
+    const key = this.keyOf(bytes);
     const hit = this.map.get(key);
     if (hit) return this.recheck(hit, opts);
     if (!deferred) {

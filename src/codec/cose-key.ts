@@ -72,16 +72,21 @@ export function readCoseKey(value: CborValue | undefined, field = 'cose_key'): C
  */
 export function coseKeyThumbprint(publicKey: Uint8Array): Uint8Array {
   abytes(publicKey, 'publicKey', 32);
-  return sha256(
-    encode(
-      new Map<number, CborValue>([
-        [KTY, KTY_OKP],
-        [CRV, CRV_ED25519],
-        [X, publicKey],
-      ]),
-    ),
-  );
+  // {kty, crv, x} encodes as a fixed prefix then x (x sorts last): hashed without building the map each
+  // time, as a ledger does for every credential it reads.
+  thumbprintPrefix ??= encode(
+    new Map<number, CborValue>([
+      [KTY, KTY_OKP],
+      [CRV, CRV_ED25519],
+      [X, new Uint8Array(32)],
+    ]),
+  ).subarray(0, -32);
+  const input = new Uint8Array(thumbprintPrefix.length + 32);
+  input.set(thumbprintPrefix);
+  input.set(publicKey, thumbprintPrefix.length);
+  return sha256(input);
 }
+let thumbprintPrefix: Uint8Array | undefined;
 
 /** JWK (RFC 8037) of an Ed25519 public key. */
 export interface Ed25519Jwk {
