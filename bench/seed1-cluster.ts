@@ -58,7 +58,9 @@ export class LedgerCluster {
 
   /** Starts process `i`; resolves once it serves. */
   async up(i: number): Promise<void> {
-    const p = spawn(process.execPath, ['--import', 'tsx', NODE, ...this.args, String(this.ports[i]), String(this.threads)], {
+    // EDGEPAY_SEED1_PROF=<dir>: a CPU profile of each ledger process, written when the run ends.
+    const prof = process.env.EDGEPAY_SEED1_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.EDGEPAY_SEED1_PROF}`] : [];
+    const p = spawn(process.execPath, [...prof, '--import', 'tsx', NODE, ...this.args, String(this.ports[i]), String(this.threads)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     this.procs[i] = p;
@@ -93,8 +95,17 @@ export class LedgerCluster {
     for (let i = 0; i < this.procs.length; i++) this.peak[i] = Math.max(this.peak[i] as number, await peakRss(this.procs[i]?.pid));
   }
 
+  /** SIGTERM, and SIGKILL for any process still there after five seconds. */
   async stop(): Promise<void> {
     await this.sample();
-    await Promise.all(this.procs.map((_, i) => this.kill(i)));
+    await Promise.all(
+      this.procs.map(async (p, i) => {
+        if (!p || p.exitCode !== null) return;
+        const gone = new Promise((r) => p.once('exit', r));
+        p.kill('SIGTERM');
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+        await this.kill(i);
+      }),
+    );
   }
 }

@@ -4,6 +4,7 @@
  * <port> [verify threads]`; prints `{"listening": url}` once it serves. Killed with SIGKILL by the trial, restarted on the
  * same port.
  */
+import process from 'node:process';
 import { workerVerifier } from '../src/crypto/workers.js';
 import { TrustStore } from '../src/identity/trust-store.js';
 import { openPostgres } from '../src/ledger/db.js';
@@ -27,3 +28,5 @@ const service = await LedgerService.open({ ledger, trust });
 // Clients are the trial's own, on loopback: no per-address rate limit.
 const http = await serveHttp(service, { port: Number(port), host: '127.0.0.1', rate: { perSecond: 1e9, burst: 1e9 } });
 console.log(JSON.stringify({ listening: http.url }));
+// The end of a run stops processes with SIGTERM (a profile, if one is being taken, is written on exit).
+process.once('SIGTERM', () => void http.close().finally(() => process.exit(0)));
