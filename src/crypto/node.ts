@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { concatBytes } from '../codec/bytes.js';
-import { checkSecretKey, checkVerifyArgs, type Ed25519Provider, KeyCache, PKCS8_PREFIX, SPKI_PREFIX } from './ed25519.js';
+import { checkSecretKey, checkVerifyArgs, type Ed25519Provider, KeyCache, PKCS8_PREFIX } from './ed25519.js';
 
 // Keys are imported as JWK: OpenSSL 3's DER decoders cost about 10x more (100 us a public key, 440 us a
 // private one, against a 120 us verify), and a ledger meets a fresh payer key in almost every record.
