@@ -7,7 +7,7 @@
  */
 import { open as openFile } from 'node:fs/promises';
 import { signAccept, signOpen, signVoucher } from '../src/channel/messages.js';
-import { encode } from '../src/codec/cbor.js';
+import { encodeSettlementParts } from '../src/channel/settlement.js';
 import { coseKeyThumbprint } from '../src/codec/cose-key.js';
 import type { Signer } from '../src/crypto/ed25519.js';
 import { sha256 } from '../src/crypto/hash.js';
@@ -113,15 +113,7 @@ export async function accountRecord(w: Seed1World, device: { signer: Signer; cha
   });
   const accept = await signAccept(w.merchant.signer, channelId, w.merchant.chain);
   const voucher = await signVoucher(device.signer, { channelId, seq: 1, cumulative: BigInt(k) });
-  // The settlement record (docs/wire-format.md): version, open, accept, newest voucher.
-  return encode(
-    new Map<number, Uint8Array | number>([
-      [0, 1],
-      [1, open],
-      [2, accept],
-      [3, voucher],
-    ]),
-  );
+  return encodeSettlementParts({ open, accept, voucher });
 }
 
 /** Writes accounts [from, to) to `file`: per account, a 4-byte length and the chain, then the record. */

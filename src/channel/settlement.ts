@@ -25,20 +25,43 @@ import { decodeFrame, type Frame, type OpenTerms, type Voucher } from './message
 import type { SettlementSink } from './metered.js';
 import type { ChannelRecord } from './store.js';
 
+/** The signed frames a settlement record carries (see the module doc). */
+export interface SettlementParts {
+  open: Uint8Array;
+  accept: Uint8Array;
+  voucher?: Uint8Array | undefined;
+  close?: Uint8Array | undefined;
+  tick?: [index: number, word: Uint8Array] | undefined;
+  evidence?: [Uint8Array, Uint8Array] | undefined;
+}
+
+/** A settlement record from its frames (a relay or a tool that holds frames, not a channel store). */
+export function encodeSettlementParts(p: SettlementParts): Uint8Array {
+  const m = new Map<number, CborValue>([
+    [0, 1],
+    [1, p.open],
+    [2, p.accept],
+  ]);
+  if (p.voucher) m.set(3, p.voucher);
+  if (p.close) m.set(4, p.close);
+  if (p.tick) m.set(5, p.tick);
+  if (p.evidence) m.set(6, p.evidence);
+  return encode(m);
+}
+
 /** The settlement record of a channel's current state. */
 export function encodeSettlement(r: ChannelRecord): Uint8Array {
   if (!r.accept) throw new ChannelError('CH_NOT_OPEN', 'a channel never accepted has nothing to settle', 'accept');
-  const m = new Map<number, CborValue>([
-    [0, 1],
-    [1, r.open],
-    [2, r.accept],
-  ]);
-  if (r.voucher) m.set(3, r.voucher);
-  if (r.close) m.set(4, r.close);
-  // Ticks beyond the newest voucher are proven by the newest verified word.
-  if (r.role === 'payee' && r.tickWord && r.tickIndex !== undefined && r.tickIndex > r.voucherTicks) m.set(5, [r.tickIndex, r.tickWord]);
-  if (r.evidence) m.set(6, r.evidence);
-  return encode(m);
+  return encodeSettlementParts({
+    open: r.open,
+    accept: r.accept,
+    voucher: r.voucher,
+    close: r.close,
+    // Ticks beyond the newest voucher are proven by the newest verified word.
+    tick:
+      r.role === 'payee' && r.tickWord && r.tickIndex !== undefined && r.tickIndex > r.voucherTicks ? [r.tickIndex, r.tickWord] : undefined,
+    evidence: r.evidence as [Uint8Array, Uint8Array] | undefined,
+  });
 }
 
 /** What a verified settlement record proves. */
