@@ -184,8 +184,8 @@ export class LedgerService {
     const c = decodeAdmin(bytes);
     const kid = c.sign1.kid;
     const root = kid && this.o.trust.root(kid);
-    // A party signs calls for its own accounts: its key is known once a channel of its devices settled (or
-    // its device submitted), or from the trust store (a party whose own lists it holds).
+    // A party signs calls for its own accounts: its key is known once a channel of its devices has reached
+    // this ledger (the `parties` table), or from the trust store (a party whose own lists it holds).
     const party = !root && kid ? (this.o.trust.authority(kid) ?? (await this.o.ledger.partyByKid(kid))) : undefined;
     const signer = root || party;
     if (!signer) throw new LedgerError('LEDGER_UNAUTHORIZED', 'administrative calls are signed by an issuer', 'protected.kid');
