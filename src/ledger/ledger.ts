@@ -471,7 +471,8 @@ export class Ledger {
           )
         ).map((r) => r.nonce),
       );
-      const todo = deposits.filter((d) => fresh.has(`fund:${d.ref}`));
+      // A ref given twice in one call is one deposit too: the first one counts.
+      const todo = deposits.filter((d) => fresh.delete(`fund:${d.ref}`));
       if (todo.length === 0) return 0;
       await tx.query(
         `insert into postings (record_id, debit, credit, asset, amount)

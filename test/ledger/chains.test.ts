@@ -75,3 +75,18 @@ describe('chains verified once per ledger database', () => {
     await db.close();
   });
 });
+
+describe('bulk deposits', () => {
+  it('apply once per ref: retried, or the same ref twice in one call; postings balance', async () => {
+    const w = await seed1World('chains-test');
+    const db = await openPglite();
+    const ledger = await Ledger.open({ db, signer: w.ledgerKey, id: 'ledger:t', trust: new TrustStore(w.roots) });
+    const d = (party: string, amount: bigint, ref: string) => ({ party, asset: ASSET, amount, ref });
+    expect(await ledger.fundMany([d('a', 5n, 'r1'), d('a', 5n, 'r1'), d('b', 7n, 'r2')])).toBe(2);
+    expect(await ledger.fundMany([d('a', 5n, 'r1'), d('b', 7n, 'r2'), d('b', 1n, 'r3')])).toBe(1);
+    expect([await ledger.balance('a', ASSET), await ledger.balance('b', ASSET)]).toEqual([5n, 8n]);
+    expect(await ledger.total()).toBe(0n);
+    await expect(ledger.fundMany([d('a', 0n, 'r4')])).rejects.toMatchObject({ code: 'LEDGER_AMOUNT', field: 'amount' });
+    await db.close();
+  });
+});
