@@ -16,11 +16,8 @@ const benches: Record<string, () => Promise<void>> = {
   ledger: benchLedger,
   seed1: benchSeed1,
 };
-// Names are the arguments that are neither options nor an option's value (`--accounts 1000`).
-const argv = process.argv.slice(2);
-const names = argv.filter(
-  (a, i) => !a.startsWith('--') && !(i > 0 && /^--[a-z-]+$/.test(argv[i - 1] as string) && /^[\w.:/-]+$/.test(a) && !(a in benches)),
-);
+// Options take the form --name or --name=value, so every other argument names a benchmark.
+const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const unknown = names.filter((n) => !(n in benches));
 if (unknown.length) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; available: ${Object.keys(benches).join(', ')}`);

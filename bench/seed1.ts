@@ -287,13 +287,10 @@ export async function runSeed1(o: Seed1Options): Promise<Seed1Result> {
   }
 }
 
-/** Reads `--name=value` (or `--name value`) from the command line. */
+/** Reads `--name=value` from the command line. */
 export function arg(name: string): string | undefined {
-  const argv = process.argv;
-  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return undefined;
-  const a = argv[i] as string;
-  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a?.slice(name.length + 3);
 }
 
 export function printSeed1(name: string, r: Seed1Result, log: (l: string) => void): boolean {
