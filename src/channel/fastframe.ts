@@ -3,15 +3,29 @@
  * Ticks and acks are the hot path (one per unit of service), and their layout is fixed:
  *   tick: 84 07 5820 <channel id: 32> <uint index> 5820 <word: 32>
  *   ack:  84 08 5820 <channel id: 32> <uint seq> <uint ticks>
+ * and so is the payload of a voucher (and of a close), the one signed message of every payment:
+ *   {0: type, 2: channel id, 3: seq, 4: cumulative, ?5: ticks, ?6: meter, ?7: true}
  * These functions write and read exactly the deterministic CBOR the general codec would (a property
  * test checks it byte for byte, both ways), without its general machinery: a tick round trip is a few
- * microseconds, so PayWord's one-hash verification is what bounds it.
+ * microseconds, so PayWord's one-hash verification is what bounds it, and a voucher's signature is most
+ * of what a payment costs.
  */
 const HEAD_TICK = [0x84, 0x07, 0x58, 0x20];
 const HEAD_ACK = [0x84, 0x08, 0x58, 0x20];
 
 function uintSize(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+function bigSize(n: bigint): number {
+  return n < 0x100000000n ? uintSize(Number(n)) : 9;
+}
+
+function writeBig(out: Uint8Array, at: number, n: bigint): number {
+  if (n < 0x100000000n) return writeUint(out, at, Number(n));
+  out[at] = 0x1b;
+  new DataView(out.buffer, out.byteOffset).setBigUint64(at + 1, n);
+  return at + 9;
 }
 
 function writeUint(out: Uint8Array, at: number, n: number): number {
@@ -93,4 +107,117 @@ export function fastDecodeAck(b: Uint8Array): { channelId: Uint8Array; seq: numb
   const t = s && readUint(b, s[1]);
   if (!s || !t || t[1] !== b.length) return undefined;
   return { channelId: new Uint8Array(b.subarray(4, 36)), seq: s[0], ticks: t[0] };
+}
+
+/** The fields a voucher or close payload carries (`Voucher` in ./messages). */
+export interface VoucherFields {
+  channelId: Uint8Array;
+  seq: number;
+  cumulative: bigint;
+  ticks?: number | undefined;
+  meter?: bigint | undefined;
+  final?: boolean | undefined;
+}
+
+/** Amounts are at most 2^63 - 1 (as `asAmount` reads them); anything else takes the general encoder. */
+const MAX_AMOUNT = 2n ** 63n - 1n;
+const fits = (n: bigint | undefined) => n === undefined || (n >= 0n && n <= MAX_AMOUNT);
+const fitsInt = (n: number | undefined) => n === undefined || (Number.isSafeInteger(n) && n >= 0);
+
+/**
+ * The deterministic CBOR payload of a voucher (type 4) or close (type 5), or undefined when a field is
+ * outside what the fixed layout covers (the general encoder then writes it, or refuses it).
+ */
+export function fastEncodeVoucher(type: number, v: VoucherFields): Uint8Array | undefined {
+  if (v.channelId.length !== 32 || !fitsInt(v.seq) || !fitsInt(v.ticks) || !fits(v.cumulative) || !fits(v.meter)) return undefined;
+  const entries = 4 + (v.ticks !== undefined ? 1 : 0) + (v.meter !== undefined ? 1 : 0) + (v.final ? 1 : 0);
+  const size =
+    1 +
+    2 +
+    3 +
+    32 +
+    1 +
+    uintSize(v.seq) +
+    1 +
+    bigSize(v.cumulative) +
+    (v.ticks !== undefined ? 1 + uintSize(v.ticks) : 0) +
+    (v.meter !== undefined ? 1 + bigSize(v.meter) : 0) +
+    (v.final ? 2 : 0);
+  const out = new Uint8Array(size);
+  out[0] = 0xa0 | entries;
+  out[1] = 0x00;
+  out[2] = type;
+  out[3] = 0x02;
+  out[4] = 0x58;
+  out[5] = 0x20;
+  out.set(v.channelId, 6);
+  out[38] = 0x03;
+  let at = writeUint(out, 39, v.seq);
+  out[at++] = 0x04;
+  at = writeBig(out, at, v.cumulative);
+  if (v.ticks !== undefined) {
+    out[at++] = 0x05;
+    at = writeUint(out, at, v.ticks);
+  }
+  if (v.meter !== undefined) {
+    out[at++] = 0x06;
+    at = writeBig(out, at, v.meter);
+  }
+  if (v.final) {
+    out[at++] = 0x07;
+    out[at++] = 0xf5;
+  }
+  return out;
+}
+
+/** Reads a shortest-form unsigned integer as a bigint up to 2^63 - 1; [value, next offset] or undefined. */
+function readBig(b: Uint8Array, at: number): [bigint, number] | undefined {
+  if (b[at] !== 0x1b) {
+    const u = readUint(b, at);
+    return u && [BigInt(u[0]), u[1]];
+  }
+  if (at + 9 > b.length) return undefined;
+  const n = new DataView(b.buffer, b.byteOffset).getBigUint64(at + 1);
+  return n >= 0x100000000n && n <= MAX_AMOUNT ? [n, at + 9] : undefined;
+}
+
+/**
+ * A voucher or close payload's type and fields, or undefined when `b` is not exactly the canonical layout
+ * (the strict general decoder then takes it, and reports what is wrong).
+ */
+export function fastDecodeVoucher(b: Uint8Array): { type: number; voucher: VoucherFields } | undefined {
+  const entries = (b[0] as number) - 0xa0;
+  if (entries < 4 || entries > 7 || b.length < 41) return undefined;
+  const type = b[2];
+  if (b[1] !== 0x00 || (type !== 4 && type !== 5) || b[3] !== 0x02 || b[4] !== 0x58 || b[5] !== 0x20 || b[38] !== 0x03) return undefined;
+  const seq = readUint(b, 39);
+  if (!seq || b[seq[1]] !== 0x04) return undefined;
+  const cumulative = readBig(b, seq[1] + 1);
+  if (!cumulative) return undefined;
+  let at = cumulative[1];
+  let left = entries - 4;
+  let ticks: number | undefined;
+  let meter: bigint | undefined;
+  let final: boolean | undefined;
+  if (left > 0 && b[at] === 0x05) {
+    const t = readUint(b, at + 1);
+    if (!t) return undefined;
+    ticks = t[0];
+    at = t[1];
+    left--;
+  }
+  if (left > 0 && b[at] === 0x06) {
+    const m = readBig(b, at + 1);
+    if (!m) return undefined;
+    meter = m[0];
+    at = m[1];
+    left--;
+  }
+  if (left > 0 && b[at] === 0x07 && b[at + 1] === 0xf5) {
+    final = true;
+    at += 2;
+    left--;
+  }
+  if (left !== 0 || at !== b.length) return undefined;
+  return { type, voucher: { channelId: new Uint8Array(b.subarray(6, 38)), seq: seq[0], cumulative: cumulative[0], ticks, meter, final } };
 }

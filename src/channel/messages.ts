@@ -14,7 +14,7 @@ import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { ChannelError } from '../errors.js';
 import { REVOCATION_CONTENT_TYPE } from '../identity/revocation.js';
-import { fastDecodeAck, fastDecodeTick, fastEncodeAck, fastEncodeTick } from './fastframe.js';
+import { fastDecodeAck, fastDecodeTick, fastDecodeVoucher, fastEncodeAck, fastEncodeTick, fastEncodeVoucher } from './fastframe.js';
 
 export const MSG = { hello: 1, open: 2, accept: 3, voucher: 4, close: 5, error: 6, tick: 7, ack: 8 } as const;
 export const PROTOCOL_VERSION = 1;
@@ -118,14 +118,17 @@ function voucherMap(type: number, v: Voucher): Map<number, CborValue> {
   return m;
 }
 
+/** A voucher's or close's payload: the fixed layout on the hot path, the general encoder otherwise. */
+const voucherPayload = (type: number, v: Voucher) => fastEncodeVoucher(type, v) ?? encode(voucherMap(type, v));
+
 /** The payer signs a voucher. */
 export function signVoucher(signer: Signer, v: Voucher): Promise<Uint8Array> {
-  return sign(voucherMap(MSG.voucher, v), signer);
+  return signSign1(voucherPayload(MSG.voucher, v), signer);
 }
 
 /** The payee countersigns the final state: with the payer's final voucher, a cooperative close. */
 export function signClose(signer: Signer, v: Voucher): Promise<Uint8Array> {
-  return sign(voucherMap(MSG.close, { ...v, final: undefined }), signer);
+  return signSign1(voucherPayload(MSG.close, { ...v, final: undefined }), signer);
 }
 
 export function signError(signer: Signer, channelId: Uint8Array | undefined, code: string, message: string): Promise<Uint8Array> {
@@ -188,6 +191,9 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   const sign1 = decodeSign1(bytes, LIMITS);
   if (sign1.contentType === REVOCATION_CONTENT_TYPE) return { type: 'revocation', bytes };
   if (sign1.payload === null) return bad('payload is detached', 'payload');
+  // The hot path: a voucher (or close) in its exact canonical layout.
+  const fast = fastDecodeVoucher(sign1.payload);
+  if (fast) return { type: fast.type === MSG.voucher ? 'voucher' : 'close', sign1, bytes, voucher: fast.voucher };
   const m = asMap(decode(sign1.payload, LIMITS), 'msg');
   const type = asInt(need(m, 0, 'msg.type'), 'msg.type');
   switch (type) {

@@ -1,8 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fastDecodeAck, fastDecodeTick, fastEncodeAck, fastEncodeTick } from '../../src/channel/fastframe.js';
+import {
+  fastDecodeAck,
+  fastDecodeTick,
+  fastDecodeVoucher,
+  fastEncodeAck,
+  fastEncodeTick,
+  fastEncodeVoucher,
+  type VoucherFields,
+} from '../../src/channel/fastframe.js';
 import { toHex } from '../../src/codec/bytes.js';
-import { decode, encode } from '../../src/codec/cbor.js';
+import { type CborValue, decode, encode } from '../../src/codec/cbor.js';
 
 const id = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const n = fc.oneof(fc.nat(30), fc.nat(300), fc.nat(70_000), fc.nat(2 ** 32 + 5), fc.maxSafeNat());
@@ -35,6 +43,93 @@ describe('tick and ack fast path', () => {
         expect([general[0], general[1], Number(general[2]), general[3]]).toEqual([7, fast.channelId, fast.index, fast.word]);
       }),
       { numRuns: 5000 },
+    );
+  });
+});
+
+const amount = fc.oneof(fc.bigInt(0n, 30n), fc.bigInt(0n, 2n ** 32n + 5n), fc.bigInt(0n, 2n ** 63n - 1n));
+const voucher: fc.Arbitrary<VoucherFields> = fc.record(
+  {
+    channelId: id,
+    seq: n,
+    cumulative: amount,
+    ticks: fc.option(n, { nil: undefined }),
+    meter: fc.option(amount, { nil: undefined }),
+    final: fc.option(fc.constant(true), { nil: undefined }),
+  },
+  { requiredKeys: ['channelId', 'seq', 'cumulative'] },
+);
+
+/** The payload as the general encoder writes it (the map `signVoucher` used before the fast path). */
+function general(type: number, v: VoucherFields): Uint8Array {
+  const m = new Map<number, CborValue>([
+    [0, type],
+    [2, v.channelId],
+    [3, v.seq],
+    [4, v.cumulative],
+  ]);
+  if (v.ticks !== undefined) m.set(5, v.ticks);
+  if (v.meter !== undefined) m.set(6, v.meter);
+  if (v.final) m.set(7, true);
+  return encode(m);
+}
+
+/** Optional fields as the fast decoder returns them: absent ones undefined. */
+const full = (v: VoucherFields): VoucherFields => ({ ticks: undefined, meter: undefined, final: undefined, ...v });
+
+describe('voucher payload fast path', () => {
+  it('writes exactly what the general deterministic encoder writes, and reads it back', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(4, 5), voucher, (type, v) => {
+        const fast = fastEncodeVoucher(type, v) as Uint8Array;
+        expect(toHex(fast)).toBe(toHex(general(type, v)));
+        expect(fastDecodeVoucher(fast)).toEqual({ type, voucher: full(v) });
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('leaves to the general encoder what its layout does not cover', () => {
+    const v = { channelId: new Uint8Array(32), seq: 1, cumulative: 1n };
+    expect(fastEncodeVoucher(4, { ...v, cumulative: 2n ** 63n })).toBeUndefined();
+    expect(fastEncodeVoucher(4, { ...v, cumulative: -1n })).toBeUndefined();
+    expect(fastEncodeVoucher(4, { ...v, seq: -1 })).toBeUndefined();
+    expect(fastEncodeVoucher(4, { ...v, seq: 1.5 })).toBeUndefined();
+    expect(fastEncodeVoucher(4, { ...v, channelId: new Uint8Array(31) })).toBeUndefined();
+    // `7: false` is valid CBOR the general reader takes; the fast reader declines it.
+    const m = new Map<number, CborValue>([
+      [0, 4],
+      [2, v.channelId],
+      [3, 1],
+      [4, 1n],
+      [7, false],
+    ]);
+    expect(fastDecodeVoucher(encode(m))).toBeUndefined();
+  });
+
+  it('accepts only what the strict general decoder accepts as the same payload (mutations)', () => {
+    fc.assert(
+      fc.property(voucher, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(), (v, at, byte, cut) => {
+        const good = fastEncodeVoucher(4, v) as Uint8Array;
+        const bad = cut ? good.subarray(0, at % good.length) : good.slice();
+        if (!cut) bad[at % bad.length] = byte;
+        const fast = fastDecodeVoucher(bad);
+        if (fast === undefined) return;
+        // Whatever the fast path accepts, the strict decoder accepts as the same fields (and no others).
+        const m = decode(bad) as Map<number, CborValue>;
+        const big = (x: CborValue | undefined) => (x === undefined ? undefined : BigInt(x as number | bigint));
+        expect([...m.keys()].every((k) => [0, 2, 3, 4, 5, 6, 7].includes(k))).toBe(true);
+        expect({
+          type: m.get(0),
+          channelId: m.get(2),
+          seq: Number(m.get(3)),
+          cumulative: big(m.get(4)),
+          ticks: m.has(5) ? Number(m.get(5)) : undefined,
+          meter: big(m.get(6)),
+          final: m.get(7),
+        }).toEqual({ type: fast.type, ...fast.voucher });
+      }),
+      { numRuns: 10000 },
     );
   });
 });
