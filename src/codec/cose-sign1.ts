@@ -10,7 +10,7 @@
 import type { Ed25519Provider, Signer } from '../crypto/ed25519.js';
 import { getEd25519 } from '../crypto/index.js';
 import { CodecError, CoseError } from '../errors.js';
-import { abytes, concatBytes, equalBytes } from './bytes.js';
+import { abytes, equalBytes } from './bytes.js';
 import { type CborValue, decode, encode, Tagged } from './cbor.js';
 import { ALG_EDDSA } from './cose-key.js';
 import { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';
@@ -51,26 +51,63 @@ export interface SignOptions {
 
 /** The bytes Ed25519 signs: Sig_structure ["Signature1", protected, external_aad, payload]. */
 export function sigStructure(protectedBytes: Uint8Array, externalAad: Uint8Array, payload: Uint8Array): Uint8Array {
-  // Written directly (it is signed or verified once per message): 84 6a "Signature1" then three byte
-  // strings, exactly what encode(['Signature1', ...]) writes (a test checks).
-  return concatBytes(
-    SIG1_HEAD,
-    bstrHead(protectedBytes.length),
-    protectedBytes,
-    bstrHead(externalAad.length),
-    externalAad,
-    bstrHead(payload.length),
-    payload,
-  );
+  return writeParts(SIG1_HEAD, [protectedBytes, externalAad, payload], undefined);
 }
 
 const SIG1_HEAD = new Uint8Array([0x84, 0x6a, 0x53, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x31]);
 
-function bstrHead(n: number): Uint8Array {
-  if (n < 24) return new Uint8Array([0x40 | n]);
-  if (n < 0x100) return new Uint8Array([0x58, n]);
-  if (n < 0x10000) return new Uint8Array([0x59, n >> 8, n & 0xff]);
-  return new Uint8Array([0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+const bstrHeadSize = (n: number) => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+
+/** Writes a canonical byte string head for length `n` at `at`; returns the offset after it. */
+function writeBstrHead(out: Uint8Array, at: number, n: number): number {
+  if (n < 24) {
+    out[at] = 0x40 | n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    out[at] = 0x58;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    out[at] = 0x59;
+    out[at + 1] = n >> 8;
+    out[at + 2] = n & 0xff;
+    return at + 3;
+  }
+  out[at] = 0x5a;
+  out[at + 1] = n >>> 24;
+  out[at + 2] = (n >> 16) & 0xff;
+  out[at + 3] = (n >> 8) & 0xff;
+  out[at + 4] = n & 0xff;
+  return at + 5;
+}
+
+/**
+ * `head` then each part as a byte string, with `between` (raw bytes) after the first part: one
+ * allocation for a whole Sig_structure or COSE_Sign1 (they are written once per payment).
+ * A part that is `null` is written as CBOR nil (a detached payload).
+ */
+function writeParts(head: Uint8Array, parts: readonly (Uint8Array | null)[], between: Uint8Array | undefined): Uint8Array {
+  let size = head.length + (between?.length ?? 0);
+  for (const p of parts) size += p === null ? 1 : bstrHeadSize(p.length) + p.length;
+  const out = new Uint8Array(size);
+  out.set(head, 0);
+  let at = head.length;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i] as Uint8Array | null;
+    if (p === null) out[at++] = 0xf6;
+    else {
+      at = writeBstrHead(out, at, p.length);
+      out.set(p, at);
+      at += p.length;
+    }
+    if (i === 0 && between) {
+      out.set(between, at);
+      at += between.length;
+    }
+  }
+  return out;
 }
 
 /** `{1: -8}`: the protected header of messages whose receiver knows the key (vouchers). */
@@ -96,24 +133,12 @@ export async function signSign1(payload: Uint8Array, signer: Signer, options: Si
   const signature = await signer.sign(sigStructure(prot, options.externalAad ?? new Uint8Array(0), payload));
   // 18([protected, {}, payload / nil, signature]), written directly: the same bytes encode() would write
   // (a test checks), without building and normalising a value for it.
-  const body = options.detached ? [NIL] : [bstrHead(payload.length), payload];
-  return concatBytes(
-    options.cwtTag ? CWT_HEAD : EMPTY,
-    SIGN1_HEAD,
-    bstrHead(prot.length),
-    prot,
-    EMPTY_MAP,
-    ...body,
-    bstrHead(signature.length),
-    signature,
-  );
+  return writeParts(options.cwtTag ? CWT_SIGN1_HEAD : SIGN1_HEAD, [prot, options.detached ? null : payload, signature], EMPTY_MAP);
 }
 
-const EMPTY = new Uint8Array(0);
-const CWT_HEAD = new Uint8Array([0xd8, 0x3d]);
+const CWT_SIGN1_HEAD = new Uint8Array([0xd8, 0x3d, 0xd2, 0x84]);
 const SIGN1_HEAD = new Uint8Array([0xd2, 0x84]);
 const EMPTY_MAP = new Uint8Array([0xa0]);
-const NIL = new Uint8Array([0xf6]);
 
 /** A plain Uint8Array copy (`Buffer#slice` would return a view into the caller's memory). */
 const copyOut = (b: Uint8Array, start: number, end: number) => new Uint8Array(b.subarray(start, end));
