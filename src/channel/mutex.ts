@@ -1,25 +1,24 @@
 /**
  * @module channel/mutex
  * Serialises work per key (a channel id): two payments or two frames on one channel never interleave
- * their read-modify-write of the channel record. Uncontended calls cost one promise.
+ * their read-modify-write of the channel record. An uncontended call costs the promise of `fn` and one
+ * more that the next caller for the key would wait on.
  */
 export class KeyedMutex {
-  private readonly busy = new Map<string, Promise<void>>();
+  private readonly busy = new Map<string, Promise<unknown>>();
 
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     for (let held = this.busy.get(key); held !== undefined; held = this.busy.get(key)) await held;
-    let release = () => {};
-    this.busy.set(
-      key,
-      new Promise<void>((r) => {
-        release = r;
-      }),
-    );
+    const work = fn();
+    // What waiters wait on: settles with `work`, never rejects (a failure is the caller's, not theirs).
+    const turn = work.then(ignore, ignore);
+    this.busy.set(key, turn);
     try {
-      return await fn();
+      return await work;
     } finally {
-      this.busy.delete(key);
-      release();
+      if (this.busy.get(key) === turn) this.busy.delete(key);
     }
   }
 }
+
+function ignore(): void {}
