@@ -5,69 +5,18 @@
  *   ack:  84 08 5820 <channel id: 32> <uint seq> <uint ticks>
  * and so is the payload of a voucher (and of a close), the one signed message of every payment:
  *   {0: type, 2: channel id, 3: seq, 4: cumulative, ?5: ticks, ?6: meter, ?7: true}
+ * and so is the settlement record a ledger reads thousands of a second:
+ *   {0: 1, 1: open, 2: accept, ? 3: voucher, ? 4: close}
  * These functions write and read exactly the deterministic CBOR the general codec would (a property
  * test checks it byte for byte, both ways), without its general machinery: a tick round trip is a few
  * microseconds, so PayWord's one-hash verification is what bounds it, and a voucher's signature is most
  * of what a payment costs.
  */
+import type { CborValue } from '../codec/cbor.js';
+import { bigSize, readBig, readBytes, readUint, uintSize, writeBig, writeUint } from '../codec/fixed.js';
+
 const HEAD_TICK = [0x84, 0x07, 0x58, 0x20];
 const HEAD_ACK = [0x84, 0x08, 0x58, 0x20];
-
-function uintSize(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
-}
-
-function bigSize(n: bigint): number {
-  return n < 0x100000000n ? uintSize(Number(n)) : 9;
-}
-
-function writeBig(out: Uint8Array, at: number, n: bigint): number {
-  if (n < 0x100000000n) return writeUint(out, at, Number(n));
-  out[at] = 0x1b;
-  new DataView(out.buffer, out.byteOffset).setBigUint64(at + 1, n);
-  return at + 9;
-}
-
-function writeUint(out: Uint8Array, at: number, n: number): number {
-  if (n < 24) {
-    out[at] = n;
-    return at + 1;
-  }
-  if (n < 0x100) {
-    out[at] = 0x18;
-    out[at + 1] = n;
-    return at + 2;
-  }
-  if (n < 0x10000) {
-    out[at] = 0x19;
-    out[at + 1] = n >> 8;
-    out[at + 2] = n & 0xff;
-    return at + 3;
-  }
-  if (n < 0x100000000) {
-    out[at] = 0x1a;
-    new DataView(out.buffer, out.byteOffset).setUint32(at + 1, n);
-    return at + 5;
-  }
-  out[at] = 0x1b;
-  new DataView(out.buffer, out.byteOffset).setBigUint64(at + 1, BigInt(n));
-  return at + 9;
-}
-
-/** Reads a shortest-form unsigned integer (safe range); returns [value, next offset] or undefined. */
-function readUint(b: Uint8Array, at: number): [number, number] | undefined {
-  const ib = b[at];
-  if (ib === undefined || ib >> 5 !== 0) return undefined;
-  const ai = ib & 31;
-  if (ai < 24) return [ai, at + 1];
-  const size = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : 0;
-  if (size === 0 || at + 1 + size > b.length) return undefined;
-  let v = 0;
-  for (let i = 1; i <= size; i++) v = v * 256 + (b[at + i] as number);
-  const min = size === 1 ? 24 : size === 2 ? 0x100 : size === 4 ? 0x10000 : 0x100000000;
-  if (v < min || !Number.isSafeInteger(v)) return undefined;
-  return [v, at + 1 + size];
-}
 
 export function fastEncodeTick(channelId: Uint8Array, index: number, word: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + 32 + uintSize(index) + 2 + 32);
@@ -170,17 +119,6 @@ export function fastEncodeVoucher(type: number, v: VoucherFields): Uint8Array | 
   return out;
 }
 
-/** Reads a shortest-form unsigned integer as a bigint up to 2^63 - 1; [value, next offset] or undefined. */
-function readBig(b: Uint8Array, at: number): [bigint, number] | undefined {
-  if (b[at] !== 0x1b) {
-    const u = readUint(b, at);
-    return u && [BigInt(u[0]), u[1]];
-  }
-  if (at + 9 > b.length) return undefined;
-  const n = new DataView(b.buffer, b.byteOffset).getBigUint64(at + 1);
-  return n >= 0x100000000n && n <= MAX_AMOUNT ? [n, at + 9] : undefined;
-}
-
 /**
  * A voucher or close payload's type and fields, or undefined when `b` is not exactly the canonical layout
  * (the strict general decoder then takes it, and reports what is wrong).
@@ -192,7 +130,7 @@ export function fastDecodeVoucher(b: Uint8Array): { type: number; voucher: Vouch
   if (b[1] !== 0x00 || (type !== 4 && type !== 5) || b[3] !== 0x02 || b[4] !== 0x58 || b[5] !== 0x20 || b[38] !== 0x03) return undefined;
   const seq = readUint(b, 39);
   if (!seq || b[seq[1]] !== 0x04) return undefined;
-  const cumulative = readBig(b, seq[1] + 1);
+  const cumulative = readBig(b, seq[1] + 1, MAX_AMOUNT);
   if (!cumulative) return undefined;
   let at = cumulative[1];
   let left = entries - 4;
@@ -207,7 +145,7 @@ export function fastDecodeVoucher(b: Uint8Array): { type: number; voucher: Vouch
     left--;
   }
   if (left > 0 && b[at] === 0x06) {
-    const m = readBig(b, at + 1);
+    const m = readBig(b, at + 1, MAX_AMOUNT);
     if (!m) return undefined;
     meter = m[0];
     at = m[1];
@@ -220,4 +158,27 @@ export function fastDecodeVoucher(b: Uint8Array): { type: number; voucher: Vouch
   }
   if (left !== 0 || at !== b.length) return undefined;
   return { type, voucher: { channelId: new Uint8Array(b.subarray(6, 38)), seq: seq[0], cumulative: cumulative[0], ticks, meter, final } };
+}
+
+/** The largest settlement record a ledger reads. */
+export const MAX_SETTLEMENT_BYTES = 64 * 1024;
+
+/**
+ * The common record, `{0: 1, 1: open, 2: accept, ? 3: voucher, ? 4: close}` in canonical form, read in
+ * place (a ledger reads thousands a second; the frames are views into `bytes`, and each is decoded
+ * strictly on its own). Undefined for anything else: the strict general decoder takes it.
+ */
+export function fastReadSettlement(b: Uint8Array): Map<number, CborValue> | undefined {
+  const entries = (b[0] as number) - 0xa0;
+  if (entries < 3 || entries > 5 || b.length > MAX_SETTLEMENT_BYTES || b[1] !== 0x00 || b[2] !== 0x01) return undefined;
+  const m = new Map<number, CborValue>([[0, 1]]);
+  let at = 3;
+  for (let key = 1; key < entries; key++) {
+    if (b[at] !== key) return undefined;
+    const r = readBytes(b, at + 1);
+    if (!r) return undefined;
+    m.set(key, b.subarray(r[0], r[1]));
+    at = r[1];
+  }
+  return at === b.length ? m : undefined;
 }

@@ -13,6 +13,7 @@ import { CodecError, CoseError } from '../errors.js';
 import { abytes, equalBytes } from './bytes.js';
 import { type CborValue, decode, encode, Tagged } from './cbor.js';
 import { ALG_EDDSA } from './cose-key.js';
+import { readBytes, uintSize, writeBytes } from './fixed.js';
 import { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';
 
 export const TAG_COSE_SIGN1 = 18;
@@ -56,33 +57,6 @@ export function sigStructure(protectedBytes: Uint8Array, externalAad: Uint8Array
 
 const SIG1_HEAD = new Uint8Array([0x84, 0x6a, 0x53, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x31]);
 
-const bstrHeadSize = (n: number) => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
-
-/** Writes a canonical byte string head for length `n` at `at`; returns the offset after it. */
-function writeBstrHead(out: Uint8Array, at: number, n: number): number {
-  if (n < 24) {
-    out[at] = 0x40 | n;
-    return at + 1;
-  }
-  if (n < 0x100) {
-    out[at] = 0x58;
-    out[at + 1] = n;
-    return at + 2;
-  }
-  if (n < 0x10000) {
-    out[at] = 0x59;
-    out[at + 1] = n >> 8;
-    out[at + 2] = n & 0xff;
-    return at + 3;
-  }
-  out[at] = 0x5a;
-  out[at + 1] = n >>> 24;
-  out[at + 2] = (n >> 16) & 0xff;
-  out[at + 3] = (n >> 8) & 0xff;
-  out[at + 4] = n & 0xff;
-  return at + 5;
-}
-
 /**
  * `head` then each part as a byte string, with `between` (raw bytes) after the first part: one
  * allocation for a whole Sig_structure or COSE_Sign1 (they are written once per payment).
@@ -90,18 +64,14 @@ function writeBstrHead(out: Uint8Array, at: number, n: number): number {
  */
 function writeParts(head: Uint8Array, parts: readonly (Uint8Array | null)[], between: Uint8Array | undefined): Uint8Array {
   let size = head.length + (between?.length ?? 0);
-  for (const p of parts) size += p === null ? 1 : bstrHeadSize(p.length) + p.length;
+  for (const p of parts) size += p === null ? 1 : uintSize(p.length) + p.length;
   const out = new Uint8Array(size);
   out.set(head, 0);
   let at = head.length;
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i] as Uint8Array | null;
     if (p === null) out[at++] = 0xf6;
-    else {
-      at = writeBstrHead(out, at, p.length);
-      out.set(p, at);
-      at += p.length;
-    }
+    else at = writeBytes(out, at, p);
     if (i === 0 && between) {
       out.set(between, at);
       at += between.length;
@@ -143,38 +113,34 @@ const EMPTY_MAP = new Uint8Array([0xa0]);
 /** A plain Uint8Array copy (`Buffer#slice` would return a view into the caller's memory). */
 const copyOut = (b: Uint8Array, start: number, end: number) => new Uint8Array(b.subarray(start, end));
 
-/** Reads a canonical byte string head at `at`: [start, end] of its content, or undefined. */
-function bstrAt(b: Uint8Array, at: number): [number, number] | undefined {
-  const ib = b[at];
-  if (ib === undefined || ib >> 5 !== 2) return undefined;
-  const ai = ib & 31;
-  const size = ai < 24 ? 0 : ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : -1;
-  if (size < 0) return undefined;
-  let n = ai < 24 ? ai : 0;
-  for (let i = 1; i <= size; i++) n = n * 256 + (b[at + i] as number);
-  const start = at + 1 + size;
-  return start + n <= b.length ? [start, start + n] : undefined;
-}
-
 /**
- * The common layout, `[61(]18([bstr, {}, bstr / nil, bstr])[)]`, read directly from input that
- * scanDeterministic has already validated; undefined for anything else (the general path takes it).
+ * The common layout, `[61(]18([bstr, {}, bstr / nil, bstr])[)]`, read directly: every head must be the
+ * shortest form and the last item must end the input, which is all the deterministic scan would check of
+ * these items (byte strings' contents are opaque to it). Undefined for anything else, or outside
+ * `limits`: the scan and the general path take it, and say what is wrong.
  */
-function fastSign1(b: Uint8Array): { prot: Uint8Array; payload: Uint8Array | null; signature: Uint8Array } | undefined {
+function fastSign1(
+  b: Uint8Array,
+  limits: DecodeLimits,
+): { prot: Uint8Array; payload: Uint8Array | null; signature: Uint8Array } | undefined {
+  if (b.length > limits.maxBytes || !limits.tags.includes(TAG_COSE_SIGN1)) return undefined;
   let p = b[0] === 0xd8 && b[1] === 0x3d ? 2 : 0;
+  // The scan's depth: tag 0, array 1, the empty map 2 (one more under a CWT tag); each container needs one more.
+  if (p === 2 && !limits.tags.includes(TAG_CWT)) return undefined;
+  if (limits.maxDepth < p / 2 + 3) return undefined;
   if (b[p] !== 0xd2 || b[p + 1] !== 0x84) return undefined;
-  const prot = bstrAt(b, p + 2);
+  const prot = readBytes(b, p + 2);
   if (!prot || b[prot[1]] !== 0xa0) return undefined;
   p = prot[1] + 1;
   let payload: Uint8Array | null = null;
   if (b[p] === 0xf6) p++;
   else {
-    const pl = bstrAt(b, p);
+    const pl = readBytes(b, p);
     if (!pl) return undefined;
     payload = copyOut(b, pl[0], pl[1]);
     p = pl[1];
   }
-  const sig = bstrAt(b, p);
+  const sig = readBytes(b, p);
   if (!sig || sig[1] !== b.length) return undefined;
   return { prot: copyOut(b, prot[0], prot[1]), payload, signature: copyOut(b, sig[0], sig[1]) };
 }
@@ -185,12 +151,12 @@ function fastSign1(b: Uint8Array): { prot: Uint8Array; payload: Uint8Array | nul
  *   COSE_HEADER, COSE_ALG, COSE_CRIT.
  */
 export function decodeSign1(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): Sign1 {
-  scanDeterministic(bytes, limits);
-  const fast = fastSign1(bytes);
+  const fast = fastSign1(bytes, limits);
   if (fast) {
     if (fast.signature.length !== 64) throw new CoseError('COSE_STRUCTURE', 'signature must be 64 bytes', 'signature');
     return withHeaders(fast.prot, new Map(), fast.payload, fast.signature, limits);
   }
+  scanDeterministic(bytes, limits);
   let v = decode(bytes, limits);
   if (v instanceof Tagged && v.tag === TAG_CWT) v = v.value;
   if (!(v instanceof Tagged) || v.tag !== TAG_COSE_SIGN1) throw new CoseError('COSE_TAG', 'expected a COSE_Sign1 (tag 18)', '$');

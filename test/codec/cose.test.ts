@@ -5,6 +5,7 @@ import { type CborValue, decode, encode, Tagged } from '../../src/codec/cbor.js'
 import { coseKeyMap, coseKeyThumbprint, fromJwk, readCoseKey, toJwk } from '../../src/codec/cose-key.js';
 import { decodeSign1, protectedHeader, signSign1, sigStructure, verifySign1 } from '../../src/codec/cose-sign1.js';
 import { claimsMap, readClaims } from '../../src/codec/cwt.js';
+import { scanDeterministic } from '../../src/codec/scan.js';
 import { nobleEd25519 } from '../../src/crypto/noble.js';
 import { CoseError } from '../../src/errors.js';
 import { PK1, signer1 } from './helpers.js';
@@ -77,6 +78,43 @@ describe('COSE_Sign1 (EdDSA)', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('decodeSign1 reads a mutated or cut message in place only when the deterministic scan and the general decoder take it too', async () => {
+    const s = await signer1();
+    const limits = { maxBytes: 1024, maxDepth: 3, tags: [18, 61] };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.boolean(),
+        async (p, detached, cwtTag, at, byte, cut) => {
+          const good = await signSign1(p, s, { detached, cwtTag });
+          const bad = cut ? good.subarray(0, at % good.length) : good.slice();
+          if (!cut) bad[at % bad.length] = byte;
+          let m: ReturnType<typeof decodeSign1>;
+          try {
+            m = decodeSign1(bad, limits);
+          } catch {
+            return;
+          }
+          scanDeterministic(bad, limits);
+          let v = decode(bad, limits) as Tagged;
+          if (v.tag === 61) v = v.value as Tagged;
+          expect(v.value).toEqual([m.protectedBytes, new Map(), m.payload, m.signature]);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    // Limits bind the fast path too.
+    const msg = await signSign1(payload, s, { cwtTag: true });
+    expect(() => decodeSign1(msg, { maxBytes: msg.length - 1, maxDepth: 16, tags: [18, 61] })).toThrow(/exceeds the limit/);
+    expect(() => decodeSign1(msg, { maxBytes: 1024, maxDepth: 16, tags: [18] })).toThrow(/tag 61/);
+    expect(() => decodeSign1(msg, { maxBytes: 1024, maxDepth: 3, tags: [18, 61] })).toThrow(/deeper/);
+    expect(decodeSign1(msg, { maxBytes: 1024, maxDepth: 4, tags: [18, 61] }).payload).toEqual(payload);
   });
 
   it('is deterministic: the same input gives the same bytes (Ed25519 is deterministic too)', async () => {
