@@ -20,6 +20,7 @@ import { getEd25519 } from '../crypto/index.js';
 import { ChannelError, CoseError, EdgepayError, IdentityError } from '../errors.js';
 import { type DeferredCheck, type VerifiedChain, verifyChain } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
+import { fastReadSettlement, MAX_SETTLEMENT_BYTES } from './fastframe.js';
 import { verifyTick } from './hashchain.js';
 import { decodeFrame, type Frame, type OpenTerms, type Voucher } from './messages.js';
 import type { SettlementSink } from './metered.js';
@@ -148,7 +149,7 @@ export async function checkSettlement(
   bytes: Uint8Array,
   o: SettlementCheckOptions,
 ): Promise<{ settlement: VerifiedSettlement; signatures: SignatureCheck[] }> {
-  const m = asMap(decode(bytes, { maxBytes: 64 * 1024, maxDepth: 4, tags: [] }), 'settlement');
+  const m = fastReadSettlement(bytes) ?? asMap(decode(bytes, { maxBytes: MAX_SETTLEMENT_BYTES, maxDepth: 4, tags: [] }), 'settlement');
   onlyKeys(m, [0, 1, 2, 3, 4, 5, 6], 'settlement');
   if (asInt(need(m, 0, 'settlement.version'), 'settlement.version') !== 1) bad('unsupported version', 'settlement.version');
   const open = decodeFrame(asBytes(need(m, 1, 'settlement.open'), 'settlement.open'));
@@ -159,10 +160,12 @@ export async function checkSettlement(
   // Credentials are checked as of when they were used: their expiry does not void a payment made in time.
   const chainOpts = { trust: o.trust, now: o.now, revocationAt: o.revocationAt, skipTimeCheck: true };
   const signatures: SignatureCheck[] = [];
-  const chain = (bytes: Uint8Array) =>
-    o.chains ? o.chains.verify(bytes, chainOpts, o.deferChains ? signatures : undefined) : verifyChain(bytes, chainOpts);
+  const chain = (bytes: Uint8Array, key?: string) =>
+    o.chains ? o.chains.verify(bytes, chainOpts, o.deferChains ? signatures : undefined, key) : verifyChain(bytes, chainOpts);
+  // The payee's chain key is asked for again below: hashed once.
+  const payeeChainKey = o.chains ? ChainCache.keyOf(accept.chain) : '';
   const payer = await chain(open.terms.chain);
-  const payee = await chain(accept.chain);
+  const payee = await chain(accept.chain, payeeChainKey);
   if (!equalBytes(payee.kid, open.terms.payeeKid)) bad('accepted by another payee than the terms name', 'settlement.accept');
 
   const voucherOf = (b: CborValue | undefined, f: string, key: Uint8Array, type: 'voucher' | 'close'): Voucher | undefined => {
@@ -174,10 +177,10 @@ export async function checkSettlement(
   };
   const voucher = voucherOf(m.get(3), 'settlement.voucher', payer.publicKey, 'voucher');
   if (!voucher) signatures.push(sigCheck(open, payer.publicKey, 'settlement.open'));
-  if (!o.chains?.acceptProven(payee.kid, accept.chain)) {
+  if (!o.chains?.acceptProven(payee.kid, payeeChainKey)) {
     const c = sigCheck(accept, payee.publicKey, 'settlement.accept');
     const cache = o.chains;
-    if (cache) c.verified = () => cache.proveAccept(payee.kid, accept.chain);
+    if (cache) c.verified = () => cache.proveAccept(payee.kid, payeeChainKey);
     signatures.push(c);
   }
   const close = voucherOf(m.get(4), 'settlement.close', payee.publicKey, 'close');
@@ -231,24 +234,17 @@ export class ChainCache {
   private readonly pending = new Map<string, { chain: VerifiedChain; checks: SignatureCheck[] }>();
   /** Payee key (hex) -> hashes of chains it has signed an accept with. */
   private readonly accepts = new Map<string, Set<string>>();
-  /** Each chain's hash, by the bytes object: one record asks for the payee chain's hash several times. */
-  private readonly hashes = new WeakMap<Uint8Array, string>();
-
-  private keyOf(chain: Uint8Array): string {
-    let k = this.hashes.get(chain);
-    if (k === undefined) {
-      k = toHex(sha256(chain));
-      this.hashes.set(chain, k);
-    }
-    return k;
+  /** A chain's key here and in a ledger's `chains` table: its SHA-256, hex. */
+  static keyOf(chain: Uint8Array): string {
+    return toHex(sha256(chain));
   }
 
-  /** True when the payee key `kid` has signed an accept carrying `chain` before. */
-  acceptProven(kid: Uint8Array, chain: Uint8Array): boolean {
-    return this.accepts.get(toHex(kid))?.has(this.keyOf(chain)) ?? false;
+  /** True when the payee key `kid` has signed an accept carrying the chain whose key is `chainKey` before. */
+  acceptProven(kid: Uint8Array, chainKey: string): boolean {
+    return this.accepts.get(toHex(kid))?.has(chainKey) ?? false;
   }
 
-  proveAccept(kid: Uint8Array, chain: Uint8Array): void {
+  proveAccept(kid: Uint8Array, chainKey: string): void {
     const k = toHex(kid);
     let set = this.accepts.get(k);
     if (!set) {
@@ -256,7 +252,7 @@ export class ChainCache {
       set = new Set();
       this.accepts.set(k, set);
     }
-    set.add(this.keyOf(chain));
+    set.add(chainKey);
   }
 
   constructor(private readonly max = 20_000) {}
@@ -266,8 +262,12 @@ export class ChainCache {
    * checked but its two signatures, which are pushed to `deferred` (tagged with the chain's hash); it is
    * cached once both have verified.
    */
-  async verify(bytes: Uint8Array, opts: Parameters<typeof verifyChain>[1], deferred?: SignatureCheck[]): Promise<VerifiedChain> {
-    const key = this.keyOf(bytes);
+  async verify(
+    bytes: Uint8Array,
+    opts: Parameters<typeof verifyChain>[1],
+    deferred?: SignatureCheck[],
+    key = ChainCache.keyOf(bytes),
+  ): Promise<VerifiedChain> {
     const hit = this.map.get(key);
     if (hit) return this.recheck(hit, opts);
     if (!deferred) {

@@ -7,6 +7,7 @@ import {
   fastEncodeAck,
   fastEncodeTick,
   fastEncodeVoucher,
+  fastReadSettlement,
   type VoucherFields,
 } from '../../src/channel/fastframe.js';
 import { toHex } from '../../src/codec/bytes.js';
@@ -130,6 +131,63 @@ describe('voucher payload fast path', () => {
         }).toEqual({ type: fast.type, ...fast.voucher });
       }),
       { numRuns: 10000 },
+    );
+  });
+});
+
+describe('settlement record fast path', () => {
+  const record = (frames: Uint8Array[]) =>
+    encode(new Map<number, CborValue>([[0, 1], ...frames.map((f, i): [number, CborValue] => [i + 1, f])]));
+
+  it('reads records of 2 to 4 frames as the general decoder does, and declines what it does not cover', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 600 }), { minLength: 2, maxLength: 4 }), (frames) => {
+        const r = record(frames);
+        expect(fastReadSettlement(r)).toEqual(decode(r));
+      }),
+      { numRuns: 500 },
+    );
+    const [a, b] = [new Uint8Array([1]), new Uint8Array([2])];
+    // A tick or evidence entry (5, 6), a close without a voucher, another version: the general path's.
+    for (const m of [
+      new Map<number, CborValue>([
+        [0, 1],
+        [1, a],
+        [2, b],
+        [5, [1, a]],
+      ]),
+      new Map<number, CborValue>([
+        [0, 1],
+        [1, a],
+        [2, b],
+        [4, a],
+      ]),
+      new Map<number, CborValue>([
+        [0, 2],
+        [1, a],
+        [2, b],
+      ]),
+    ])
+      expect(fastReadSettlement(encode(m))).toBeUndefined();
+    expect(fastReadSettlement(record([new Uint8Array(70_000), b]))).toBeUndefined(); // over the size limit
+  });
+
+  it('accepts only what the strict general decoder accepts as the same record (mutations)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 2, maxLength: 4 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.boolean(),
+        (frames, at, v, cut) => {
+          const good = record(frames);
+          const bad = cut ? good.subarray(0, at % good.length) : good.slice();
+          if (!cut) bad[at % bad.length] = v;
+          const fast = fastReadSettlement(bad);
+          if (fast !== undefined) expect(fast).toEqual(decode(bad, { maxBytes: 64 * 1024, maxDepth: 4, tags: [] }));
+        },
+      ),
+      { numRuns: 5000 },
     );
   });
 });
