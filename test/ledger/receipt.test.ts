@@ -27,6 +27,27 @@ describe('receipts', () => {
     }
   });
 
+  it('receipts and their leaves are deterministic CBOR exactly as the general encoder writes them', async () => {
+    const k = await key();
+    const results = Array.from({ length: 300 }, (_, i) => ({
+      ...result(i),
+      posted: i % 7 === 0 ? 2n ** 63n - 1n - BigInt(i) : BigInt(i) * 70_001n,
+      code: i % 5 === 0 ? (i % 2 ? 'LEDGER_FUNDS' : 'ÉCHEC_é') : undefined,
+    }));
+    const receipts = await signReceipts(k, 'ledger:t', 1000, results);
+    receipts.forEach((r, i) => {
+      const [leaf, index, path, root] = decode(r) as [Uint8Array, number, Uint8Array[], Uint8Array];
+      expect(encode([leaf, index, path, root])).toEqual(r);
+      const m = new Map<number, unknown>([
+        [2, results[i]?.recordId],
+        [3, results[i]?.status === 'accepted' ? 1 : 2],
+        [4, results[i]?.posted],
+      ]);
+      if (results[i]?.code) m.set(5, results[i]?.code);
+      expect(leaf).toEqual(encode(m as Parameters<typeof encode>[0]));
+    });
+  });
+
   it('a receipt whose leaf, index or path is changed, or under another key, does not verify', async () => {
     const k = await key();
     const other = await nodeEd25519.signer(new Uint8Array(32).fill(43));
