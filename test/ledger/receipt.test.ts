@@ -81,10 +81,12 @@ describe('signature checks on worker threads', () => {
     const k = await key();
     const items = await Promise.all(
       Array.from({ length: 300 }, async (_, i) => {
-        const message = new Uint8Array([i & 255, i >> 8, 7]);
+        // Messages of every length (the batch travels packed in one buffer), keys and signatures of wrong sizes.
+        const message = new Uint8Array((i * 7) % 301).map((_, j) => (i + j) & 255);
         const signature = await k.sign(message);
         if (i % 7 === 3) signature[5]! ^= 1;
-        return { publicKey: i % 11 === 5 ? new Uint8Array(32).fill(1) : k.publicKey, message, signature };
+        const publicKey = i % 11 === 5 ? new Uint8Array(32).fill(1) : i % 13 === 4 ? k.publicKey.subarray(0, 31) : k.publicKey;
+        return { publicKey, message, signature: i % 17 === 2 ? signature.subarray(0, 63) : signature };
       }),
     );
     const pool = workerVerifier({ threads: 2 });
