@@ -14,6 +14,7 @@
  */
 import type { CborValue } from '../codec/cbor.js';
 import { bigSize, readBig, readBytes, readUint, uintSize, writeBig, writeUint } from '../codec/fixed.js';
+import type { Voucher } from './messages.js';
 
 const HEAD_TICK = [0x84, 0x07, 0x58, 0x20];
 const HEAD_ACK = [0x84, 0x08, 0x58, 0x20];
@@ -58,16 +59,6 @@ export function fastDecodeAck(b: Uint8Array): { channelId: Uint8Array; seq: numb
   return { channelId: new Uint8Array(b.subarray(4, 36)), seq: s[0], ticks: t[0] };
 }
 
-/** The fields a voucher or close payload carries (`Voucher` in ./messages). */
-export interface VoucherFields {
-  channelId: Uint8Array;
-  seq: number;
-  cumulative: bigint;
-  ticks?: number | undefined;
-  meter?: bigint | undefined;
-  final?: boolean | undefined;
-}
-
 /** Amounts are at most 2^63 - 1 (as `asAmount` reads them); anything else takes the general encoder. */
 const MAX_AMOUNT = 2n ** 63n - 1n;
 const fits = (n: bigint | undefined) => n === undefined || (n >= 0n && n <= MAX_AMOUNT);
@@ -77,7 +68,7 @@ const fitsInt = (n: number | undefined) => n === undefined || (Number.isSafeInte
  * The deterministic CBOR payload of a voucher (type 4) or close (type 5), or undefined when a field is
  * outside what the fixed layout covers (the general encoder then writes it, or refuses it).
  */
-export function fastEncodeVoucher(type: number, v: VoucherFields): Uint8Array | undefined {
+export function fastEncodeVoucher(type: number, v: Voucher): Uint8Array | undefined {
   if (v.channelId.length !== 32 || !fitsInt(v.seq) || !fitsInt(v.ticks) || !fits(v.cumulative) || !fits(v.meter)) return undefined;
   const entries = 4 + (v.ticks !== undefined ? 1 : 0) + (v.meter !== undefined ? 1 : 0) + (v.final ? 1 : 0);
   const size =
@@ -123,7 +114,7 @@ export function fastEncodeVoucher(type: number, v: VoucherFields): Uint8Array | 
  * A voucher or close payload's type and fields, or undefined when `b` is not exactly the canonical layout
  * (the strict general decoder then takes it, and reports what is wrong).
  */
-export function fastDecodeVoucher(b: Uint8Array): { type: number; voucher: VoucherFields } | undefined {
+export function fastDecodeVoucher(b: Uint8Array): { type: number; voucher: Voucher } | undefined {
   const entries = (b[0] as number) - 0xa0;
   if (entries < 4 || entries > 7 || b.length < 41) return undefined;
   const type = b[2];

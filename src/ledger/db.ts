@@ -44,8 +44,7 @@ export function arrayLiteral(a: readonly unknown[]): string | undefined {
     if (i > 0) out += ',';
     const v = a[i];
     if (v === null || v === undefined) out += 'NULL';
-    else if (typeof v === 'string')
-      out += v.includes('"') || v.includes('\\') ? `"${v.replace(/[\\"]/g, '\\$&')}"` : `"${v}"`;
+    else if (typeof v === 'string') out += v.includes('"') || v.includes('\\') ? `"${v.replace(/[\\"]/g, '\\$&')}"` : `"${v}"`;
     else if (typeof v === 'number' || typeof v === 'bigint') out += String(v);
     else if (typeof v === 'boolean') out += v ? 'true' : 'false';
     else if (v instanceof Uint8Array) out += `"\\\\x${Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex')}"`;

@@ -8,8 +8,8 @@ import {
   fastEncodeTick,
   fastEncodeVoucher,
   fastReadSettlement,
-  type VoucherFields,
 } from '../../src/channel/fastframe.js';
+import type { Voucher } from '../../src/channel/messages.js';
 import { toHex } from '../../src/codec/bytes.js';
 import { type CborValue, decode, encode } from '../../src/codec/cbor.js';
 
@@ -49,7 +49,7 @@ describe('tick and ack fast path', () => {
 });
 
 const amount = fc.oneof(fc.bigInt(0n, 30n), fc.bigInt(0n, 2n ** 32n + 5n), fc.bigInt(0n, 2n ** 63n - 1n));
-const voucher: fc.Arbitrary<VoucherFields> = fc.record(
+const voucher: fc.Arbitrary<Voucher> = fc.record(
   {
     channelId: id,
     seq: n,
@@ -62,7 +62,7 @@ const voucher: fc.Arbitrary<VoucherFields> = fc.record(
 );
 
 /** The payload as the general encoder writes it (the map `signVoucher` used before the fast path). */
-function general(type: number, v: VoucherFields): Uint8Array {
+function general(type: number, v: Voucher): Uint8Array {
   const m = new Map<number, CborValue>([
     [0, type],
     [2, v.channelId],
@@ -76,7 +76,7 @@ function general(type: number, v: VoucherFields): Uint8Array {
 }
 
 /** Optional fields as the fast decoder returns them: absent ones undefined. */
-const full = (v: VoucherFields): VoucherFields => ({ ticks: undefined, meter: undefined, final: undefined, ...v });
+const full = (v: Voucher): Voucher => ({ ticks: undefined, meter: undefined, final: undefined, ...v });
 
 describe('voucher payload fast path', () => {
   it('writes exactly what the general deterministic encoder writes, and reads it back', () => {
