@@ -17,7 +17,7 @@ import { type BatchVerifier, inlineVerifier } from '../crypto/workers.js';
 import { CoseError, EdgepayError, LedgerError } from '../errors.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import type { Db, Sql } from './db.js';
-import { type ReceiptStatus, signReceipts } from './receipt.js';
+import { type ReceiptStatus, rebuildReceipts, signReceiptBatch } from './receipt.js';
 import { migrate } from './schema.js';
 import { type Payout, payoutPain001, readStatement, type Statement } from './statement.js';
 
@@ -330,24 +330,27 @@ export class Ledger {
         const v = checked[i];
         return v instanceof EdgepayError ? { status: 'rejected', posted: 0n, code: v.code } : (applied.get(ids[i] as string) as Applied);
       });
-      const receipts = await signReceipts(
+      const { root, receipts } = await signReceiptBatch(
         this.o.signer,
         this.o.id,
         this.now(),
         fresh.map((i, k) => ({ recordId: fromHex(ids[i] as string), ...withoutRevoke(results[k] as Applied) })),
       );
-      if (fresh.length > 0)
+      if (fresh.length > 0) {
+        // The root once; each row its result and place: the receipt is rebuilt from them if asked again.
+        const [batch] = await tx.query<{ id: string }>('insert into receipt_batches (root) values ($1) returning id::text as id', [root]);
         await tx.query(
-          `insert into receipts (record_id, status, code, amount, receipt)
-           select * from unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::bytea[])`,
+          `insert into receipts (record_id, status, code, amount, batch, idx)
+           select r, s, c, a, $5::bigint, i - 1 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) with ordinality as u(r, s, c, a, i)`,
           [
             fresh.map((i) => ids[i]),
             results.map((r) => r.status),
             results.map((r) => r.code ?? null),
             results.map((r) => r.posted.toString()),
-            receipts,
+            batch?.id,
           ],
         );
+      }
       const byId = new Map<string, SubmitResult>();
       fresh.forEach((i, k) => {
         byId.set(ids[i] as string, {
@@ -379,21 +382,39 @@ export class Ledger {
 
   /** The receipts already given for any of `ids` (record ids, hex). */
   private async storedReceipts(sql: Sql, ids: string[]): Promise<Map<string, SubmitResult>> {
-    const rows = await sql.query<{ record_id: string; status: string; code: string | null; amount: string; receipt: Uint8Array }>(
-      'select record_id, status, code, amount::text as amount, receipt from receipts where record_id = any($1)',
+    type Row = { record_id: string; status: string; code: string | null; amount: string; receipt: Uint8Array | null; batch: string | null };
+    const rows = await sql.query<Row>(
+      'select record_id, status, code, amount::text as amount, receipt, batch::text as batch from receipts where record_id = any($1)',
       [ids],
     );
+    const result = (r: Row) => ({
+      recordId: fromHex(r.record_id),
+      status: r.status as SubmitResult['status'],
+      posted: BigInt(r.amount),
+      code: r.code ?? undefined,
+    });
+    // Receipts stored per batch: rebuild each batch's receipts from its root and every row of it, in order.
+    const rebuilt = new Map<string, Uint8Array>();
+    const batches = [...new Set(rows.flatMap((r) => (r.receipt === null && r.batch !== null ? [r.batch] : [])))];
+    if (batches.length > 0) {
+      const members = await sql.query<Row & { root: Uint8Array }>(
+        `select r.record_id, r.status, r.code, r.amount::text as amount, r.batch::text as batch, b.root
+           from receipts r join receipt_batches b on b.id = r.batch where r.batch = any($1::bigint[]) order by r.batch, r.idx`,
+        [batches],
+      );
+      for (let start = 0; start < members.length; ) {
+        let end = start;
+        while (end < members.length && members[end]?.batch === members[start]?.batch) end++;
+        const batch = members.slice(start, end);
+        const receipts = rebuildReceipts(new Uint8Array((batch[0] as { root: Uint8Array }).root), batch.map(result));
+        for (let k = 0; k < batch.length; k++) rebuilt.set((batch[k] as Row).record_id, receipts[k] as Uint8Array);
+        start = end;
+      }
+    }
     return new Map(
       rows.map((r) => [
         r.record_id,
-        {
-          recordId: fromHex(r.record_id),
-          receipt: new Uint8Array(r.receipt),
-          status: r.status as SubmitResult['status'],
-          posted: BigInt(r.amount),
-          code: r.code ?? undefined,
-          repeated: true,
-        },
+        { ...result(r), receipt: r.receipt ? new Uint8Array(r.receipt) : (rebuilt.get(r.record_id) as Uint8Array), repeated: true },
       ]),
     );
   }

@@ -7,7 +7,8 @@
  * The ledger signs once per batch, not once per record: the batch's results are the leaves of a Merkle
  * tree (RFC 9162 hashing), the ledger signs its root, and each record's receipt carries its leaf, the
  * audit path and the signed root. Verifying a batch's receipts costs one signature check and a few hashes
- * each (the signed root is cached).
+ * each (the signed root is cached). A ledger stores the root once and each record's result and index:
+ * that rebuilds every receipt of the batch exactly ({@link rebuildReceipts}).
  *
  * ```
  * receipt = [ leaf: bstr, index: uint, path: [* bstr .size 32], root: bstr ]
@@ -127,18 +128,44 @@ function encodeReceipt(leaf: Uint8Array, index: number, path: readonly Uint8Arra
   return out;
 }
 
-/** Signs one batch's results: one signature, one receipt per result, in order. */
-export async function signReceipts(ledger: Signer, id: string, time: number, results: readonly ReceiptResult[]): Promise<Uint8Array[]> {
-  if (results.length === 0) return [];
+/** The leaves of a batch, and each leaf's audit path and the tree's root hash. */
+function tree(results: readonly ReceiptResult[]): { leaves: Uint8Array[]; paths: Uint8Array[][]; hash: Uint8Array } {
   const leaves = results.map(encodeLeaf);
   const paths: Uint8Array[][] = leaves.map(() => []);
+  return { leaves, paths, hash: build(leaves.map(leafHash), 0, leaves.length, paths) };
+}
+
+/**
+ * Signs one batch's results: one signature, one receipt per result, in order. `root` is the signed root
+ * the receipts share: with the results, all a ledger needs to store to give the same receipts again
+ * ({@link rebuildReceipts}).
+ */
+export async function signReceiptBatch(
+  ledger: Signer,
+  id: string,
+  time: number,
+  results: readonly ReceiptResult[],
+): Promise<{ root: Uint8Array; receipts: Uint8Array[] }> {
+  if (results.length === 0) return { root: new Uint8Array(0), receipts: [] };
+  const { leaves, paths, hash } = tree(results);
   const payload = new Map<number, CborValue>([
     [1, id],
     [6, time],
-    [7, build(leaves.map(leafHash), 0, leaves.length, paths)],
+    [7, hash],
     [8, results.length],
   ]);
   const root = await signSign1(encode(payload), ledger, { kid: coseKeyThumbprint(ledger.publicKey), contentType: RECEIPT_CONTENT_TYPE });
+  return { root, receipts: leaves.map((leaf, i) => encodeReceipt(leaf, i, paths[i] as Uint8Array[], root)) };
+}
+
+/** Signs one batch's results: one signature, one receipt per result, in order. */
+export async function signReceipts(ledger: Signer, id: string, time: number, results: readonly ReceiptResult[]): Promise<Uint8Array[]> {
+  return (await signReceiptBatch(ledger, id, time, results)).receipts;
+}
+
+/** The receipts {@link signReceiptBatch} gave for `results` (the whole batch, in order) under `root`, byte for byte. */
+export function rebuildReceipts(root: Uint8Array, results: readonly ReceiptResult[]): Uint8Array[] {
+  const { leaves, paths } = tree(results);
   return leaves.map((leaf, i) => encodeReceipt(leaf, i, paths[i] as Uint8Array[], root));
 }
 

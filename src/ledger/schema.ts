@@ -73,6 +73,11 @@ const MIGRATIONS: string[] = [
   `alter table parties add column if not exists kid text`,
   `alter table parties add column if not exists public_key bytea`,
   `create index if not exists parties_kid on parties (kid)`,
+  // Receipts stored per batch: the signed root once, each record's result and place in the batch; its
+  // receipt (leaf, audit path, root) is rebuilt from them when asked again. Rows written before keep theirs.
+  `create table if not exists receipt_batches (id bigserial primary key, root bytea not null)`,
+  `alter table receipts add column if not exists batch bigint, add column if not exists idx integer,
+     alter column receipt drop not null`,
 ];
 
 /** Applies the migrations this database has not seen yet. */

@@ -2,6 +2,8 @@
 import { expect, it } from 'vitest';
 import { signVoucher } from '../../src/channel/messages.js';
 import { encodeSettlement } from '../../src/channel/settlement.js';
+import { toHex } from '../../src/codec/bytes.js';
+import { sha256 } from '../../src/crypto/hash.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db } from '../../src/ledger/db.js';
@@ -39,6 +41,8 @@ export function ledgerSuite(openDb: () => Promise<Db>): void {
           ['accepted', 300n, true],
           ['accepted', 50n, true],
         ]);
+        // The same receipts, byte for byte (rebuilt from the batch's stored root and results).
+        expect(again.map((r) => r.receipt)).toEqual([b!.receipt, a!.receipt, b!.receipt]);
       }
       expect(await ledger.balance('party:fleet', 'EUR')).toBe(10_000n - 350n);
       expect(await ledger.balance('party:pads', 'EUR')).toBe(350n);
@@ -50,6 +54,41 @@ export function ledgerSuite(openDb: () => Promise<Db>): void {
       const closed = await ledger.submit([encodeSettlement(p.payee.channel(channelId)!)]);
       expect(closed[0]).toMatchObject({ status: 'accepted', posted: 0n });
       expect(await ledger.balance('party:pads', 'EUR')).toBe(350n);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('gives a whole batch the same receipts again, in any order and mixed with new records; rows stored before keep theirs', async () => {
+    const db = await openDb();
+    try {
+      const { p, key, ledger } = await setup(db);
+      await ledger.fund('party:fleet', 'EUR', 10_000n);
+      const records: Uint8Array[] = [];
+      for (let i = 0; i < 6; i++) {
+        const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 1_000n });
+        await deliver(p, frame);
+        await deliver(p, await p.payer.pay(channelId, BigInt(10 + i)));
+        records.push(encodeSettlement(p.payee.channel(channelId)!));
+      }
+      const forged = records[2]!.slice();
+      forged[forged.length - 3]! ^= 1; // the voucher's signature
+      const first = await ledger.submit([records[0]!, forged, records[1]!, records[2]!]);
+      expect(first.map((r) => r.status)).toEqual(['accepted', 'rejected', 'accepted', 'accepted']);
+      const second = await ledger.submit([records[3]!, records[4]!]);
+      const again = await ledger.submit([records[4]!, records[5]!, records[2]!, forged, records[0]!, records[3]!, records[1]!]);
+      expect(again.map((r) => r.repeated)).toEqual([true, false, true, true, true, true, true]);
+      expect(again[1]).toMatchObject({ status: 'accepted', posted: 15n });
+      expect([again[0], again[2], again[3], again[4], again[5], again[6]].map((r) => r!.receipt)).toEqual(
+        [second[1], first[3], first[1], first[0], second[0], first[2]].map((r) => r!.receipt),
+      );
+      for (const r of again) expect((await verifyReceipt(r.receipt, key.publicKey)).status).toBe(r.status);
+      // A row from before receipts were stored per batch carries its receipt bytes: they are given back.
+      await db.query('update receipts set receipt = $1, batch = null, idx = null where record_id = $2', [
+        new Uint8Array([1, 2, 3]),
+        toHex(sha256(records[5]!)),
+      ]);
+      expect((await ledger.submit([records[5]!]))[0]?.receipt).toEqual(new Uint8Array([1, 2, 3]));
     } finally {
       await db.close();
     }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { inlineVerifier, workerVerifier } from '../../src/crypto/workers.js';
-import { signReceipts, verifyReceipt } from '../../src/ledger/receipt.js';
+import { rebuildReceipts, signReceiptBatch, signReceipts, verifyReceipt } from '../../src/ledger/receipt.js';
 import { codeOf } from '../codes.js';
 
 const key = () => nodeEd25519.signer(new Uint8Array(32).fill(42));
@@ -24,6 +24,15 @@ describe('receipts', () => {
         const r = await verifyReceipt(receipts[i] as Uint8Array, k.publicKey);
         expect(r).toEqual({ ledger: 'ledger:t', time: 1000, ...results[i] });
       }
+    }
+  });
+
+  it('the receipts of a batch are rebuilt byte for byte from its signed root and its results', async () => {
+    const k = await key();
+    for (const n of [1, 2, 3, 7, 64, 1000]) {
+      const results = Array.from({ length: n }, (_, i) => result(i));
+      const { root, receipts } = await signReceiptBatch(k, 'ledger:t', 1000, results);
+      expect(rebuildReceipts(root, results)).toEqual(receipts);
     }
   });
 
