@@ -14,8 +14,31 @@ export function abytes(value: unknown, field: string, length?: number): Uint8Arr
   return value;
 }
 
-/** Lower-case hex of `bytes`. */
-export const toHex: (bytes: Uint8Array) => string = bytesToHex;
+// Two ASCII hex digits per byte, as one 16-bit unit in this platform's byte order.
+const HEX_PAIRS = (() => {
+  const t = new Uint16Array(256);
+  const b = new Uint8Array(t.buffer);
+  const digits = '0123456789abcdef';
+  for (let i = 0; i < 256; i++) {
+    b[2 * i] = digits.charCodeAt(i >> 4);
+    b[2 * i + 1] = digits.charCodeAt(i & 15);
+  }
+  return t;
+})();
+const HEX_SCRATCH = new Uint16Array(64);
+const ascii = new TextDecoder();
+
+/**
+ * Lower-case hex of `bytes`. Ids and keys (up to 64 bytes) are written into one scratch buffer and
+ * decoded as one string: half the time of building it digit by digit, and no intermediate strings for the
+ * collector (a ledger makes a dozen of these per record).
+ */
+export function toHex(bytes: Uint8Array): string {
+  if (bytes.length > HEX_SCRATCH.length) return bytesToHex(bytes);
+  const out = HEX_SCRATCH.subarray(0, bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = HEX_PAIRS[bytes[i] as number] as number;
+  return ascii.decode(out);
+}
 
 /** Bytes of a hex string; throws CRYPTO_BYTES on odd length or a non-hex digit. */
 export function fromHex(hex: string, field = 'hex'): Uint8Array {
