@@ -7,6 +7,10 @@
  *   {0: type, 2: channel id, 3: seq, 4: cumulative, ?5: ticks, ?6: meter, ?7: true}
  * and so is the settlement record a ledger reads thousands of a second:
  *   {0: 1, 1: open, 2: accept, ? 3: voucher, ? 4: close}
+ * with the payloads of its open and accept (read only; they are written once per channel):
+ *   open:   {0: 2, 1: version, 2: chain, 3: payee kid, 4: asset, 5: cap, 6: unit price, 7: expiry, 8: nonce,
+ *            ? 9: {1: root, 2: length, 3: tick value}, ? 10: reservation}
+ *   accept: {0: 3, 2: channel id, 3: chain}
  * These functions write and read exactly the deterministic CBOR the general codec would (a property
  * test checks it byte for byte, both ways), without its general machinery: a tick round trip is a few
  * microseconds, so PayWord's one-hash verification is what bounds it, and a voucher's signature is most
@@ -14,7 +18,7 @@
  */
 import type { CborValue } from '../codec/cbor.js';
 import { bigSize, readBig, readBytes, readUint, uintSize, writeBig, writeUint } from '../codec/fixed.js';
-import type { Voucher } from './messages.js';
+import type { OpenTerms, Voucher } from './messages.js';
 
 const HEAD_TICK = [0x84, 0x07, 0x58, 0x20];
 const HEAD_ACK = [0x84, 0x08, 0x58, 0x20];
@@ -172,4 +176,94 @@ export function fastReadSettlement(b: Uint8Array): Map<number, CborValue> | unde
     at = r[1];
   }
   return at === b.length ? m : undefined;
+}
+
+/** Bytes `[start, end)` copied out: decoded fields own their memory, as the general decoder's do. */
+const copy = (b: Uint8Array, r: readonly [number, number]) => b.slice(r[0], r[1]);
+
+/** A short ASCII text string (printable only; anything else takes the general decoder) at `at`. */
+function readAscii(b: Uint8Array, at: number, max: number): [string, number] | undefined {
+  const ib = b[at] as number;
+  let n: number;
+  let start: number;
+  if (ib >= 0x60 && ib < 0x78) [n, start] = [ib - 0x60, at + 1];
+  else if (ib === 0x78 && (b[at + 1] as number) >= 24) [n, start] = [b[at + 1] as number, at + 2];
+  else return undefined;
+  if (n > max || start + n > b.length) return undefined;
+  let s = '';
+  for (let i = start; i < start + n; i++) {
+    const c = b[i] as number;
+    if (c < 0x20 || c > 0x7e) return undefined;
+    s += String.fromCharCode(c);
+  }
+  return [s, start + n];
+}
+
+/**
+ * An open payload's terms, or undefined when `b` is not exactly the canonical layout of protocol
+ * `version` within the general decoder's bounds (which then takes it and says what is wrong).
+ */
+export function fastDecodeOpen(b: Uint8Array, version: number): OpenTerms | undefined {
+  const entries = (b[0] as number) - 0xa0;
+  if (entries < 9 || entries > 11 || b[1] !== 0x00 || b[2] !== 0x02 || b[3] !== 0x01 || b[4] !== version || b[5] !== 0x02) return undefined;
+  const chain = readBytes(b, 6);
+  if (!chain || chain[1] - chain[0] > 8 * 1024 || b[chain[1]] !== 0x03 || b[chain[1] + 1] !== 0x58 || b[chain[1] + 2] !== 0x20)
+    return undefined;
+  let at = chain[1] + 3;
+  const payee: [number, number] = [at, at + 32];
+  at += 32;
+  if (b[at] !== 0x04) return undefined;
+  const asset = readAscii(b, at + 1, 32);
+  if (!asset || b[asset[1]] !== 0x05) return undefined;
+  const cap = readBig(b, asset[1] + 1, MAX_AMOUNT);
+  if (!cap || b[cap[1]] !== 0x06) return undefined;
+  const unitPrice = readBig(b, cap[1] + 1, MAX_AMOUNT);
+  if (!unitPrice || b[unitPrice[1]] !== 0x07) return undefined;
+  const expiresAt = readUint(b, unitPrice[1] + 1);
+  if (!expiresAt || b[expiresAt[1]] !== 0x08) return undefined;
+  const nonce = readBytes(b, expiresAt[1] + 1);
+  if (!nonce || nonce[1] - nonce[0] < 8 || nonce[1] - nonce[0] > 32) return undefined;
+  at = nonce[1];
+  let left = entries - 9;
+  let payword: OpenTerms['payword'];
+  if (left > 0 && b[at] === 0x09) {
+    if (b[at + 1] !== 0xa3 || b[at + 2] !== 0x01 || b[at + 3] !== 0x58 || b[at + 4] !== 0x20 || b[at + 37] !== 0x02) return undefined;
+    const root: [number, number] = [at + 5, at + 37];
+    const length = readUint(b, at + 38);
+    if (!length || length[0] < 1 || length[0] > 10_000_000 || b[length[1]] !== 0x03) return undefined;
+    const tickValue = readBig(b, length[1] + 1, MAX_AMOUNT);
+    if (!tickValue) return undefined;
+    payword = { root: copy(b, root), length: length[0], tickValue: tickValue[0] };
+    at = tickValue[1];
+    left--;
+  }
+  let reservation: Uint8Array | undefined;
+  if (left > 0 && b[at] === 0x0a) {
+    const r = readBytes(b, at + 1);
+    if (!r || r[1] - r[0] > 1024) return undefined;
+    reservation = copy(b, r);
+    at = r[1];
+    left--;
+  }
+  if (left !== 0 || at !== b.length) return undefined;
+  return {
+    chain: copy(b, chain),
+    payeeKid: copy(b, payee),
+    asset: asset[0],
+    cap: cap[0],
+    unitPrice: unitPrice[0],
+    expiresAt: expiresAt[0],
+    nonce: copy(b, nonce),
+    payword,
+    reservation,
+  };
+}
+
+/** An accept payload's channel id and chain, or undefined when `b` is not exactly the canonical layout. */
+export function fastDecodeAccept(b: Uint8Array): { channelId: Uint8Array; chain: Uint8Array } | undefined {
+  if (b[0] !== 0xa3 || b[1] !== 0x00 || b[2] !== 0x03 || b[3] !== 0x02 || b[4] !== 0x58 || b[5] !== 0x20 || b[38] !== 0x03)
+    return undefined;
+  const chain = readBytes(b, 39);
+  if (!chain || chain[1] !== b.length || chain[1] - chain[0] > 8 * 1024) return undefined;
+  return { channelId: copy(b, [6, 38]), chain: copy(b, chain) };
 }

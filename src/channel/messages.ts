@@ -14,7 +14,16 @@ import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { ChannelError } from '../errors.js';
 import { REVOCATION_CONTENT_TYPE } from '../identity/revocation.js';
-import { fastDecodeAck, fastDecodeTick, fastDecodeVoucher, fastEncodeAck, fastEncodeTick, fastEncodeVoucher } from './fastframe.js';
+import {
+  fastDecodeAccept,
+  fastDecodeAck,
+  fastDecodeOpen,
+  fastDecodeTick,
+  fastDecodeVoucher,
+  fastEncodeAck,
+  fastEncodeTick,
+  fastEncodeVoucher,
+} from './fastframe.js';
 
 export const MSG = { hello: 1, open: 2, accept: 3, voucher: 4, close: 5, error: 6, tick: 7, ack: 8 } as const;
 export const PROTOCOL_VERSION = 1;
@@ -67,8 +76,8 @@ export type Frame =
 
 const sign = (payload: Map<number, CborValue>, signer: Signer) => signSign1(encode(payload), signer);
 
-/** Signs open terms; returns the frame and the channel id (SHA-256 of the signed terms' payload). */
-export async function signOpen(signer: Signer, t: OpenTerms): Promise<{ bytes: Uint8Array; channelId: Uint8Array }> {
+/** The deterministic CBOR payload of open terms: what the payer signs, and what the channel id hashes. */
+export function openPayload(t: OpenTerms): Uint8Array {
   const m = new Map<number, CborValue>([
     [0, MSG.open],
     [1, PROTOCOL_VERSION],
@@ -90,19 +99,28 @@ export async function signOpen(signer: Signer, t: OpenTerms): Promise<{ bytes: U
       ]),
     );
   if (t.reservation) m.set(10, t.reservation);
-  const payload = encode(m);
-  return { bytes: await signSign1(payload, signer), channelId: sha256(payload) };
+  return encode(m);
 }
 
-export function signAccept(signer: Signer, channelId: Uint8Array, chain: Uint8Array): Promise<Uint8Array> {
-  return sign(
+/** The deterministic CBOR payload of an accept. */
+export function acceptPayload(channelId: Uint8Array, chain: Uint8Array): Uint8Array {
+  return encode(
     new Map<number, CborValue>([
       [0, MSG.accept],
       [2, channelId],
       [3, chain],
     ]),
-    signer,
   );
+}
+
+/** Signs open terms; returns the frame and the channel id (SHA-256 of the signed terms' payload). */
+export async function signOpen(signer: Signer, t: OpenTerms): Promise<{ bytes: Uint8Array; channelId: Uint8Array }> {
+  const payload = openPayload(t);
+  return { bytes: await signSign1(payload, signer), channelId: sha256(payload) };
+}
+
+export function signAccept(signer: Signer, channelId: Uint8Array, chain: Uint8Array): Promise<Uint8Array> {
+  return signSign1(acceptPayload(channelId, chain), signer);
 }
 
 function voucherMap(type: number, v: Voucher): Map<number, CborValue> {
@@ -194,6 +212,10 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   // The hot path: a voucher (or close) in its exact canonical layout.
   const fast = fastDecodeVoucher(sign1.payload);
   if (fast) return { type: fast.type === MSG.voucher ? 'voucher' : 'close', sign1, bytes, voucher: fast.voucher };
+  const terms = fastDecodeOpen(sign1.payload, PROTOCOL_VERSION);
+  if (terms) return { type: 'open', sign1, bytes, terms, channelId: sha256(sign1.payload) };
+  const accepted = fastDecodeAccept(sign1.payload);
+  if (accepted) return { type: 'accept', sign1, bytes, ...accepted };
   const m = asMap(decode(sign1.payload, LIMITS), 'msg');
   const type = asInt(need(m, 0, 'msg.type'), 'msg.type');
   switch (type) {
@@ -213,21 +235,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       };
     }
     case MSG.open: {
-      onlyKeys(m, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'open');
-      if (asInt(need(m, 1, 'open.version'), 'open.version') !== PROTOCOL_VERSION)
-        throw new ChannelError('CH_VERSION', 'unsupported protocol version', 'open.version');
-      const pw = m.has(9) ? asMap(m.get(9), 'open.payword') : undefined;
-      const terms: OpenTerms = {
-        chain: asBytes(need(m, 2, 'open.chain'), 'open.chain', { max: 8 * 1024 }),
-        payeeKid: asBytes(need(m, 3, 'open.payee'), 'open.payee', 32),
-        asset: asText(need(m, 4, 'open.asset'), 'open.asset', 32),
-        cap: asAmount(need(m, 5, 'open.cap'), 'open.cap'),
-        unitPrice: asAmount(need(m, 6, 'open.unitPrice'), 'open.unitPrice'),
-        expiresAt: asInt(need(m, 7, 'open.expiresAt'), 'open.expiresAt'),
-        nonce: asBytes(need(m, 8, 'open.nonce'), 'open.nonce', { min: 8, max: 32 }),
-        payword: pw && readPayword(pw),
-        reservation: m.has(10) ? asBytes(m.get(10), 'open.reservation', { max: 1024 }) : undefined,
-      };
+      const terms = openTermsOf(m);
       return { type: 'open', sign1, bytes, terms, channelId: sha256(sign1.payload) };
     }
     case MSG.accept:
@@ -260,6 +268,25 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     default:
       return bad(`unknown message type ${type}`, 'msg.type');
   }
+}
+
+/** Open terms from a decoded open payload (the strict general path), checked field by field. */
+export function openTermsOf(m: CborMap): OpenTerms {
+  onlyKeys(m, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'open');
+  if (asInt(need(m, 1, 'open.version'), 'open.version') !== PROTOCOL_VERSION)
+    throw new ChannelError('CH_VERSION', 'unsupported protocol version', 'open.version');
+  const pw = m.has(9) ? asMap(m.get(9), 'open.payword') : undefined;
+  return {
+    chain: asBytes(need(m, 2, 'open.chain'), 'open.chain', { max: 8 * 1024 }),
+    payeeKid: asBytes(need(m, 3, 'open.payee'), 'open.payee', 32),
+    asset: asText(need(m, 4, 'open.asset'), 'open.asset', 32),
+    cap: asAmount(need(m, 5, 'open.cap'), 'open.cap'),
+    unitPrice: asAmount(need(m, 6, 'open.unitPrice'), 'open.unitPrice'),
+    expiresAt: asInt(need(m, 7, 'open.expiresAt'), 'open.expiresAt'),
+    nonce: asBytes(need(m, 8, 'open.nonce'), 'open.nonce', { min: 8, max: 32 }),
+    payword: pw && readPayword(pw),
+    reservation: m.has(10) ? asBytes(m.get(10), 'open.reservation', { max: 1024 }) : undefined,
+  };
 }
 
 function readPayword(m: CborMap): NonNullable<OpenTerms['payword']> {

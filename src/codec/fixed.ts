@@ -64,18 +64,20 @@ export function writeBytes(out: Uint8Array, at: number, b: Uint8Array): number {
   return start + b.length;
 }
 
-/** Reads a shortest-form unsigned integer (safe range); returns [value, next offset] or undefined. */
+/**
+ * Reads a shortest-form unsigned integer below 2^32 (what the general decoder gives as a `number`, and
+ * so what `asInt` takes); returns [value, next offset] or undefined.
+ */
 export function readUint(b: Uint8Array, at: number): [number, number] | undefined {
   const ib = b[at];
   if (ib === undefined || ib >> 5 !== 0) return undefined;
   const ai = ib & 31;
   if (ai < 24) return [ai, at + 1];
-  const size = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : 0;
+  const size = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : 0;
   if (size === 0 || at + 1 + size > b.length) return undefined;
   let v = 0;
   for (let i = 1; i <= size; i++) v = v * 256 + (b[at + i] as number);
-  const min = size === 1 ? 24 : size === 2 ? 0x100 : size === 4 ? 0x10000 : 0x100000000;
-  if (v < min || !Number.isSafeInteger(v)) return undefined;
+  if (v < (size === 1 ? 24 : size === 2 ? 0x100 : 0x10000)) return undefined;
   return [v, at + 1 + size];
 }
 

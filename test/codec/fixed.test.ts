@@ -20,7 +20,8 @@ describe('fixed-layout CBOR items', () => {
         (n, big, bytes) => {
           const u = at(uintSize(n), (o) => writeUint(o, 0, n));
           expect(toHex(u)).toBe(toHex(encode(n)));
-          expect(readUint(u, 0)).toEqual([n, u.length]);
+          // Like the general decoder (a bigint from 2^32, which `asInt` refuses): only below 2^32.
+          expect(readUint(u, 0)).toEqual(n < 2 ** 32 ? [n, u.length] : undefined);
           const b = at(bigSize(big), (o) => writeBig(o, 0, big));
           expect(toHex(b)).toBe(toHex(encode(big)));
           expect(readBig(b, 0, 2n ** 64n - 1n)).toEqual([big, b.length]);
@@ -38,6 +39,7 @@ describe('fixed-layout CBOR items', () => {
     expect(readUint(new Uint8Array([0x19, 0x00, 0xff]), 0)).toBeUndefined();
     expect(readUint(new Uint8Array([0x1a, 0, 0, 0]), 0)).toBeUndefined(); // truncated
     expect(readUint(new Uint8Array([0x20]), 0)).toBeUndefined(); // a negative integer
+    expect(readUint(new Uint8Array([0x1b, 0, 0, 0, 1, 0, 0, 0, 0]), 0)).toBeUndefined(); // 2^32: a bigint to the general decoder
     expect(readBig(new Uint8Array([0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]), 0, 2n ** 63n)).toBeUndefined();
     expect(readBig(new Uint8Array([0x1b, 0x80, 0, 0, 0, 0, 0, 0, 0]), 0, 2n ** 63n - 1n)).toBeUndefined(); // above max
     expect(readBig(new Uint8Array([0x05]), 0, 4n)).toBeUndefined();
