@@ -19,6 +19,7 @@ import { sha256 } from '../crypto/hash.js';
 import { getEd25519 } from '../crypto/index.js';
 import { ChannelError, CoseError, EdgepayError, IdentityError } from '../errors.js';
 import { type DeferredCheck, type VerifiedChain, verifyChain } from '../identity/chain.js';
+import { kidPrefix } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { fastReadSettlement, MAX_SETTLEMENT_BYTES } from './fastframe.js';
 import { verifyTick } from './hashchain.js';
@@ -229,9 +230,9 @@ export async function checkSettlement(
  * (against the newest lists, which may have changed since). Bounded; the oldest entries go first.
  */
 export class ChainCache {
-  private readonly map = new Map<string, VerifiedChain>();
+  private readonly map = new Map<string, Known>();
   /** Chains whose signatures a caller is checking (deferred): records in flight share the same checks. */
-  private readonly pending = new Map<string, { chain: VerifiedChain; checks: SignatureCheck[] }>();
+  private readonly pending = new Map<string, { known: Known; checks: SignatureCheck[] }>();
   /** Payee key (hex) -> hashes of chains it has signed an accept with. */
   private readonly accepts = new Map<string, Set<string>>();
   /** A chain's key here and in a ledger's `chains` table: its SHA-256, hex. */
@@ -269,20 +270,21 @@ export class ChainCache {
     key = ChainCache.keyOf(bytes),
   ): Promise<VerifiedChain> {
     const hit = this.map.get(key);
-    if (hit) return this.recheck(hit, opts);
+    if (hit) return recheck(hit, opts);
     if (!deferred) {
       const v = await verifyChain(bytes, opts);
-      this.put(key, v);
+      this.put(key, known(v));
       return v;
     }
     const pending = this.pending.get(key);
     if (pending) {
       deferred.push(...pending.checks);
-      return this.recheck(pending.chain, opts);
+      return recheck(pending.known, opts);
     }
     const raw: DeferredCheck[] = [];
     const v = await verifyChain(bytes, { ...opts, deferSignatures: raw, learnParty: false });
     const done = new Set<number>();
+    const k = known(v);
     const checks = raw.map(
       (c, i): SignatureCheck => ({
         ...c,
@@ -291,35 +293,54 @@ export class ChainCache {
           done.add(i);
           if (done.size < raw.length) return;
           this.pending.delete(key);
-          this.put(key, v);
+          this.put(key, k);
         },
         failed: () => this.pending.delete(key),
       }),
     );
-    this.pending.set(key, { chain: v, checks });
+    this.pending.set(key, { known: k, checks });
     deferred.push(...checks);
     return v;
   }
 
-  private put(key: string, v: VerifiedChain): void {
+  private put(key: string, k: Known): void {
     if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
-    this.map.set(key, v);
-  }
-
-  private recheck(hit: VerifiedChain, opts: Parameters<typeof verifyChain>[1]): VerifiedChain {
-    const at = opts.revocationAt ?? opts.now ?? Math.floor(Date.now() / 1000);
-    const root = hit.party.sign1.kid as Uint8Array;
-    // Written out, not looped over tuples: this runs for every record a ledger checks.
-    revokedCheck(opts.trust, root, hit.party.subjectKid, at, 'party');
-    revokedCheck(opts.trust, hit.party.subjectKid, hit.kid, at, 'device');
-    revokedCheck(opts.trust, root, hit.kid, at, 'device');
-    return hit;
+    this.map.set(key, k);
   }
 }
 
-function revokedCheck(trust: TrustStore, authority: Uint8Array, subject: Uint8Array, at: number, field: string): void {
-  const revokedAt = trust.revocation(authority)?.revokedAt(subject);
-  if (revokedAt !== undefined && at >= revokedAt) throw new IdentityError('ID_REVOKED', `revoked since ${revokedAt}`, field);
+/**
+ * A verified chain with what its revocation re-check looks up (authority and revoked-kid prefix, hex),
+ * worked out once: a ledger re-checks every record's chains against the newest lists.
+ */
+interface Known {
+  chain: VerifiedChain;
+  revocation: readonly { authority: string; subject: string; field: string }[];
+}
+
+function known(chain: VerifiedChain): Known {
+  const root = toHex(chain.party.sign1.kid as Uint8Array);
+  const party = toHex(chain.party.subjectKid);
+  const partyPrefix = toHex(kidPrefix(chain.party.subjectKid));
+  const devicePrefix = toHex(kidPrefix(chain.kid));
+  return {
+    chain,
+    revocation: [
+      { authority: root, subject: partyPrefix, field: 'party' },
+      { authority: party, subject: devicePrefix, field: 'device' },
+      { authority: root, subject: devicePrefix, field: 'device' },
+    ],
+  };
+}
+
+function recheck(k: Known, opts: Parameters<typeof verifyChain>[1]): VerifiedChain {
+  const at = opts.revocationAt ?? opts.now ?? Math.floor(Date.now() / 1000);
+  for (let i = 0; i < k.revocation.length; i++) {
+    const r = k.revocation[i] as Known['revocation'][number];
+    const revokedAt = opts.trust.revokedSince(r.authority, r.subject);
+    if (revokedAt !== undefined && at >= revokedAt) throw new IdentityError('ID_REVOKED', `revoked since ${revokedAt}`, r.field);
+  }
+  return k.chain;
 }
 
 /** A settlement sink that puts each closed (or checkpointed) channel's record in an outbox. */

@@ -144,4 +144,9 @@ export class RevocationState {
   revokedAt(kid: Uint8Array): number | undefined {
     return this.revoked.get(toHex(kidPrefix(kid)));
   }
+
+  /** The same, for a kid prefix already in hex. */
+  revokedAtPrefix(kidPrefixHex: string): number | undefined {
+    return this.revoked.get(kidPrefixHex);
+  }
 }

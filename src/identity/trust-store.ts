@@ -136,6 +136,14 @@ export class TrustStore {
     return this.states.get(toHex(authorityKid));
   }
 
+  /**
+   * When the newest list of the authority with hex kid `authority` revoked the kid whose first bytes, hex,
+   * are `kidPrefixHex` (see `kidPrefix`); undefined when it did not. For callers that keep ids as hex.
+   */
+  revokedSince(authority: string, kidPrefixHex: string): number | undefined {
+    return this.states.get(authority)?.revokedAtPrefix(kidPrefixHex);
+  }
+
   /** Seconds since the newest list of that authority was issued; undefined when none is held. */
   age(authorityKid: Uint8Array, now: number): number | undefined {
     const s = this.revocation(authorityKid);

@@ -65,6 +65,15 @@ function uniqueBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
   return [...m.values()];
 }
 
+/** A verified record in a batch, with the hex ids the batch's statements key on (worked out once). */
+interface BatchItem {
+  recordId: string;
+  bytes: Uint8Array;
+  v: VerifiedSettlement;
+  channel: string;
+  payerKid: string;
+}
+
 export class Ledger {
   private readonly now: () => number;
   /** Each credential chain is verified once (revocation is re-checked on every use). */
@@ -320,10 +329,17 @@ export class Ledger {
           fresh = fresh.filter((i) => !late.has(ids[i] as string));
         }
       }
-      const valid: { recordId: string; bytes: Uint8Array; v: VerifiedSettlement }[] = [];
+      const valid: BatchItem[] = [];
       for (const i of fresh) {
         const v = checked[i];
-        if (v && !(v instanceof EdgepayError)) valid.push({ recordId: ids[i] as string, bytes: records[i] as Uint8Array, v });
+        if (v && !(v instanceof EdgepayError))
+          valid.push({
+            recordId: ids[i] as string,
+            bytes: records[i] as Uint8Array,
+            v,
+            channel: toHex(v.channelId),
+            payerKid: toHex(v.payer.kid),
+          });
       }
       const applied = await this.applyBatch(tx, valid);
       const results = fresh.map((i): Applied => {
@@ -531,10 +547,7 @@ export class Ledger {
    * Applies verified records in arrival order with a fixed number of statements: read the channels and
    * accounts involved, decide in memory, write postings, balances, channels and disputes in bulk.
    */
-  private async applyBatch(
-    tx: Sql,
-    items: { recordId: string; bytes: Uint8Array; v: VerifiedSettlement }[],
-  ): Promise<Map<string, Applied>> {
+  private async applyBatch(tx: Sql, items: BatchItem[]): Promise<Map<string, Applied>> {
     const out = new Map<string, Applied>();
     if (items.length === 0) return out;
     const key = (party: string, asset: string) => `${party}\u0000${asset}`;
@@ -543,7 +556,7 @@ export class Ledger {
       (
         await tx.query<{ id: string; applied: string; disputed: boolean; closed: boolean; seq: number; ticks: number }>(
           'select id, applied::text as applied, disputed, closed, seq, ticks from channels where id = any($1)',
-          [[...new Set(items.map((x) => toHex(x.v.channelId)))]],
+          [[...new Set(items.map((x) => x.channel))]],
         )
       ).map((c) => [
         c.id,
@@ -551,8 +564,7 @@ export class Ledger {
       ]),
     );
     const fresh = new Map<string, VerifiedSettlement>();
-    for (const { v } of items) {
-      const id = toHex(v.channelId);
+    for (const { v, channel: id } of items) {
       if (chans.has(id)) continue;
       fresh.set(id, v);
       chans.set(id, { applied: 0n, disputed: false, closed: false, seq: 0, ticks: 0, dirty: true });
@@ -578,7 +590,7 @@ export class Ledger {
     const outstanding = new Map(
       (
         await tx.query<{ kid: string; s: string }>('select kid, outstanding::text as s from devices where kid = any($1)', [
-          [...new Set(items.map((x) => toHex(x.v.payer.kid)))],
+          [...new Set(items.map((x) => x.payerKid))],
         ])
       ).map((r) => [r.kid, BigInt(r.s)]),
     );
@@ -599,19 +611,17 @@ export class Ledger {
         [[...new Set(ids)]],
       );
       const byId = new Map(rows.map((r) => [r.id, r]));
-      withTicket.forEach(({ v }, i) => {
+      withTicket.forEach(({ v, channel, payerKid }, i) => {
         const r = byId.get(ids[i] as string);
         // The stored ticket, byte for byte, and for this payer: no signature check needed.
-        if (r && equalBytes(new Uint8Array(r.ticket), v.terms.reservation as Uint8Array) && r.payer_kid === toHex(v.payer.kid))
-          holds.set(toHex(v.channelId), `reserve:${r.id}`);
+        if (r && equalBytes(new Uint8Array(r.ticket), v.terms.reservation as Uint8Array) && r.payer_kid === payerKid)
+          holds.set(channel, `reserve:${r.id}`);
       });
     }
     const accountKeys = uniqueBy(
       [
         ...items.map((x) => [x.v.payer.party.claims.subject, x.v.terms.asset] as const),
-        ...items
-          .filter((x) => holds.has(toHex(x.v.channelId)))
-          .map((x) => [holds.get(toHex(x.v.channelId)) as string, x.v.terms.asset] as const),
+        ...items.filter((x) => holds.has(x.channel)).map((x) => [holds.get(x.channel) as string, x.v.terms.asset] as const),
       ],
       ([p, a]) => key(p, a),
     );
@@ -628,10 +638,8 @@ export class Ledger {
     const deltas = new Map<string, bigint>();
     const disputes: string[][] = [];
     const disputeBytes: Uint8Array[] = [];
-    for (const { recordId, bytes, v } of items) {
-      const id = toHex(v.channelId);
+    for (const { recordId, bytes, v, channel: id, payerKid } of items) {
       const ch = chans.get(id) as NonNullable<ReturnType<typeof chans.get>>;
-      const payerKid = toHex(v.payer.kid);
       const payerParty = v.payer.party.claims.subject;
       const dispute = (kind: string, unpaid: bigint): string | undefined => {
         const first = !ch.disputed;

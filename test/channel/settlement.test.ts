@@ -135,14 +135,20 @@ describe('chain cache', () => {
     const chains = new ChainCache();
     expect((await verifySettlement(rec, { trust, now: p.clock.now, chains })).amount).toBe(10n);
     const fleet = await nodeEd25519.signer(new Uint8Array(32).fill(2));
-    await trust.applyRevocationList(
-      await signRevocationList(fleet, {
-        issuer: 'party:fleet',
-        version: 1,
-        issuedAt: p.clock.now,
-        entries: [{ kid: coseKeyThumbprint(p.drone.publicKey), revokedAt: p.clock.now - 10 }],
-      }),
-    );
+    const revoke = async (version: number, revokedAt: number) =>
+      trust.applyRevocationList(
+        await signRevocationList(fleet, {
+          issuer: 'party:fleet',
+          version,
+          issuedAt: p.clock.now,
+          entries: [{ kid: coseKeyThumbprint(p.drone.publicKey), revokedAt }],
+        }),
+      );
+    // Revoked from a later time: a record judged now still stands (from the cache).
+    await revoke(1, p.clock.now + 100);
+    expect((await verifySettlement(rec, { trust, now: p.clock.now, chains })).amount).toBe(10n);
+    expect(await codeOf(verifySettlement(rec, { trust, now: p.clock.now, revocationAt: p.clock.now + 100, chains }))).toBe('ID_REVOKED');
+    await revoke(2, p.clock.now - 10);
     expect(await codeOf(verifySettlement(rec, { trust, now: p.clock.now, chains }))).toBe('ID_REVOKED');
   });
 });
