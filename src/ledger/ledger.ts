@@ -413,16 +413,24 @@ export class Ledger {
     const rebuilt = new Map<string, Uint8Array>();
     const batches = [...new Set(rows.flatMap((r) => (r.receipt === null && r.batch !== null ? [r.batch] : [])))];
     if (batches.length > 0) {
-      const members = await sql.query<Row & { root: Uint8Array }>(
-        `select r.record_id, r.status, r.code, r.amount::text as amount, r.batch::text as batch, b.root
-           from receipts r join receipt_batches b on b.id = r.batch where r.batch = any($1::bigint[]) order by r.batch, r.idx`,
+      const roots = new Map(
+        (
+          await sql.query<{ id: string; root: Uint8Array }>(
+            'select id::text as id, root from receipt_batches where id = any($1::bigint[])',
+            [batches],
+          )
+        ).map((b) => [b.id, new Uint8Array(b.root)]),
+      );
+      const members = await sql.query<Row>(
+        `select record_id, status, code, amount::text as amount, batch::text as batch
+           from receipts where batch = any($1::bigint[]) order by batch, idx`,
         [batches],
       );
       for (let start = 0; start < members.length; ) {
         let end = start;
         while (end < members.length && members[end]?.batch === members[start]?.batch) end++;
         const batch = members.slice(start, end);
-        const receipts = rebuildReceipts(new Uint8Array((batch[0] as { root: Uint8Array }).root), batch.map(result));
+        const receipts = rebuildReceipts(roots.get((batch[0] as Row).batch as string) as Uint8Array, batch.map(result));
         for (let k = 0; k < batch.length; k++) rebuilt.set((batch[k] as Row).record_id, receipts[k] as Uint8Array);
         start = end;
       }
