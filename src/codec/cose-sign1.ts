@@ -200,9 +200,26 @@ function withHeaders(
   };
 }
 
+/**
+ * `{1: -8, 3: content type (24..255), 4: kid (32 bytes)}` in canonical form, read directly: the header of
+ * every credential (a ledger decodes two per new device). Undefined for anything else.
+ */
+export function fastKidHeader(p: Uint8Array): Map<number | string, CborValue> | undefined {
+  if (p.length !== 41 || p[0] !== 0xa3 || p[1] !== 0x01 || p[2] !== 0x27 || p[3] !== 0x03 || p[4] !== 0x18) return undefined;
+  const ct = p[5] as number;
+  if (ct < 24 || p[6] !== 0x04 || p[7] !== 0x58 || p[8] !== 0x20) return undefined;
+  return new Map<number | string, CborValue>([
+    [HDR_ALG, ALG_EDDSA],
+    [HDR_CONTENT_TYPE, ct],
+    [HDR_KID, p.slice(9)],
+  ]);
+}
+
 function readProtected(prot: Uint8Array, limits: DecodeLimits): ReadonlyMap<number | string, CborValue> {
   // RFC 9052 section 3: an empty protected header is a zero-length bstr (then alg is missing, below).
   if (equalBytes(prot, ALG_ONLY)) return ALG_ONLY_MAP; // the common case, known canonical
+  const withKid = fastKidHeader(prot);
+  if (withKid) return withKid;
   let h: CborValue = new Map();
   try {
     if (prot.length > 0) h = decode(prot, { ...limits, tags: [] });

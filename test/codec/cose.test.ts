@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/codec/bytes.js';
 import { type CborValue, decode, encode, Tagged } from '../../src/codec/cbor.js';
 import { coseKeyMap, coseKeyThumbprint, fromJwk, readCoseKey, toJwk } from '../../src/codec/cose-key.js';
-import { decodeSign1, protectedHeader, signSign1, sigStructure, verifySign1 } from '../../src/codec/cose-sign1.js';
+import { decodeSign1, fastKidHeader, protectedHeader, signSign1, sigStructure, verifySign1 } from '../../src/codec/cose-sign1.js';
 import { claimsMap, readClaims } from '../../src/codec/cwt.js';
 import { scanDeterministic } from '../../src/codec/scan.js';
 import { nobleEd25519 } from '../../src/crypto/noble.js';
@@ -227,6 +227,31 @@ describe('COSE_Sign1 (EdDSA)', () => {
     ['COSE_ALG', [new Uint8Array(0), new Map(), null, new Uint8Array(64)]],
   ])('rejects a malformed structure with %s', async (code, arr) => {
     expect(await coseCode(() => decodeSign1(encode(new Tagged(18, arr as never))))).toBe(code);
+  });
+});
+
+describe('protected header with a kid (fast path)', () => {
+  it('reads {alg, content type, kid} as the general decoder does, and nothing it would read otherwise', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.integer({ min: 0, max: 300 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.boolean(),
+        (kid, ct, at, byte, mutate) => {
+          const good = protectedHeader({ kid, contentType: ct });
+          const p = mutate ? good.slice() : good;
+          if (mutate) p[at % p.length] = byte;
+          const fast = fastKidHeader(p);
+          if (!mutate && ct >= 24 && ct < 256) expect(fast).toBeDefined();
+          if (fast === undefined) return;
+          scanDeterministic(p, { maxBytes: 100, maxDepth: 2, tags: [] });
+          expect(fast).toEqual(decode(p));
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 });
 
