@@ -14,6 +14,7 @@ import {
 import { acceptPayload, type OpenTerms, openPayload, openTermsOf, type Voucher } from '../../src/channel/messages.js';
 import { toHex } from '../../src/codec/bytes.js';
 import { type CborValue, decode, encode } from '../../src/codec/cbor.js';
+import { mutated } from '../codec/helpers.js';
 
 const id = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const n = fc.oneof(fc.nat(30), fc.nat(300), fc.nat(70_000), fc.nat(2 ** 32 + 5), fc.maxSafeNat());
@@ -38,8 +39,7 @@ describe('tick and ack fast path', () => {
     fc.assert(
       fc.property(id, n, id, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(), (c, a, w, at, v, cut) => {
         const good = fastEncodeTick(c, a, w);
-        const bad = cut ? good.subarray(0, at % good.length) : good.slice();
-        if (!cut) bad[at % bad.length] = v;
+        const bad = mutated(good, at, v, cut);
         const fast = fastDecodeTick(bad);
         if (fast === undefined) return;
         // Whatever the fast path accepts, the strict decoder accepts as the same values.
@@ -116,8 +116,7 @@ describe('voucher payload fast path', () => {
     fc.assert(
       fc.property(voucher, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(), (v, at, byte, cut) => {
         const good = fastEncodeVoucher(4, v) as Uint8Array;
-        const bad = cut ? good.subarray(0, at % good.length) : good.slice();
-        if (!cut) bad[at % bad.length] = byte;
+        const bad = mutated(good, at, byte, cut);
         const fast = fastDecodeVoucher(bad);
         if (fast === undefined) return;
         // Whatever the fast path accepts, the strict decoder accepts as the same fields (and no others).
@@ -185,8 +184,7 @@ describe('settlement record fast path', () => {
         fc.boolean(),
         (frames, at, v, cut) => {
           const good = record(frames);
-          const bad = cut ? good.subarray(0, at % good.length) : good.slice();
-          if (!cut) bad[at % bad.length] = v;
+          const bad = mutated(good, at, v, cut);
           const fast = fastReadSettlement(bad);
           if (fast !== undefined) expect(fast).toEqual(decode(bad, { maxBytes: 64 * 1024, maxDepth: 4, tags: [] }));
         },
@@ -256,8 +254,7 @@ describe('open and accept payload fast paths', () => {
     fc.assert(
       fc.property(terms, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(), (t, at, byte, cut) => {
         const good = openPayload(t);
-        const bad = cut ? good.subarray(0, at % good.length) : good.slice();
-        if (!cut) bad[at % bad.length] = byte;
+        const bad = mutated(good, at, byte, cut);
         const fast = fastDecodeOpen(bad, 1);
         if (fast !== undefined) expect(fast).toEqual(generalOpen(bad));
       }),
@@ -272,8 +269,7 @@ describe('open and accept payload fast paths', () => {
         fc.boolean(),
         (c, chain, at, byte, cut) => {
           const good = acceptPayload(c, chain);
-          const bad = cut ? good.subarray(0, at % good.length) : good.slice();
-          if (!cut) bad[at % bad.length] = byte;
+          const bad = mutated(good, at, byte, cut);
           const fast = fastDecodeAccept(bad);
           if (fast === undefined) return;
           const m = decode(bad) as Map<number, CborValue>;

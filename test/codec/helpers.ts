@@ -26,3 +26,11 @@ export function keyObjects(secretKey: Uint8Array, publicKey: Uint8Array): { priv
     }),
   };
 }
+
+/** `good` cut short at `at` (when `cut`), else with the byte at `at` set to `byte`: a mutation property tests feed the fast readers. */
+export function mutated(good: Uint8Array, at: number, byte: number, cut: boolean): Uint8Array {
+  if (cut) return good.subarray(0, at % good.length);
+  const bad = good.slice();
+  bad[at % bad.length] = byte;
+  return bad;
+}
