@@ -16,24 +16,45 @@ const timeArg = process.argv.find((a) => a.startsWith('--time='));
 /** Milliseconds spent measuring each figure (after a warm-up of a quarter of that). */
 export const MEASURE_MS = timeArg ? Number(timeArg.slice(7)) : 1000;
 
+/** Runs `op` back to back for about `budget` ms; the operations done and the ms taken. */
+async function slice(op: () => unknown, budget: number): Promise<{ n: number; ms: number }> {
+  let n = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < budget) {
+    for (let i = 0; i < 64; i++) {
+      const r = op();
+      if (r instanceof Promise) await r;
+    }
+    n += 64;
+    now = performance.now();
+  }
+  return { n, ms: now - start };
+}
+
 /** Operations per second of `op`, run back to back (awaited when it returns a promise). */
 export async function opsPerSecond(op: () => unknown, ms = MEASURE_MS): Promise<number> {
-  const run = async (budget: number) => {
-    let n = 0;
-    const start = performance.now();
-    let now = start;
-    while (now - start < budget) {
-      for (let i = 0; i < 64; i++) {
-        const r = op();
-        if (r instanceof Promise) await r;
-      }
-      n += 64;
-      now = performance.now();
+  await slice(op, ms / 4);
+  const { n, ms: took } = await slice(op, ms);
+  return (n * 1000) / took;
+}
+
+/**
+ * Operations per second of each of `ops`, measured in alternating slices (`ms` each in all): a figure
+ * and its limit then see the same machine. On a shared machine whose speed drifts by tens of percent
+ * from one second to the next, measuring one after the other skews their ratio.
+ */
+export async function interleaved(ops: readonly (() => unknown)[], ms = MEASURE_MS, slices = 10): Promise<number[]> {
+  for (const op of ops) await slice(op, ms / 4);
+  const n = ops.map(() => 0);
+  const took = ops.map(() => 0);
+  for (let s = 0; s < slices; s++)
+    for (let i = 0; i < ops.length; i++) {
+      const r = await slice(ops[i] as () => unknown, ms / slices);
+      n[i] = (n[i] as number) + r.n;
+      took[i] = (took[i] as number) + r.ms;
     }
-    return (n * 1000) / (now - start);
-  };
-  await run(ms / 4);
-  return run(ms);
+  return n.map((x, i) => (x * 1000) / (took[i] as number));
 }
 
 const rows: Result[] = [];
