@@ -3,7 +3,7 @@
  * Node-only file helpers: atomic writes (temp file, fsync, rename, fsync of the directory), so a crash or
  * power cut leaves either the old file or the new one, never half of one. Imported by targets/node only.
  */
-import { link, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, open, readFile, rename, rm, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { toHex } from '../codec/bytes.js';
 import { randomBytes } from '../crypto/hash.js';
@@ -39,17 +39,54 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o
   }
 }
 
-/** Trust-store persistence in one file, written atomically. */
+const readIfAny = async (path: string): Promise<Uint8Array | undefined> => {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+};
+
+/**
+ * Trust-store persistence in one file, written atomically, and beside it (`<path>.log`) the parties
+ * learned since: each appended as a 4-byte length and the credential, fsynced. A save writes the whole
+ * state, then empties the log (a crash between the two only repeats parties, which are learned once).
+ */
 export function filePersistence(path: string): Persistence {
+  const log = `${path}.log`;
   return {
-    async load() {
+    load: () => readIfAny(path),
+    async save(bytes) {
+      await writeFileAtomic(path, bytes);
+      await rm(log, { force: true });
+    },
+    async append(record) {
+      const entry = new Uint8Array(4 + record.length);
+      new DataView(entry.buffer).setUint32(0, record.length);
+      entry.set(record, 4);
+      const fh = await open(log, 'a', 0o600);
       try {
-        return new Uint8Array(await readFile(path));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw e;
+        await fh.write(entry);
+        await fh.sync();
+      } finally {
+        await fh.close();
       }
     },
-    save: (bytes) => writeFileAtomic(path, bytes),
+    async loadAppended() {
+      const b = (await readIfAny(log)) ?? new Uint8Array(0);
+      const out: Uint8Array[] = [];
+      let at = 0;
+      while (at + 4 <= b.length) {
+        const n = new DataView(b.buffer, b.byteOffset + at, 4).getUint32(0);
+        if (at + 4 + n > b.length) break;
+        out.push(b.slice(at + 4, at + 4 + n));
+        at += 4 + n;
+      }
+      // Only the last record can be cut short by a crash: dropped (its party is learned again when met),
+      // and cut off so the next append starts on a record boundary.
+      if (at < b.length) await truncate(log, at);
+      return out;
+    },
   };
 }

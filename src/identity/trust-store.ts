@@ -24,17 +24,32 @@ export interface TrustRoot {
 
 /** Where a trust store keeps its state between runs. */
 export interface Persistence {
+  /** The newest state saved, if any. */
   load(): Promise<Uint8Array | undefined>;
+  /** Replaces the state with `bytes` (which include everything appended since the last save). */
   save(bytes: Uint8Array): Promise<void>;
+  /**
+   * Optional: keeps one learned party's credential without rewriting the rest, so a payee meeting
+   * thousands of parties writes each once (with `save` alone, each new party rewrites them all).
+   */
+  append?(record: Uint8Array): Promise<void>;
+  /** What was appended since the last save, in order (a record cut short by a crash is dropped). */
+  loadAppended?(): Promise<Uint8Array[]>;
 }
 
 /** Keeps state in memory only. */
-export function memoryPersistence(): Persistence & { bytes?: Uint8Array } {
-  const p: Persistence & { bytes?: Uint8Array } = {
+export function memoryPersistence(): Persistence & { bytes?: Uint8Array; appended: Uint8Array[] } {
+  const p: Persistence & { bytes?: Uint8Array; appended: Uint8Array[] } = {
+    appended: [],
     load: async () => p.bytes,
     save: async (b) => {
       p.bytes = b;
+      p.appended = [];
     },
+    append: async (r) => {
+      p.appended.push(r);
+    },
+    loadAppended: async () => p.appended,
   };
   return p;
 }
@@ -49,11 +64,14 @@ export class TrustStore {
   private readonly roots = new Map<string, Authority>();
   private readonly parties = new Map<string, { authority: Authority; credential: Uint8Array }>();
   private readonly states = new Map<string, RevocationState>();
+  /** Parties appended to the persistence since its last save. */
+  private appended = 0;
+  private restoring = false;
 
   /** A store with `roots`, empty otherwise. Prefer {@link TrustStore.open} to restore persisted state. */
   constructor(
     roots: readonly TrustRoot[],
-    /** Where state is saved; without one nothing is (saving re-encodes every party: a payee meeting thousands would pay for it). */
+    /** Where state is saved; without one nothing is. */
     private readonly persistence?: Persistence,
     readonly provider?: Ed25519Provider,
   ) {
@@ -67,13 +85,19 @@ export class TrustStore {
   static async open(roots: readonly TrustRoot[], persistence?: Persistence, provider?: Ed25519Provider): Promise<TrustStore> {
     const store = new TrustStore(roots, persistence, provider);
     const bytes = await persistence?.load();
-    if (bytes === undefined) return store;
-    const m = asMap(decode(bytes, { maxBytes: 64 * MAX_REVOCATION_BYTES, maxDepth: 4, tags: [] }), 'trust');
-    for (const c of asArray(m.get(2) ?? [], 'trust.parties')) {
-      // A persisted party stays known even if its credential has since expired: its lists still matter.
-      await verifyParty(asBytes(c, 'trust.parties[]'), { trust: store, skipTimeCheck: true, skipRevocation: true });
+    const m = bytes && asMap(decode(bytes, { maxBytes: 64 * MAX_REVOCATION_BYTES, maxDepth: 4, tags: [] }), 'trust');
+    // Parties first (a party's lists need it known), those appended since the last save after the rest.
+    // A persisted party stays known even if its credential has since expired: its lists still matter.
+    const appended = (await persistence?.loadAppended?.()) ?? [];
+    const parties = [...asArray(m?.get(2) ?? [], 'trust.parties').map((c) => asBytes(c, 'trust.parties[]')), ...appended];
+    store.restoring = true; // what is being read back is not written again
+    try {
+      for (const c of parties) await verifyParty(c, { trust: store, skipTimeCheck: true, skipRevocation: true });
+    } finally {
+      store.restoring = false;
     }
-    for (const l of asArray(m.get(1) ?? [], 'trust.lists'))
+    store.appended = appended.length;
+    for (const l of asArray(m?.get(1) ?? [], 'trust.lists'))
       await store.applyRevocationList(asBytes(l, 'trust.lists[]'), { persist: false });
     return store;
   }
@@ -97,7 +121,14 @@ export class TrustStore {
       authority: { id: party.claims.subject, publicKey: party.claims.publicKey, kid: party.subjectKid },
       credential: party.bytes,
     });
-    await this.save();
+    if (this.restoring) return;
+    const p = this.persistence;
+    // Appended alone until the log is as large as the saved state; then one save folds it in (each party is
+    // written a constant number of times, amortized).
+    if (p?.append && this.appended < Math.max(64, this.parties.size - this.appended)) {
+      await p.append(party.bytes);
+      this.appended++;
+    } else await this.save();
   }
 
   /**
@@ -163,6 +194,7 @@ export class TrustStore {
   /** Persists the learned parties and the signed lists. */
   async save(): Promise<void> {
     if (!this.persistence) return;
+    this.appended = 0;
     const parties: CborValue[] = [...this.parties.values()].map((p) => p.credential);
     await this.persistence.save(
       encode(

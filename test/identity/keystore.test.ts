@@ -1,12 +1,14 @@
-import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { verifyParty } from '../../src/identity/chain.js';
+import { issueCredential } from '../../src/identity/credential.js';
 import { MemoryKeyStore } from '../../src/identity/keystore.js';
 import { FileKeyStore } from '../../src/identity/keystore-file.js';
 import { filePersistence } from '../../src/identity/node-files.js';
 import { signRevocationList } from '../../src/identity/revocation.js';
-import { TrustStore } from '../../src/identity/trust-store.js';
+import { type Persistence, TrustStore } from '../../src/identity/trust-store.js';
 import { keyStoreSuite } from './keystore-suite.js';
 import { ISSUER_ID, T0, world } from './world.js';
 
@@ -75,7 +77,73 @@ describe('trust store file persistence', () => {
     const b = await TrustStore.open(roots, filePersistence(path));
     expect([...b.versions().values()]).toEqual([4]);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    const { readdirSync } = await import('node:fs');
     expect(readdirSync(dir)).toEqual(['trust.cbor']);
+  });
+});
+
+describe('trust store: learning many parties', () => {
+  it('appends each new party once instead of rewriting all of them, and restores every one', async () => {
+    const w = await world();
+    const dir = tmp();
+    const path = join(dir, 'trust.cbor');
+    const roots = [{ id: ISSUER_ID, publicKey: w.issuer.publicKey }];
+    let saves = 0;
+    let savedBytes = 0;
+    const counted = (p: Persistence): Persistence => ({
+      ...p,
+      save: async (b) => {
+        saves++;
+        savedBytes += b.length;
+        await p.save(b);
+      },
+    });
+    const { nodeEd25519 } = await import('../../src/crypto/node.js');
+    const parties: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      const key = await nodeEd25519.signer(new Uint8Array(32).fill(i % 250).map((x, j) => (j === 0 ? i >> 8 : x)));
+      parties.push(
+        await issueCredential(w.issuer, {
+          role: 'party',
+          issuer: ISSUER_ID,
+          subject: `party:${i}`,
+          publicKey: key.publicKey,
+          issuedAt: T0,
+          notBefore: T0,
+          expiresAt: T0 + 86_400,
+          limits: { asset: 'EUR', perPayment: 1n, perChannel: 1n, perPeriod: 1n, periodSeconds: 60, totalOutstanding: 1n },
+          category: 'owner',
+        }),
+      );
+    }
+    const a = await TrustStore.open(roots, counted(filePersistence(path)));
+    for (const c of parties) await verifyParty(c, { trust: a, skipTimeCheck: true });
+    // 300 parties: a save folds the log in when it outgrows the state (twice here), not 300 saves of a growing file.
+    expect(saves).toBeLessThanOrEqual(3);
+    expect(savedBytes).toBeLessThan(parties.reduce((n, c) => n + c.length, 0) * 3);
+    saves = 0;
+    const b = await TrustStore.open(roots, counted(filePersistence(path)));
+    expect(saves).toBe(0); // reading back writes nothing
+    const { decodeCredential } = await import('../../src/identity/credential.js');
+    for (const c of parties) expect(b.authority(decodeCredential(c).subjectKid)).toBeDefined();
+
+    // A crash mid-append leaves a record cut short: it is dropped, and appends after it read back whole.
+    appendFileSync(`${path}.log`, new Uint8Array([0, 0, 1, 0, 0xd2, 0x84]));
+    const extra = await issueCredential(w.issuer, {
+      role: 'party',
+      issuer: ISSUER_ID,
+      subject: 'party:late',
+      publicKey: (await nodeEd25519.signer(new Uint8Array(32).fill(251))).publicKey,
+      issuedAt: T0,
+      notBefore: T0,
+      expiresAt: T0 + 86_400,
+      limits: { asset: 'EUR', perPayment: 1n, perChannel: 1n, perPeriod: 1n, periodSeconds: 60, totalOutstanding: 1n },
+      category: 'owner',
+    });
+    const c = await TrustStore.open(roots, filePersistence(path));
+    await verifyParty(extra, { trust: c, skipTimeCheck: true });
+    const d = await TrustStore.open(roots, filePersistence(path));
+    expect(d.authority(decodeCredential(extra).subjectKid)).toBeDefined();
+    for (const p of parties) expect(d.authority(decodeCredential(p).subjectKid)).toBeDefined();
+    expect(readdirSync(dir).sort()).toEqual(['trust.cbor', 'trust.cbor.log'].sort());
   });
 });
