@@ -67,6 +67,7 @@ export class TrustStore {
   /** Parties appended to the persistence since its last save. */
   private appended = 0;
   private restoring = false;
+  private writing: Promise<void> = Promise.resolve();
 
   /** A store with `roots`, empty otherwise. Prefer {@link TrustStore.open} to restore persisted state. */
   constructor(
@@ -126,9 +127,20 @@ export class TrustStore {
     // Appended alone until the log is as large as the saved state; then one save folds it in (each party is
     // written a constant number of times, amortized).
     if (p?.append && this.appended < Math.max(64, this.parties.size - this.appended)) {
-      await p.append(party.bytes);
       this.appended++;
+      const append = p.append.bind(p);
+      await this.serially(() => append(party.bytes));
     } else await this.save();
+  }
+
+  /**
+   * Runs persistence writes one at a time: a save empties the log it folds in, so an append running beside
+   * it could be dropped before the save had it.
+   */
+  private serially(write: () => Promise<void>): Promise<void> {
+    const done = this.writing.then(write);
+    this.writing = done.catch(() => {});
+    return done;
   }
 
   /**
@@ -193,15 +205,18 @@ export class TrustStore {
 
   /** Persists the learned parties and the signed lists. */
   async save(): Promise<void> {
-    if (!this.persistence) return;
+    const p = this.persistence;
+    if (!p) return;
     this.appended = 0;
-    const parties: CborValue[] = [...this.parties.values()].map((p) => p.credential);
-    await this.persistence.save(
-      encode(
-        new Map<number, CborValue>([
-          [1, this.lists()],
-          [2, parties],
-        ]),
+    // Encoded when its turn comes: it then holds every party appended before it.
+    await this.serially(() =>
+      p.save(
+        encode(
+          new Map<number, CborValue>([
+            [1, this.lists()],
+            [2, [...this.parties.values()].map((x) => x.credential)],
+          ]),
+        ),
       ),
     );
   }

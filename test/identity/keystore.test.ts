@@ -98,23 +98,26 @@ describe('trust store: learning many parties', () => {
       },
     });
     const { nodeEd25519 } = await import('../../src/crypto/node.js');
+    const party = async (subject: string, key: Uint8Array) =>
+      issueCredential(w.issuer, {
+        role: 'party',
+        issuer: ISSUER_ID,
+        subject,
+        publicKey: (await nodeEd25519.signer(key)).publicKey,
+        issuedAt: T0,
+        notBefore: T0,
+        expiresAt: T0 + 86_400,
+        limits: { asset: 'EUR', perPayment: 1n, perChannel: 1n, perPeriod: 1n, periodSeconds: 60, totalOutstanding: 1n },
+        category: 'owner',
+      });
     const parties: Uint8Array[] = [];
-    for (let i = 0; i < 300; i++) {
-      const key = await nodeEd25519.signer(new Uint8Array(32).fill(i % 250).map((x, j) => (j === 0 ? i >> 8 : x)));
+    for (let i = 0; i < 300; i++)
       parties.push(
-        await issueCredential(w.issuer, {
-          role: 'party',
-          issuer: ISSUER_ID,
-          subject: `party:${i}`,
-          publicKey: key.publicKey,
-          issuedAt: T0,
-          notBefore: T0,
-          expiresAt: T0 + 86_400,
-          limits: { asset: 'EUR', perPayment: 1n, perChannel: 1n, perPeriod: 1n, periodSeconds: 60, totalOutstanding: 1n },
-          category: 'owner',
-        }),
+        await party(
+          `party:${i}`,
+          new Uint8Array(32).fill(i % 250).map((x, j) => (j === 0 ? i >> 8 : x)),
+        ),
       );
-    }
     const a = await TrustStore.open(roots, counted(filePersistence(path)));
     for (const c of parties) await verifyParty(c, { trust: a, skipTimeCheck: true });
     // 300 parties: a save folds the log in when it outgrows the state (twice here), not 300 saves of a growing file.
@@ -128,22 +131,25 @@ describe('trust store: learning many parties', () => {
 
     // A crash mid-append leaves a record cut short: it is dropped, and appends after it read back whole.
     appendFileSync(`${path}.log`, new Uint8Array([0, 0, 1, 0, 0xd2, 0x84]));
-    const extra = await issueCredential(w.issuer, {
-      role: 'party',
-      issuer: ISSUER_ID,
-      subject: 'party:late',
-      publicKey: (await nodeEd25519.signer(new Uint8Array(32).fill(251))).publicKey,
-      issuedAt: T0,
-      notBefore: T0,
-      expiresAt: T0 + 86_400,
-      limits: { asset: 'EUR', perPayment: 1n, perChannel: 1n, perPeriod: 1n, periodSeconds: 60, totalOutstanding: 1n },
-      category: 'owner',
-    });
+    const extra = await party('party:late', new Uint8Array(32).fill(251));
     const c = await TrustStore.open(roots, filePersistence(path));
     await verifyParty(extra, { trust: c, skipTimeCheck: true });
     const d = await TrustStore.open(roots, filePersistence(path));
     expect(d.authority(decodeCredential(extra).subjectKid)).toBeDefined();
     for (const p of parties) expect(d.authority(decodeCredential(p).subjectKid)).toBeDefined();
     expect(readdirSync(dir).sort()).toEqual(['trust.cbor', 'trust.cbor.log'].sort());
+
+    // Parties learned while a save runs (the save empties the log): every one is still there after a restart.
+    const late = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        party(
+          `party:c${i}`,
+          new Uint8Array(32).fill(200).map((x, j) => (j === 1 ? i : x)),
+        ),
+      ),
+    );
+    await Promise.all([...late.map((c) => verifyParty(c, { trust: d, skipTimeCheck: true })), d.save(), d.save()]);
+    const e = await TrustStore.open(roots, filePersistence(path));
+    for (const c of late) expect(e.authority(decodeCredential(c).subjectKid)).toBeDefined();
   });
 });
