@@ -98,6 +98,11 @@ export interface SignatureCheck {
   failed?: () => void;
   /** For a credential chain's signature: the chain's hash (hex), so a ledger that verified it before may skip it. */
   chain?: string;
+  /**
+   * For an accept: another accept in the same batch by the same payee key with the same chain. If that one
+   * verifies, this one binds the same and need not be checked; if it fails, this one is checked on its own.
+   */
+  vouchedBy?: SignatureCheck;
 }
 
 /**
@@ -126,6 +131,11 @@ export interface SettlementCheckOptions {
   chains?: ChainCache;
   /** Leave the signatures of chains not yet cached to the caller too (a ledger batches them); needs `chains`. */
   deferChains?: boolean;
+  /**
+   * One batch's accept checks by payee key and chain: a payee's backlog of records in one batch then
+   * costs one accept signature, not one each (see {@link SignatureCheck.vouchedBy}).
+   */
+  batchAccepts?: Map<string, SignatureCheck>;
 }
 
 const sigCheck = (frame: { sign1: Sign1 }, publicKey: Uint8Array, field: string): SignatureCheck => ({
@@ -182,6 +192,12 @@ export async function checkSettlement(
     const c = sigCheck(accept, payee.publicKey, 'settlement.accept');
     const cache = o.chains;
     if (cache) c.verified = () => cache.proveAccept(payee.kid, payeeChainKey);
+    if (o.batchAccepts) {
+      const k = `${toHex(payee.kid)}:${payeeChainKey}`;
+      const first = o.batchAccepts.get(k);
+      if (first) c.vouchedBy = first;
+      else o.batchAccepts.set(k, c);
+    }
     signatures.push(c);
   }
   const close = voucherOf(m.get(4), 'settlement.close', payee.publicKey, 'close');

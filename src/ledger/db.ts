@@ -39,18 +39,24 @@ export async function openPglite(dataDir?: string): Promise<Db> {
  * tens of thousands of elements. Undefined for what it does not cover (nested arrays, dates, objects).
  */
 export function arrayLiteral(a: readonly unknown[]): string | undefined {
-  let out = '{';
-  for (let i = 0; i < a.length; i++) {
-    if (i > 0) out += ',';
+  // Most arrays are plain strings (hex ids, decimal amounts): one join, not a string grown per element.
+  let plain = true;
+  for (let i = 0; i < a.length && plain; i++) {
     const v = a[i];
-    if (v === null || v === undefined) out += 'NULL';
-    else if (typeof v === 'string') out += v.includes('"') || v.includes('\\') ? `"${v.replace(/[\\"]/g, '\\$&')}"` : `"${v}"`;
-    else if (typeof v === 'number' || typeof v === 'bigint') out += String(v);
-    else if (typeof v === 'boolean') out += v ? 'true' : 'false';
-    else if (v instanceof Uint8Array) out += `"\\\\x${Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex')}"`;
+    plain = typeof v === 'string' && !v.includes('"') && !v.includes('\\');
+  }
+  if (plain) return a.length === 0 ? '{}' : `{"${(a as string[]).join('","')}"}`;
+  const out: string[] = new Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (v === null || v === undefined) out[i] = 'NULL';
+    else if (typeof v === 'string') out[i] = v.includes('"') || v.includes('\\') ? `"${v.replace(/[\\"]/g, '\\$&')}"` : `"${v}"`;
+    else if (typeof v === 'number' || typeof v === 'bigint') out[i] = String(v);
+    else if (typeof v === 'boolean') out[i] = v ? 'true' : 'false';
+    else if (v instanceof Uint8Array) out[i] = `"\\\\x${Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex')}"`;
     else return undefined;
   }
-  return `${out}}`;
+  return `{${out.join(',')}}`;
 }
 
 const param = (p: unknown) => (Array.isArray(p) ? (arrayLiteral(p) ?? p) : p);

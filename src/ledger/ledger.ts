@@ -288,6 +288,7 @@ export class Ledger {
     const checked: (VerifiedSettlement | EdgepayError | undefined)[] = [];
     const pendingSigs: { i: number; c: SignatureCheck }[] = [];
     const firstAt = new Map<string, number>();
+    const batchAccepts = new Map<string, SignatureCheck>();
     for (let i = 0; i < records.length; i++) {
       const id = ids[i] as string;
       if (seen.has(id) || firstAt.has(id)) {
@@ -301,6 +302,7 @@ export class Ledger {
           now: this.now(),
           chains: this.chains,
           deferChains: true,
+          batchAccepts,
         });
         checked.push(settlement);
         for (const c of signatures) pendingSigs.push({ i, c });
@@ -457,9 +459,16 @@ export class Ledger {
         : [],
     );
     // Records in one batch share the checks of a chain they both carry: check each object once.
-    const unique = [...new Set(checks.filter((c) => !(c.chain && known.has(c.chain))))];
+    const unique = [...new Set(checks.filter((c) => !c.vouchedBy && !(c.chain && known.has(c.chain))))];
     const ok = await this.verifier.verifyMany(unique);
     const result = new Map<SignatureCheck, boolean>(unique.map((c, k) => [c, ok[k] as boolean]));
+    // A check vouched for by one that failed (or was never sent: its record failed first) is checked on its
+    // own: a forged accept must neither sink a good one nor carry a bad one.
+    const vouched = [...new Set(checks.filter((c) => c.vouchedBy))];
+    const own = vouched.filter((c) => result.get(c.vouchedBy as SignatureCheck) !== true);
+    const ownOk = own.length > 0 ? await this.verifier.verifyMany(own) : [];
+    for (const [k, c] of own.entries()) result.set(c, ownOk[k] as boolean);
+    for (const c of vouched) if (!result.has(c)) result.set(c, true);
     const verifiedChains = new Set<string>();
     const failedChains = new Set<string>();
     for (const c of new Set(checks)) {

@@ -4,7 +4,9 @@
  * then settles a payment from it with one signature check, the voucher's.
  */
 import { describe, expect, it } from 'vitest';
-import { ASSET, accountDevice, accountParty, accountRecord, seed1World } from '../../bench/seed1-world.js';
+import { ASSET, accountDevice, accountParty, accountRecord, type Seed1World, seed1World } from '../../bench/seed1-world.js';
+import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
+import { encodeSettlementParts } from '../../src/channel/settlement.js';
 import { toHex } from '../../src/codec/bytes.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../../src/crypto/workers.js';
@@ -72,6 +74,72 @@ describe('chains verified once per ledger database', () => {
     // Only the merchant's chain (valid, in the same records) was stored.
     expect(await db.query('select hash from chains')).toEqual([{ hash: toHex(sha256(w.merchant.chain)) }]);
     expect(await ledger.balance(accountParty(7), ASSET)).toBe(7n);
+    await db.close();
+  });
+});
+
+/** Account k's record paying the merchant `amount` (cap k), its accept optionally forged (last byte flipped). */
+async function recordOf(
+  w: Seed1World,
+  d: Awaited<ReturnType<typeof accountDevice>>,
+  k: number,
+  o: { amount?: bigint; forgeAccept?: boolean } = {},
+) {
+  const { bytes: open, channelId } = await signOpen(d.signer, {
+    chain: d.chain,
+    payeeKid: w.merchant.kid,
+    asset: ASSET,
+    cap: BigInt(k),
+    unitPrice: 1n,
+    expiresAt: Math.floor(Date.UTC(2031, 0, 1) / 1000),
+    nonce: new Uint8Array(8).fill(k),
+  });
+  const accept = (await signAccept(w.merchant.signer, channelId, w.merchant.chain)).slice();
+  if (o.forgeAccept) accept[accept.length - 1] = (accept.at(-1) as number) ^ 1;
+  const voucher = await signVoucher(d.signer, { channelId, seq: 1, cumulative: o.amount ?? BigInt(k) });
+  return encodeSettlementParts({ open, accept, voucher });
+}
+
+describe("a payee's accepts in one batch", () => {
+  it('cost one signature check for the batch; a forged one neither sinks a good one nor carries a bad one', async () => {
+    const seed = 'accepts-test';
+    const w = await seed1World(seed);
+    const db = await openPglite();
+    const open = async (verifier: BatchVerifier) =>
+      Ledger.open({ db, signer: w.ledgerKey, id: 'ledger:t', trust: new TrustStore(w.roots), verifier });
+    const devices = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((k) => accountDevice(w, seed, k)));
+    const enroller = await open(inlineVerifier);
+    await enroller.enroll([w.merchant.chain, ...devices.map((d) => d.chain)]);
+    await enroller.fundMany(devices.map((_, i) => ({ party: accountParty(i + 1), asset: ASSET, amount: 100n, ref: `t${i}` })));
+    const device = (k: number) => devices[k - 1] as (typeof devices)[0];
+
+    // A fresh process: three records to the merchant, one accept checked with the three vouchers.
+    const a = counting();
+    const ledgerA = await open(a);
+    const three = await ledgerA.submit(await Promise.all([1, 2, 3].map((k) => recordOf(w, device(k), k))));
+    expect(three.map((r) => r.status)).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(a.count).toBe(4);
+
+    // The first accept forged: it is refused, the two good ones behind it are checked on their own and stand.
+    const b = counting();
+    const ledgerB = await open(b);
+    const forgedFirst = await ledgerB.submit([
+      await recordOf(w, device(4), 4, { forgeAccept: true }),
+      await recordOf(w, device(5), 5),
+      await recordOf(w, device(6), 6),
+    ]);
+    expect(forgedFirst.map((r) => r.code ?? r.status)).toEqual(['COSE_SIGNATURE', 'accepted', 'accepted']);
+    expect(b.count).toBe(6);
+
+    // The first record fails before its signatures are checked (over its cap): a forged accept behind it,
+    // which would have leaned on the first one's accept, is checked itself and refused.
+    const ledgerC = await open(inlineVerifier);
+    const failedFirst = await ledgerC.submit([
+      await recordOf(w, device(7), 7, { amount: 8n }),
+      await recordOf(w, device(8), 8, { forgeAccept: true }),
+    ]);
+    expect(failedFirst.map((r) => r.code)).toEqual(['CH_SETTLEMENT', 'COSE_SIGNATURE']);
+    expect(await ledgerC.balance('merchant', ASSET)).toBe(1n + 2n + 3n + 5n + 6n);
     await db.close();
   });
 });
