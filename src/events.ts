@@ -29,6 +29,11 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
     return this.on(event, wrapped);
   }
 
+  /** Whether anyone listens for `event`: a hot path builds the event only then. */
+  protected hears(event: keyof Events): boolean {
+    return (this.listeners.get(event)?.size ?? 0) > 0;
+  }
+
   protected emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
     for (const l of this.listeners.get(event) ?? []) (l as (...a: Parameters<Events[K]>) => void)(...args);
   }

@@ -25,7 +25,7 @@ const HEAD_ACK = [0x84, 0x08, 0x58, 0x20];
 
 export function fastEncodeTick(channelId: Uint8Array, index: number, word: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + 32 + uintSize(index) + 2 + 32);
-  out.set(HEAD_TICK, 0);
+  writeHead4(out, HEAD_TICK);
   out.set(channelId, 4);
   let at = writeUint(out, 36, index);
   out[at++] = 0x58;
@@ -36,10 +36,18 @@ export function fastEncodeTick(channelId: Uint8Array, index: number, word: Uint8
 
 export function fastEncodeAck(channelId: Uint8Array, seq: number, ticks: number): Uint8Array {
   const out = new Uint8Array(4 + 32 + uintSize(seq) + uintSize(ticks));
-  out.set(HEAD_ACK, 0);
+  writeHead4(out, HEAD_ACK);
   out.set(channelId, 4);
   writeUint(out, writeUint(out, 36, seq), ticks);
   return out;
+}
+
+/** The four head bytes one by one (`set` from a plain array takes a slow generic path). */
+function writeHead4(out: Uint8Array, h: readonly number[]): void {
+  out[0] = h[0] as number;
+  out[1] = h[1] as number;
+  out[2] = h[2] as number;
+  out[3] = h[3] as number;
 }
 
 function head(b: Uint8Array, h: readonly number[]): boolean {

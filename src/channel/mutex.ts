@@ -1,22 +1,21 @@
 /**
  * @module channel/mutex
  * Serialises work per key (a channel id): two payments or two frames on one channel never interleave
- * their read-modify-write of the channel record. An uncontended call costs the promise of `fn` and one
- * more that the next caller for the key would wait on.
+ * their read-modify-write of the channel record. An uncontended call costs the promise of `fn` and the
+ * one `run` returns; only a caller that finds the key busy makes more (to wait without seeing its error).
  */
 export class KeyedMutex {
   private readonly busy = new Map<string, Promise<unknown>>();
 
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    for (let held = this.busy.get(key); held !== undefined; held = this.busy.get(key)) await held;
+    // A failure of the holder's work is the holder's, not the waiter's.
+    for (let held = this.busy.get(key); held !== undefined; held = this.busy.get(key)) await held.then(ignore, ignore);
     const work = fn();
-    // What waiters wait on: settles with `work`, never rejects (a failure is the caller's, not theirs).
-    const turn = work.then(ignore, ignore);
-    this.busy.set(key, turn);
+    this.busy.set(key, work);
     try {
       return await work;
     } finally {
-      if (this.busy.get(key) === turn) this.busy.delete(key);
+      if (this.busy.get(key) === work) this.busy.delete(key);
     }
   }
 }

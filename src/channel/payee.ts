@@ -10,7 +10,7 @@
  * channel not expired (with skew); ticks verify against the committed root. Two different vouchers for
  * one seq are equivocation: both are kept as evidence and the channel is refused from then on.
  */
-import { equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes } from '../codec/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { ChannelError, EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';
@@ -19,6 +19,7 @@ import type { Limits } from '../identity/claims.js';
 import type { TrustRoot, TrustStore } from '../identity/trust-store.js';
 import { verifyTick } from './hashchain.js';
 import { answerHello } from './hello.js';
+import { IdKeys } from './keys.js';
 import { decodeFrame, encodeAck, type Frame, type OpenTerms, signAccept, signClose, signError, verifyFrame } from './messages.js';
 import { KeyedMutex } from './mutex.js';
 import { type Reservation, verifyReservation } from './reservation.js';
@@ -73,6 +74,7 @@ interface Live {
 export class Payee extends Emitter<PayeeEvents> {
   private readonly live = new Map<string, Live>();
   private readonly mutex = new KeyedMutex();
+  private readonly ids = new IdKeys();
   private readonly now: () => number;
 
   constructor(private readonly o: PayeeOptions) {
@@ -99,13 +101,13 @@ export class Payee extends Emitter<PayeeEvents> {
       skipTimeCheck: true,
     });
     const live = { record, terms: frame.terms, payerKey: v.publicKey, limits: v.limits };
-    this.live.set(toHex(record.id), live);
+    this.live.set(this.ids.key(record.id), live);
     return live;
   }
 
   /** The current record of a channel. */
   channel(id: Uint8Array): ChannelRecord | undefined {
-    return this.live.get(toHex(id))?.record;
+    return this.live.get(this.ids.key(id))?.record;
   }
 
   /**
@@ -118,7 +120,7 @@ export class Payee extends Emitter<PayeeEvents> {
       const frame = decodeFrame(bytes);
       channelId = 'channelId' in frame ? frame.channelId : frame.type === 'voucher' ? frame.voucher.channelId : undefined;
       const f = frame;
-      return await this.mutex.run(channelId ? toHex(channelId) : '', () => this.dispatch(f));
+      return await this.mutex.run(channelId ? this.ids.key(channelId) : '', () => this.dispatch(f));
     } catch (e) {
       if (!(e instanceof EdgepayError)) throw e;
       this.emit('rejected', { channelId, error: e });
@@ -146,7 +148,7 @@ export class Payee extends Emitter<PayeeEvents> {
   }
 
   private async onOpen(frame: Extract<Frame, { type: 'open' }>): Promise<Uint8Array[]> {
-    const known = this.live.get(toHex(frame.channelId)) ?? (await this.load(frame.channelId));
+    const known = this.live.get(this.ids.key(frame.channelId)) ?? (await this.load(frame.channelId));
     if (known) {
       // A retried open: answer again, idempotently.
       if (equalBytes(known.record.open, frame.bytes) && known.record.accept) return [known.record.accept];
@@ -197,13 +199,13 @@ export class Payee extends Emitter<PayeeEvents> {
     };
     record.accept = await signAccept(this.o.signer, frame.channelId, this.o.chain);
     await this.o.store.put(record); // durable before the payer hears "accepted"
-    this.live.set(toHex(frame.channelId), { record, terms: t, payerKey: payer.publicKey, limits: payer.limits });
+    this.live.set(this.ids.key(frame.channelId), { record, terms: t, payerKey: payer.publicKey, limits: payer.limits });
     this.emit('opened', { channelId: frame.channelId, terms: t, payer, reservation });
     return [record.accept];
   }
 
   private async channelFor(id: Uint8Array): Promise<Live> {
-    const live = this.live.get(toHex(id)) ?? (await this.load(id));
+    const live = this.live.get(this.ids.key(id)) ?? (await this.load(id));
     if (!live) throw new ChannelError('CH_UNKNOWN_CHANNEL', 'no such channel', 'channel');
     if (live.record.state === 'refused') throw new ChannelError('CH_REFUSED', 'this channel is refused (equivocation)', 'channel');
     if (live.record.state === 'closed') throw new ChannelError('CH_CLOSED', 'this channel is closed', 'channel');
@@ -291,9 +293,12 @@ export class Payee extends Emitter<PayeeEvents> {
     const before = this.total(l, r.cumulative, r.voucherTicks, r.ticks);
     const after = this.total(l, r.cumulative, r.voucherTicks, frame.index);
     this.checkPayment(l, after, before);
-    Object.assign(r, { ticks: frame.index, tickWord: frame.word, tickIndex: frame.index, updatedAt: this.now() });
+    r.ticks = frame.index;
+    r.tickWord = frame.word;
+    r.tickIndex = frame.index;
+    r.updatedAt = this.now();
     await this.o.store.put(r);
-    this.emit('paid', { channelId: r.id, seq: r.seq, ticks: r.ticks, total: after, delta: after - before });
+    if (this.hears('paid')) this.emit('paid', { channelId: r.id, seq: r.seq, ticks: r.ticks, total: after, delta: after - before });
     return [encodeAck(r.id, r.seq, r.ticks)];
   }
 }

@@ -5,7 +5,7 @@
  * can never reuse a seq for a different amount. It also keeps its own credential's limits: per payment,
  * per channel, and the total outstanding over its open channels.
  */
-import { equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes } from '../codec/bytes.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { randomBytes } from '../crypto/hash.js';
@@ -15,6 +15,7 @@ import { type VerifiedChain, verifyChain } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { HashChain } from './hashchain.js';
 import { answerHello, signHello } from './hello.js';
+import { IdKeys } from './keys.js';
 import { decodeFrame, encodeTick, type Frame, type OpenTerms, signOpen, signVoucher, verifyFrame } from './messages.js';
 import { KeyedMutex } from './mutex.js';
 import type { ChannelRecord, ChannelStore } from './store.js';
@@ -63,6 +64,7 @@ interface Live {
 export class Payer extends Emitter<PayerEvents> {
   private readonly live = new Map<string, Live>();
   private readonly mutex = new KeyedMutex();
+  private readonly ids = new IdKeys();
   private readonly now: () => number;
   readonly kid: Uint8Array;
 
@@ -86,19 +88,19 @@ export class Payer extends Emitter<PayerEvents> {
         if (a.type === 'accept')
           live.payeeKey = (await verifyChain(a.chain, { trust: this.o.trust, now: this.now(), skipTimeCheck: true })).publicKey;
       }
-      this.live.set(toHex(record.id), live);
+      this.live.set(this.ids.key(record.id), live);
       out.push(record);
     }
     return out;
   }
 
   channel(id: Uint8Array): ChannelRecord | undefined {
-    return this.live.get(toHex(id))?.record;
+    return this.live.get(this.ids.key(id))?.record;
   }
 
   /** The signed terms of a channel. */
   terms(id: Uint8Array): OpenTerms | undefined {
-    return this.live.get(toHex(id))?.terms;
+    return this.live.get(this.ids.key(id))?.terms;
   }
 
   /** Sum of what this payer's open channels may still owe (their caps), for the total-outstanding limit. */
@@ -146,12 +148,12 @@ export class Payer extends Emitter<PayerEvents> {
       updatedAt: now,
     };
     await this.o.store.put(record);
-    this.live.set(toHex(channelId), { record, terms, hashChain, acked: 0, ackedTicks: 0 });
+    this.live.set(this.ids.key(channelId), { record, terms, hashChain, acked: 0, ackedTicks: 0 });
     return { channelId, frame: bytes };
   }
 
   private get(id: Uint8Array, open = true): Live {
-    const l = this.live.get(toHex(id));
+    const l = this.live.get(this.ids.key(id));
     if (!l) throw new ChannelError('CH_UNKNOWN_CHANNEL', 'no such channel', 'channel');
     if (open && l.record.state !== 'open') throw new ChannelError('CH_NOT_OPEN', `the channel is ${l.record.state}`, 'channel');
     return l;
@@ -162,7 +164,7 @@ export class Payer extends Emitter<PayerEvents> {
    * @throws ChannelError CH_LIMIT (per-payment limit), CH_OVER_CAP, CH_NOT_OPEN, CH_EXPIRED.
    */
   pay(channelId: Uint8Array, amount: bigint, options: { meter?: bigint; final?: boolean } = {}): Promise<Uint8Array> {
-    return this.mutex.run(toHex(channelId), () => this.payNow(channelId, amount, options));
+    return this.mutex.run(this.ids.key(channelId), () => this.payNow(channelId, amount, options));
   }
 
   private async payNow(channelId: Uint8Array, amount: bigint, options: { meter?: bigint; final?: boolean }): Promise<Uint8Array> {
@@ -197,7 +199,7 @@ export class Payer extends Emitter<PayerEvents> {
    * @throws ChannelError CH_TICK when the channel has no hash chain or it is used up; CH_OVER_CAP.
    */
   tick(channelId: Uint8Array): Promise<Uint8Array> {
-    return this.mutex.run(toHex(channelId), () => this.tickNow(channelId));
+    return this.mutex.run(this.ids.key(channelId), () => this.tickNow(channelId));
   }
 
   private async tickNow(channelId: Uint8Array): Promise<Uint8Array> {
@@ -277,7 +279,7 @@ export class Payer extends Emitter<PayerEvents> {
         const l = this.get(frame.channelId, false);
         l.acked = Math.max(l.acked, frame.seq);
         l.ackedTicks = Math.max(l.ackedTicks, frame.ticks);
-        this.emit('acked', { channelId: frame.channelId, seq: l.acked, ticks: l.ackedTicks });
+        if (this.hears('acked')) this.emit('acked', { channelId: frame.channelId, seq: l.acked, ticks: l.ackedTicks });
         return;
       }
       case 'close': {

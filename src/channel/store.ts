@@ -4,10 +4,10 @@
  * pays for; the payer stores its next seq (and the amount) before it signs. `put` resolves only once the
  * record is durable. Stores: memory (here), a Node file store, an IndexedDB store; one abstract suite.
  */
-import { toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { asAmount, asArray, asBytes, asInt, asMap, need } from '../codec/fields.js';
 import { CodecError } from '../errors.js';
+import { IdKeys } from './keys.js';
 
 export type ChannelRole = 'payer' | 'payee';
 export type ChannelState = 'opening' | 'open' | 'closing' | 'closed' | 'refused';
@@ -111,14 +111,15 @@ export function decodeRecord(bytes: Uint8Array): ChannelRecord {
  */
 export class MemoryChannelStore implements ChannelStore {
   private readonly records = new Map<string, ChannelRecord>();
+  private readonly ids = new IdKeys();
 
   async get(id: Uint8Array): Promise<ChannelRecord | undefined> {
-    const r = this.records.get(toHex(id));
+    const r = this.records.get(this.ids.key(id));
     return r && copyRecord(r);
   }
 
   async put(record: ChannelRecord): Promise<void> {
-    this.records.set(toHex(record.id), copyRecord(record));
+    this.records.set(this.ids.key(record.id), copyRecord(record));
   }
 
   async list(): Promise<ChannelRecord[]> {

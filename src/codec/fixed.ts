@@ -35,8 +35,12 @@ export function writeHead(out: Uint8Array, at: number, major: number, n: number)
     return at + 3;
   }
   if (n < 0x100000000) {
+    // Byte by byte: a DataView would allocate, and asking a small array for its buffer moves it off the heap.
     out[at] = m | 26;
-    new DataView(out.buffer, out.byteOffset).setUint32(at + 1, n);
+    out[at + 1] = n >>> 24;
+    out[at + 2] = (n >>> 16) & 0xff;
+    out[at + 3] = (n >>> 8) & 0xff;
+    out[at + 4] = n & 0xff;
     return at + 5;
   }
   out[at] = m | 27;
