@@ -5,7 +5,7 @@
  * sign with it but never read it. Elsewhere the key is kept in an encrypted envelope (a passphrase is
  * then required). Imported by targets/browser only.
  */
-import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
+import { createStore, del, get, keys, promisifyRequest, set, type UseStore } from 'idb-keyval';
 import type { Signer } from '../crypto/ed25519.js';
 import { createSigner, detectWebCryptoEd25519, generateSecretKey, getEd25519 } from '../crypto/index.js';
 import { IdentityError } from '../errors.js';
@@ -120,8 +120,32 @@ export class IdbKeyStore implements KeyStore {
   }
 }
 
-/** Trust-store persistence in IndexedDB. */
+/**
+ * Trust-store persistence in IndexedDB: the state under `key`, and each party learned since under
+ * `[key, n]`, so a new party is one small write, not a rewrite of every party. A save writes the state
+ * and clears those entries in one transaction: either both happen or neither.
+ */
 export function idbPersistence(key = 'trust-store', dbName = 'edgepay-state'): import('./trust-store.js').Persistence {
   const store = createStore(dbName, 'state');
-  return { load: () => get(key, store), save: (bytes) => set(key, bytes, store) };
+  const appended = () => IDBKeyRange.bound([key, 0], [key, Number.MAX_SAFE_INTEGER]);
+  let next: number | undefined;
+  // The index after the newest appended entry (from the database the first time: entries may predate us).
+  const nextIndex = async () => {
+    next ??= await store('readonly', async (s) => {
+      const last = (await promisifyRequest(s.openKeyCursor(appended(), 'prev')))?.key as [string, number] | undefined;
+      return last ? last[1] + 1 : 0;
+    });
+    return next++;
+  };
+  return {
+    load: () => get(key, store),
+    save: (bytes) =>
+      store('readwrite', (s) => {
+        s.put(bytes, key);
+        s.delete(appended());
+        return promisifyRequest(s.transaction);
+      }),
+    append: async (record) => set([key, await nextIndex()], record, store),
+    loadAppended: () => store('readonly', (s) => promisifyRequest(s.getAll(appended()))) as Promise<Uint8Array[]>,
+  };
 }
