@@ -5,9 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/codec/bytes.js';
-import { nodeEd25519 } from '../../src/crypto/node.js';
-import { issueCredential } from '../../src/identity/credential.js';
-import { ISSUER_ID, T0, world } from '../identity/world.js';
+import { ISSUER_ID, partyCredential, world } from '../identity/world.js';
 import { haveChromium, useEdgepayPage } from './chromium.js';
 
 /** `n` party credentials issued by the test world's issuer, hex (for the page). */
@@ -16,17 +14,7 @@ async function parties(from: number, n: number): Promise<{ issuer: string; parti
   const out: string[] = [];
   for (let i = from; i < from + n; i++) {
     const key = new Uint8Array(32).fill(7).map((x, j) => (j < 2 ? (i >> (8 * j)) & 0xff : x));
-    const c = await issueCredential(w.issuer, {
-      role: 'party',
-      issuer: ISSUER_ID,
-      subject: `party:${i}`,
-      publicKey: (await nodeEd25519.signer(key)).publicKey,
-      issuedAt: T0,
-      notBefore: T0,
-      expiresAt: T0 + 86_400,
-      limits: { asset: 'EUR', perPayment: 1n, perChannel: 1n, perPeriod: 1n, periodSeconds: 60, totalOutstanding: 1n },
-      category: 'owner',
-    });
+    const c = await partyCredential(w, `party:${i}`, key);
     out.push(toHex(c));
   }
   return { issuer: toHex(w.issuer.publicKey), parties: out };

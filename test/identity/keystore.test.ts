@@ -3,14 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyParty } from '../../src/identity/chain.js';
-import { issueCredential } from '../../src/identity/credential.js';
 import { MemoryKeyStore } from '../../src/identity/keystore.js';
 import { FileKeyStore } from '../../src/identity/keystore-file.js';
 import { filePersistence } from '../../src/identity/node-files.js';
 import { signRevocationList } from '../../src/identity/revocation.js';
 import { type Persistence, TrustStore } from '../../src/identity/trust-store.js';
 import { keyStoreSuite } from './keystore-suite.js';
-import { ISSUER_ID, T0, world } from './world.js';
+import { ISSUER_ID, partyCredential, T0, world } from './world.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -97,19 +96,7 @@ describe('trust store: learning many parties', () => {
         await p.save(b);
       },
     });
-    const { nodeEd25519 } = await import('../../src/crypto/node.js');
-    const party = async (subject: string, key: Uint8Array) =>
-      issueCredential(w.issuer, {
-        role: 'party',
-        issuer: ISSUER_ID,
-        subject,
-        publicKey: (await nodeEd25519.signer(key)).publicKey,
-        issuedAt: T0,
-        notBefore: T0,
-        expiresAt: T0 + 86_400,
-        limits: { asset: 'EUR', perPayment: 1n, perChannel: 1n, perPeriod: 1n, periodSeconds: 60, totalOutstanding: 1n },
-        category: 'owner',
-      });
+    const party = (subject: string, key: Uint8Array) => partyCredential(w, subject, key);
     const parties: Uint8Array[] = [];
     for (let i = 0; i < 300; i++)
       parties.push(

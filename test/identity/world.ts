@@ -65,3 +65,18 @@ export async function world(edit: { party?: Partial<CredentialClaims>; device?: 
     trust: new TrustStore([{ id: ISSUER_ID, publicKey: issuer.publicKey }]),
   };
 }
+
+/** A minimal party credential for `subject` with the key from `secret`, issued by `w`'s issuer (a day long). */
+export async function partyCredential(w: Pick<World, 'issuer'>, subject: string, secret: Uint8Array): Promise<Uint8Array> {
+  return issueCredential(w.issuer, {
+    role: 'party',
+    issuer: ISSUER_ID,
+    subject,
+    publicKey: (await nodeEd25519.signer(secret)).publicKey,
+    issuedAt: T0,
+    notBefore: T0,
+    expiresAt: T0 + DAY,
+    limits: { asset: 'EUR', perPayment: 1n, perChannel: 1n, perPeriod: 1n, periodSeconds: 60, totalOutstanding: 1n },
+    category: 'owner',
+  });
+}
