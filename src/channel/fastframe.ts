@@ -186,8 +186,11 @@ export function fastReadSettlement(b: Uint8Array): Map<number, CborValue> | unde
   return at === b.length ? m : undefined;
 }
 
-/** Bytes `[start, end)` copied out: decoded fields own their memory, as the general decoder's do. */
-const copy = (b: Uint8Array, r: readonly [number, number]) => b.slice(r[0], r[1]);
+/**
+ * Bytes `[start, end)` copied out: decoded fields own their memory, as the general decoder's do. A plain
+ * copy even from a Buffer (whose `slice` is a view into the caller's memory).
+ */
+const copy = (b: Uint8Array, r: readonly [number, number]) => new Uint8Array(b.subarray(r[0], r[1]));
 
 /** A short ASCII text string (printable only; anything else takes the general decoder) at `at`. */
 function readAscii(b: Uint8Array, at: number, max: number): [string, number] | undefined {

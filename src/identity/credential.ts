@@ -75,7 +75,7 @@ export function fastChain(b: Uint8Array): Uint8Array[] | undefined {
   for (let i = 0; i < n; i++) {
     const r = readBytes(b, at);
     if (!r || r[1] - r[0] > 16 * 1024) return undefined;
-    out.push(b.slice(r[0], r[1]));
+    out.push(new Uint8Array(b.subarray(r[0], r[1]))); // a copy even of a Buffer (whose slice is a view)
     at = r[1];
   }
   return at === b.length ? out : undefined;

@@ -248,6 +248,14 @@ describe('open and accept payload fast paths', () => {
     const c = new Uint8Array(32).fill(7);
     expect(fastDecodeAccept(acceptPayload(c, new Uint8Array(500).fill(1)))).toEqual({ channelId: c, chain: new Uint8Array(500).fill(1) });
     expect(fastDecodeAccept(acceptPayload(c, new Uint8Array(8 * 1024 + 1)))).toBeUndefined();
+    // Read from a Buffer (a Node transport's payload), every byte string is still a plain copy, not a
+    // view into the caller's memory (Buffer#slice would give one).
+    const fromBuffer = fastDecodeOpen(Buffer.from(openPayload({ ...t, chain: new Uint8Array(40).fill(9) })), 1) as OpenTerms;
+    const accepted = fastDecodeAccept(Buffer.from(acceptPayload(c, new Uint8Array(40).fill(9)))) as { chain: Uint8Array };
+    for (const b of [fromBuffer.chain, fromBuffer.payeeKid, fromBuffer.nonce, accepted.chain]) {
+      expect(Object.getPrototypeOf(b)).toBe(Uint8Array.prototype);
+      expect(b.byteLength).toBe(b.buffer.byteLength);
+    }
   });
 
   it('accept only what the strict general decoder accepts as the same payload (mutations)', () => {
