@@ -211,7 +211,7 @@ export function fastKidHeader(p: Uint8Array): Map<number | string, CborValue> | 
   return new Map<number | string, CborValue>([
     [HDR_ALG, ALG_EDDSA],
     [HDR_CONTENT_TYPE, ct],
-    [HDR_KID, p.slice(9)],
+    [HDR_KID, new Uint8Array(p.subarray(9))], // a copy even of a Buffer (whose slice is a view)
   ]);
 }
 

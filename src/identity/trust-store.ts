@@ -11,7 +11,7 @@ import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { verifySign1 } from '../codec/cose-sign1.js';
 import { asArray, asBytes, asMap } from '../codec/fields.js';
 import type { Ed25519Provider } from '../crypto/ed25519.js';
-import { IdentityError } from '../errors.js';
+import { EdgepayError, IdentityError } from '../errors.js';
 import { verifyParty } from './chain.js';
 import type { Credential } from './credential.js';
 import { decodeRevocationList, MAX_REVOCATION_BYTES, RevocationState } from './revocation.js';
@@ -90,10 +90,19 @@ export class TrustStore {
     // Parties first (a party's lists need it known), those appended since the last save after the rest.
     // A persisted party stays known even if its credential has since expired: its lists still matter.
     const appended = (await persistence?.loadAppended?.()) ?? [];
-    const parties = [...asArray(m?.get(2) ?? [], 'trust.parties').map((c) => asBytes(c, 'trust.parties[]')), ...appended];
+    const saved = asArray(m?.get(2) ?? [], 'trust.parties').map((c) => asBytes(c, 'trust.parties[]'));
+    const again = { trust: store, skipTimeCheck: true, skipRevocation: true };
     store.restoring = true; // what is being read back is not written again
     try {
-      for (const c of parties) await verifyParty(c, { trust: store, skipTimeCheck: true, skipRevocation: true });
+      for (const c of saved) await verifyParty(c, again);
+      // An append a power cut left whole in length but not in content fails here: it was never
+      // acknowledged, and its party is learned again when next met, so it is dropped, not fatal.
+      for (const c of appended)
+        try {
+          await verifyParty(c, again);
+        } catch (e) {
+          if (!(e instanceof EdgepayError)) throw e;
+        }
     } finally {
       store.restoring = false;
     }
