@@ -126,7 +126,7 @@ export function fastEncodeVoucher(type: number, v: Voucher): Uint8Array | undefi
  * A voucher or close payload's type and fields, or undefined when `b` is not exactly the canonical layout
  * (the strict general decoder then takes it, and reports what is wrong).
  */
-export function fastDecodeVoucher(b: Uint8Array): { type: number; voucher: Voucher } | undefined {
+export function fastDecodeVoucher(b: Uint8Array, views = false): { type: number; voucher: Voucher } | undefined {
   const entries = (b[0] as number) - 0xa0;
   if (entries < 4 || entries > 7 || b.length < 41) return undefined;
   const type = b[2];
@@ -160,7 +160,7 @@ export function fastDecodeVoucher(b: Uint8Array): { type: number; voucher: Vouch
     left--;
   }
   if (left !== 0 || at !== b.length) return undefined;
-  return { type, voucher: { channelId: new Uint8Array(b.subarray(6, 38)), seq: seq[0], cumulative: cumulative[0], ticks, meter, final } };
+  return { type, voucher: { channelId: (views ? view : copy)(b, [6, 38]), seq: seq[0], cumulative: cumulative[0], ticks, meter, final } };
 }
 
 /** The largest settlement record a ledger reads. */
@@ -191,6 +191,8 @@ export function fastReadSettlement(b: Uint8Array): Map<number, CborValue> | unde
  * copy even from a Buffer (whose `slice` is a view into the caller's memory).
  */
 const copy = (b: Uint8Array, r: readonly [number, number]) => new Uint8Array(b.subarray(r[0], r[1]));
+/** Bytes `[start, end)` as a view, for a caller that owns `b` and will not change it (the `views` option). */
+const view = (b: Uint8Array, r: readonly [number, number]) => b.subarray(r[0], r[1]);
 
 /** A short ASCII text string (printable only; anything else takes the general decoder) at `at`. */
 function readAscii(b: Uint8Array, at: number, max: number): [string, number] | undefined {
@@ -214,7 +216,8 @@ function readAscii(b: Uint8Array, at: number, max: number): [string, number] | u
  * An open payload's terms, or undefined when `b` is not exactly the canonical layout of protocol
  * `version` within the general decoder's bounds (which then takes it and says what is wrong).
  */
-export function fastDecodeOpen(b: Uint8Array, version: number): OpenTerms | undefined {
+export function fastDecodeOpen(b: Uint8Array, version: number, views = false): OpenTerms | undefined {
+  const take = views ? view : copy;
   const entries = (b[0] as number) - 0xa0;
   if (entries < 9 || entries > 11 || b[1] !== 0x00 || b[2] !== 0x02 || b[3] !== 0x01 || b[4] !== version || b[5] !== 0x02) return undefined;
   const chain = readBytes(b, 6);
@@ -244,7 +247,7 @@ export function fastDecodeOpen(b: Uint8Array, version: number): OpenTerms | unde
     if (!length || length[0] < 1 || length[0] > 10_000_000 || b[length[1]] !== 0x03) return undefined;
     const tickValue = readBig(b, length[1] + 1, MAX_AMOUNT);
     if (!tickValue) return undefined;
-    payword = { root: copy(b, root), length: length[0], tickValue: tickValue[0] };
+    payword = { root: take(b, root), length: length[0], tickValue: tickValue[0] };
     at = tickValue[1];
     left--;
   }
@@ -252,29 +255,30 @@ export function fastDecodeOpen(b: Uint8Array, version: number): OpenTerms | unde
   if (left > 0 && b[at] === 0x0a) {
     const r = readBytes(b, at + 1);
     if (!r || r[1] - r[0] > 1024) return undefined;
-    reservation = copy(b, r);
+    reservation = take(b, r);
     at = r[1];
     left--;
   }
   if (left !== 0 || at !== b.length) return undefined;
   return {
-    chain: copy(b, chain),
-    payeeKid: copy(b, payee),
+    chain: take(b, chain),
+    payeeKid: take(b, payee),
     asset: asset[0],
     cap: cap[0],
     unitPrice: unitPrice[0],
     expiresAt: expiresAt[0],
-    nonce: copy(b, nonce),
+    nonce: take(b, nonce),
     payword,
     reservation,
   };
 }
 
 /** An accept payload's channel id and chain, or undefined when `b` is not exactly the canonical layout. */
-export function fastDecodeAccept(b: Uint8Array): { channelId: Uint8Array; chain: Uint8Array } | undefined {
+export function fastDecodeAccept(b: Uint8Array, views = false): { channelId: Uint8Array; chain: Uint8Array } | undefined {
   if (b[0] !== 0xa3 || b[1] !== 0x00 || b[2] !== 0x03 || b[3] !== 0x02 || b[4] !== 0x58 || b[5] !== 0x20 || b[38] !== 0x03)
     return undefined;
   const chain = readBytes(b, 39);
   if (!chain || chain[1] !== b.length || chain[1] - chain[0] > 8 * 1024) return undefined;
-  return { channelId: copy(b, [6, 38]), chain: copy(b, chain) };
+  const take = views ? view : copy;
+  return { channelId: take(b, [6, 38]), chain: take(b, chain) };
 }

@@ -173,9 +173,11 @@ const bad = (why: string, field: string): never => {
 
 /**
  * Decodes any channel frame strictly (signatures are checked by the state machines, which know the keys).
+ * With `views`, the caller owns `bytes` and will not change them: a signed frame's byte strings may then
+ * be views into it, not copies (see `decodeSign1`).
  * @throws CodecError / CoseError for malformed bytes; ChannelError CH_MALFORMED for a wrong shape.
  */
-export function decodeFrame(bytes: Uint8Array): Frame {
+export function decodeFrame(bytes: Uint8Array, views = false): Frame {
   if (bytes[0] !== 0xd2) {
     // The hot path: exact canonical ticks and acks. Anything else goes through the strict general decoder.
     const tick = fastDecodeTick(bytes);
@@ -206,15 +208,15 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     // Only a revocation list may be larger than a frame: it is checked where it is applied.
     return { type: 'revocation', bytes };
   }
-  const sign1 = decodeSign1(bytes, LIMITS);
+  const sign1 = decodeSign1(bytes, LIMITS, views);
   if (sign1.contentType === REVOCATION_CONTENT_TYPE) return { type: 'revocation', bytes };
   if (sign1.payload === null) return bad('payload is detached', 'payload');
   // The hot path: a voucher (or close) in its exact canonical layout.
-  const fast = fastDecodeVoucher(sign1.payload);
+  const fast = fastDecodeVoucher(sign1.payload, views);
   if (fast) return { type: fast.type === MSG.voucher ? 'voucher' : 'close', sign1, bytes, voucher: fast.voucher };
-  const terms = fastDecodeOpen(sign1.payload, PROTOCOL_VERSION);
+  const terms = fastDecodeOpen(sign1.payload, PROTOCOL_VERSION, views);
   if (terms) return { type: 'open', sign1, bytes, terms, channelId: sha256(sign1.payload) };
-  const accepted = fastDecodeAccept(sign1.payload);
+  const accepted = fastDecodeAccept(sign1.payload, views);
   if (accepted) return { type: 'accept', sign1, bytes, ...accepted };
   const m = asMap(decode(sign1.payload, LIMITS), 'msg');
   const type = asInt(need(m, 0, 'msg.type'), 'msg.type');

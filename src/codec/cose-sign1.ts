@@ -122,7 +122,9 @@ const copyOut = (b: Uint8Array, start: number, end: number) => new Uint8Array(b.
 function fastSign1(
   b: Uint8Array,
   limits: DecodeLimits,
+  views: boolean,
 ): { prot: Uint8Array; payload: Uint8Array | null; signature: Uint8Array } | undefined {
+  const out = views ? (x: Uint8Array, start: number, end: number) => x.subarray(start, end) : copyOut;
   if (b.length > limits.maxBytes || !limits.tags.includes(TAG_COSE_SIGN1)) return undefined;
   let p = b[0] === 0xd8 && b[1] === 0x3d ? 2 : 0;
   // The scan's depth: tag 0, array 1, the empty map 2 (one more under a CWT tag); each container needs one more.
@@ -137,21 +139,23 @@ function fastSign1(
   else {
     const pl = readBytes(b, p);
     if (!pl) return undefined;
-    payload = copyOut(b, pl[0], pl[1]);
+    payload = out(b, pl[0], pl[1]);
     p = pl[1];
   }
   const sig = readBytes(b, p);
   if (!sig || sig[1] !== b.length) return undefined;
-  return { prot: copyOut(b, prot[0], prot[1]), payload, signature: copyOut(b, sig[0], sig[1]) };
+  return { prot: out(b, prot[0], prot[1]), payload, signature: out(b, sig[0], sig[1]) };
 }
 
 /**
- * Decodes and checks the structure of a COSE_Sign1 without verifying its signature.
+ * Decodes and checks the structure of a COSE_Sign1 without verifying its signature. With `views`, the
+ * caller owns `bytes` and will not change them, so the protected header, payload and signature may be
+ * views into it rather than copies (a ledger copies each record once, then reads it in place).
  * @throws CodecError for non-deterministic or malformed CBOR; CoseError COSE_TAG, COSE_STRUCTURE,
  *   COSE_HEADER, COSE_ALG, COSE_CRIT.
  */
-export function decodeSign1(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): Sign1 {
-  const fast = fastSign1(bytes, limits);
+export function decodeSign1(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS, views = false): Sign1 {
+  const fast = fastSign1(bytes, limits, views);
   if (fast) {
     if (fast.signature.length !== 64) throw new CoseError('COSE_STRUCTURE', 'signature must be 64 bytes', 'signature');
     return withHeaders(fast.prot, new Map(), fast.payload, fast.signature, limits);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { signVoucher } from '../../src/channel/messages.js';
+import { decodeFrame, signVoucher } from '../../src/channel/messages.js';
 import { MeteredPayer, MeteredService } from '../../src/channel/metered.js';
 import { PayerSession, servePayee } from '../../src/channel/session.js';
-import { encodeSettlement, outboxSink, verifySettlement } from '../../src/channel/settlement.js';
+import { checkSettlement, encodeSettlement, outboxSink, verifySettlement } from '../../src/channel/settlement.js';
 import { toHex } from '../../src/codec/bytes.js';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
@@ -31,6 +31,31 @@ describe('settlement records', () => {
     const a = await verifySettlement(encodeSettlement(p.payer.channel(channelId)!), { trust: ledgerTrust, now });
     const b = await verifySettlement(encodeSettlement(p.payee.channel(channelId)!), { trust: ledgerTrust, now });
     expect([a.amount, a.closed, b.amount, b.closed]).toEqual([200n, true, 200n, true]);
+  });
+
+  it("reads the record in place from its own copy: what it returns never aliases the caller's bytes", async () => {
+    const p = await pair();
+    const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 10_000n });
+    await deliver(p, frame);
+    await deliver(p, await p.payer.pay(channelId, 70n));
+    const record = Buffer.from(encodeSettlement(p.payee.channel(channelId)!)); // a transport's Buffer
+    const { settlement, signatures } = await checkSettlement(record, { trust: new TrustStore(p.roots), now: p.clock.now });
+    const chain = toHex(settlement.terms.chain);
+    const held = [settlement.channelId, settlement.terms.chain, settlement.terms.payeeKid, settlement.terms.nonce];
+    for (const s of signatures) held.push(s.signature, s.message);
+    for (const b of held) expect(b.buffer).not.toBe(record.buffer);
+    // All in one private copy (frames read in place, not copied field by field).
+    expect(new Set([settlement.terms.chain, settlement.terms.payeeKid, settlement.terms.nonce].map((b) => b.buffer)).size).toBe(1);
+    record.fill(0); // the caller reuses its buffer
+    expect(toHex(settlement.terms.chain)).toBe(chain);
+    // decodeFrame copies unless its caller says it owns the bytes.
+    const open = Buffer.from(p.payee.channel(channelId)!.open);
+    const copied = decodeFrame(open);
+    const viewed = decodeFrame(open, true);
+    if (copied.type !== 'open' || viewed.type !== 'open') throw new Error('not an open');
+    expect(copied.terms.chain.buffer).not.toBe(open.buffer);
+    expect(viewed.terms.chain.buffer).toBe(open.buffer);
+    expect(toHex(viewed.terms.chain)).toBe(toHex(copied.terms.chain));
   });
 
   it('no bit flipped anywhere in a record changes what it proves; only the open signature is redundant next to a voucher', async () => {
