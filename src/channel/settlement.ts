@@ -180,7 +180,7 @@ export async function checkSettlement(
   const chain = (bytes: Uint8Array, key?: string) =>
     o.chains ? o.chains.verify(bytes, chainOpts, o.deferChains ? signatures : undefined, key) : verifyChain(bytes, chainOpts);
   // The payee's chain key is asked for again below: hashed once.
-  const payeeChainKey = o.chains ? ChainCache.keyOf(accept.chain) : '';
+  const payeeChainKey = o.chains ? o.chains.keyFor(accept.chain) : '';
   const payer = await chain(open.terms.chain);
   const payee = await chain(accept.chain, payeeChainKey);
   if (!equalBytes(payee.kid, open.terms.payeeKid)) bad('accepted by another payee than the terms name', 'settlement.accept');
@@ -262,6 +262,25 @@ export class ChainCache {
     return toHex(sha256(chain));
   }
 
+  /**
+   * Recent chains' keys, found by length and last bytes (a signature's: as good as random) and confirmed
+   * byte for byte, so a chain seen before is not hashed again: every record brings two chains, and
+   * hashing them was a fifth of a ledger's hashing. A miss, or a crafted lookalike, is simply hashed.
+   */
+  private readonly keys = new Map<number, { bytes: Uint8Array; key: string }>();
+
+  /** {@link ChainCache.keyOf}, remembered for the chains met recently. */
+  keyFor(chain: Uint8Array): string {
+    const n = chain.length;
+    const tag = n * 2 ** 24 + (((chain[n - 1] ?? 0) | ((chain[n - 2] ?? 0) << 8) | ((chain[n - 3] ?? 0) << 16)) >>> 0);
+    const hit = this.keys.get(tag);
+    if (hit !== undefined && equalBytes(hit.bytes, chain)) return hit.key;
+    const key = ChainCache.keyOf(chain);
+    if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value as number);
+    this.keys.set(tag, { bytes: new Uint8Array(chain), key }); // a copy: `chain` may be a view into a whole record
+    return key;
+  }
+
   /** True when the payee key `kid` has signed an accept carrying the chain whose key is `chainKey` before. */
   acceptProven(kid: Uint8Array, chainKey: string): boolean {
     return this.accepts.get(toHex(kid))?.has(chainKey) ?? false;
@@ -289,7 +308,7 @@ export class ChainCache {
     bytes: Uint8Array,
     opts: Parameters<typeof verifyChain>[1],
     deferred?: SignatureCheck[],
-    key = ChainCache.keyOf(bytes),
+    key = this.keyFor(bytes),
   ): Promise<VerifiedChain> {
     const hit = this.map.get(key);
     if (hit) return recheck(hit, opts);

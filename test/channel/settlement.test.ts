@@ -176,4 +176,22 @@ describe('chain cache', () => {
     await revoke(2, p.clock.now - 10);
     expect(await codeOf(verifySettlement(rec, { trust, now: p.clock.now, chains }))).toBe('ID_REVOKED');
   });
+
+  it('remembers chain keys without hashing again, and a lookalike (same length and last bytes) still gets its own', async () => {
+    const { ChainCache } = await import('../../src/channel/settlement.js');
+    const { randomBytes } = await import('node:crypto');
+    const cache = new ChainCache(50);
+    const chains: Uint8Array[] = [];
+    for (let i = 0; i < 120; i++) {
+      // Every third one a lookalike of the one before: same length, same tail, one byte different.
+      const lookalike = i % 3 === 2 ? new Uint8Array(chains[i - 1] as Uint8Array) : undefined;
+      if (lookalike) lookalike[i % 50] ^= 1;
+      chains.push(lookalike ?? new Uint8Array(randomBytes(300 + (i % 7))));
+    }
+    for (let round = 0; round < 3; round++)
+      for (const c of chains) {
+        const view = Buffer.concat([Buffer.alloc(5), c]).subarray(5); // a view into a larger buffer
+        expect(cache.keyFor(view)).toBe(ChainCache.keyOf(c));
+      }
+  });
 });
