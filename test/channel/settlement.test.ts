@@ -185,7 +185,7 @@ describe('chain cache', () => {
     for (let i = 0; i < 120; i++) {
       // Every third one a lookalike of the one before: same length, same tail, one byte different.
       const lookalike = i % 3 === 2 ? new Uint8Array(chains[i - 1] as Uint8Array) : undefined;
-      if (lookalike) lookalike[i % 50] ^= 1;
+      if (lookalike) lookalike[i % 50] = (lookalike[i % 50] as number) ^ 1;
       chains.push(lookalike ?? new Uint8Array(randomBytes(300 + (i % 7))));
     }
     for (let round = 0; round < 3; round++)
