@@ -184,6 +184,16 @@ export async function checkSettlement(
   const payer = await chain(open.terms.chain);
   const payee = await chain(accept.chain, payeeChainKey);
   if (!equalBytes(payee.kid, open.terms.payeeKid)) bad('accepted by another payee than the terms name', 'settlement.accept');
+  // The payer's credential bounds what its signature may commit to. The payee checked this offline; the
+  // ledger checks again, so a rogue payer device and a colluding payee cannot widen the party's limits.
+  const t = open.terms;
+  const limits = payer.limits;
+  const terms = (why: string, field: string): never => {
+    throw new ChannelError('CH_TERMS', why, field);
+  };
+  if (t.asset !== limits.asset) terms(`asset ${t.asset} is not the credential's ${limits.asset}`, 'settlement.open.asset');
+  if (t.cap > limits.perChannel) terms(`cap ${t.cap} exceeds the per-channel limit ${limits.perChannel}`, 'settlement.open.cap');
+  if (t.expiresAt > payer.validUntil) terms('the channel outlives the payer credential', 'settlement.open.expiresAt');
 
   const voucherOf = (b: CborValue | undefined, f: string, key: Uint8Array, type: 'voucher' | 'close'): Voucher | undefined => {
     if (b === undefined) return undefined;
@@ -209,7 +219,6 @@ export async function checkSettlement(
   const close = voucherOf(m.get(4), 'settlement.close', payee.publicKey, 'close');
   if (close && (!voucher?.final || close.seq !== voucher.seq || close.cumulative !== voucher.cumulative))
     bad('the close does not countersign the final voucher', 'settlement.close');
-  const t = open.terms;
   let ticks = voucher?.ticks ?? 0;
   let amount = voucher?.cumulative ?? 0n;
   if (m.has(5)) {
@@ -224,6 +233,11 @@ export async function checkSettlement(
     ticks = i;
   }
   if (amount > t.cap) bad(`claims ${amount}, above the cap ${t.cap}`, 'settlement');
+  // Each payment a payee takes is at most the per-payment limit, and there were at most seq vouchers and
+  // `ticks` ticks: the newest state cannot claim more than that many payments could add up to.
+  const steps = BigInt((voucher?.seq ?? 0) + ticks);
+  if (amount > steps * limits.perPayment)
+    throw new ChannelError('CH_LIMIT', `claims ${amount} in ${steps} payments of at most ${limits.perPayment}`, 'settlement');
   let equivocation: [Voucher, Voucher] | undefined;
   if (m.has(6)) {
     const [a, b] = asArray(m.get(6), 'settlement.evidence', 2);

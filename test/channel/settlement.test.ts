@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, signVoucher } from '../../src/channel/messages.js';
+import { decodeFrame, type OpenTerms, signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { MeteredPayer, MeteredService } from '../../src/channel/metered.js';
 import { PayerSession, servePayee } from '../../src/channel/session.js';
-import { checkSettlement, encodeSettlement, outboxSink, verifySettlement } from '../../src/channel/settlement.js';
+import { checkSettlement, encodeSettlement, encodeSettlementParts, outboxSink, verifySettlement } from '../../src/channel/settlement.js';
 import { toHex } from '../../src/codec/bytes.js';
 import { decode, encode } from '../../src/codec/cbor.js';
+import type { EdgepayError } from '../../src/errors.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { MemoryOutbox } from '../../src/outbox/outbox.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
@@ -31,6 +32,38 @@ describe('settlement records', () => {
     const a = await verifySettlement(encodeSettlement(p.payer.channel(channelId)!), { trust: ledgerTrust, now });
     const b = await verifySettlement(encodeSettlement(p.payee.channel(channelId)!), { trust: ledgerTrust, now });
     expect([a.amount, a.closed, b.amount, b.closed]).toEqual([200n, true, 200n, true]);
+  });
+
+  it("a rogue payer and a colluding payee cannot widen the payer's credential: asset, cap, expiry and per-payment limits are checked again", async () => {
+    const p = await pair(); // limits: EUR, 1,000 a payment, 100,000 a channel
+    const trust = new TrustStore(p.roots);
+    const now = p.clock.now;
+    const record = async (terms: Partial<OpenTerms>, seq: number, cumulative: bigint) => {
+      const { bytes: open, channelId } = await signOpen(p.drone, {
+        chain: p.droneChain,
+        payeeKid: p.padKid,
+        asset: 'EUR',
+        cap: 10_000n,
+        unitPrice: 1n,
+        expiresAt: now + DAY,
+        nonce: new Uint8Array(8).fill(seq),
+        ...terms,
+      });
+      const accept = await signAccept(p.pad, channelId, p.padChain);
+      return encodeSettlementParts({ open, accept, voucher: await signVoucher(p.drone, { channelId, seq, cumulative }) });
+    };
+    const check = async (r: Uint8Array) => {
+      const e = await verifySettlement(r, { trust, now }).then(
+        () => undefined,
+        (x: EdgepayError) => x,
+      );
+      return e && `${e.code} ${e.field}`;
+    };
+    expect(await check(await record({}, 2, 2_000n))).toBeUndefined(); // two payments of 1,000: within
+    expect(await check(await record({ asset: 'USD' }, 1, 10n))).toBe('CH_TERMS settlement.open.asset');
+    expect(await check(await record({ cap: 100_001n }, 1, 10n))).toBe('CH_TERMS settlement.open.cap');
+    expect(await check(await record({ expiresAt: now + 400 * DAY }, 1, 10n))).toBe('CH_TERMS settlement.open.expiresAt');
+    expect(await check(await record({}, 2, 2_001n))).toBe('CH_LIMIT settlement'); // more than two payments could add up to
   });
 
   it("reads the record in place from its own copy: what it returns never aliases the caller's bytes", async () => {

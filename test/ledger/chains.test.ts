@@ -91,7 +91,7 @@ async function recordOf(
     asset: ASSET,
     cap: BigInt(k),
     unitPrice: 1n,
-    expiresAt: Math.floor(Date.UTC(2031, 0, 1) / 1000),
+    expiresAt: Math.floor(Date.UTC(2030, 0, 1) / 1000), // within the credentials (to the end of 2030)
     nonce: new Uint8Array(8).fill(k),
   });
   const accept = (await signAccept(w.merchant.signer, channelId, w.merchant.chain)).slice();

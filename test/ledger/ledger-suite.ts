@@ -1,7 +1,7 @@
 /** The ledger's behaviour on any SQL store (PGlite and PostgreSQL run the same suite). */
 import { expect, it } from 'vitest';
-import { signVoucher } from '../../src/channel/messages.js';
-import { encodeSettlement } from '../../src/channel/settlement.js';
+import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
+import { encodeSettlement, encodeSettlementParts } from '../../src/channel/settlement.js';
 import { toHex } from '../../src/codec/bytes.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
@@ -104,9 +104,28 @@ export function ledgerSuite(openDb: () => Promise<Db>): void {
       const good = encodeSettlement(p.payee.channel(channelId)!);
       const forged = good.slice();
       forged[forged.length - 2]! ^= 1;
-      const [f, noFunds] = await ledger.submit([forged, good]);
+      // A rogue payer device and a colluding payee: a channel above the credential's per-channel limit.
+      const wide = await signOpen(p.drone, {
+        chain: p.droneChain,
+        payeeKid: p.padKid,
+        asset: 'EUR',
+        cap: 100_001n,
+        unitPrice: 1n,
+        expiresAt: p.clock.now + 3600,
+        nonce: new Uint8Array(8).fill(9),
+      });
+      const rogue = encodeSettlementParts({
+        open: wide.bytes,
+        accept: await signAccept(p.pad, wide.channelId, p.padChain),
+        voucher: await signVoucher(p.drone, { channelId: wide.channelId, seq: 1, cumulative: 500n }),
+      });
+      await ledger.setCreditLine('party:fleet', 'EUR', 100_000n);
+      const [f, tooWide] = await ledger.submit([forged, rogue]);
+      await ledger.setCreditLine('party:fleet', 'EUR', 0n);
       expect(f?.status).toBe('rejected');
       expect(f?.code).toMatch(/^(COSE_SIGNATURE|CBOR_|CH_|FIELD_)/);
+      expect(tooWide).toMatchObject({ status: 'rejected', code: 'CH_TERMS' });
+      const [noFunds] = await ledger.submit([good]);
       expect(noFunds).toMatchObject({ status: 'rejected', code: 'LEDGER_FUNDS' });
       await ledger.setCreditLine('party:fleet', 'EUR', 1_000n);
       // The rejected record keeps its receipt; the next state of the channel goes through on credit.
