@@ -194,6 +194,14 @@ export async function checkSettlement(
   if (t.asset !== limits.asset) terms(`asset ${t.asset} is not the credential's ${limits.asset}`, 'settlement.open.asset');
   if (t.cap > limits.perChannel) terms(`cap ${t.cap} exceeds the per-channel limit ${limits.perChannel}`, 'settlement.open.cap');
   if (t.expiresAt > payer.validUntil) terms('the channel outlives the payer credential', 'settlement.open.expiresAt');
+  // Either side's credentials may name the categories it deals with; the other's credential says what it is.
+  const allowed = (chain: VerifiedChain, other: VerifiedChain, field: string) => {
+    const category = other.device.claims.category;
+    if (chain.counterparties !== undefined && !chain.counterparties.includes(category))
+      throw new IdentityError('ID_CATEGORY', `counterparty category ${category} is not allowed`, field);
+  };
+  allowed(payer, payee, 'settlement.accept');
+  allowed(payee, payer, 'settlement.open');
 
   const voucherOf = (b: CborValue | undefined, f: string, key: Uint8Array, type: 'voucher' | 'close'): Voucher | undefined => {
     if (b === undefined) return undefined;

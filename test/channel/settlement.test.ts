@@ -5,7 +5,10 @@ import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { checkSettlement, encodeSettlement, encodeSettlementParts, outboxSink, verifySettlement } from '../../src/channel/settlement.js';
 import { toHex } from '../../src/codec/bytes.js';
 import { decode, encode } from '../../src/codec/cbor.js';
+import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
+import { nodeEd25519 } from '../../src/crypto/node.js';
 import type { EdgepayError } from '../../src/errors.js';
+import { decodeChain, encodeChain, issueCredential } from '../../src/identity/credential.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { MemoryOutbox } from '../../src/outbox/outbox.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
@@ -38,10 +41,10 @@ describe('settlement records', () => {
     const p = await pair(); // limits: EUR, 1,000 a payment, 100,000 a channel
     const trust = new TrustStore(p.roots);
     const now = p.clock.now;
-    const record = async (terms: Partial<OpenTerms>, seq: number, cumulative: bigint) => {
+    const record = async (terms: Partial<OpenTerms>, seq: number, cumulative: bigint, payee = { signer: p.pad, chain: p.padChain }) => {
       const { bytes: open, channelId } = await signOpen(p.drone, {
         chain: p.droneChain,
-        payeeKid: p.padKid,
+        payeeKid: coseKeyThumbprint(payee.signer.publicKey),
         asset: 'EUR',
         cap: 10_000n,
         unitPrice: 1n,
@@ -49,7 +52,7 @@ describe('settlement records', () => {
         nonce: new Uint8Array(8).fill(seq),
         ...terms,
       });
-      const accept = await signAccept(p.pad, channelId, p.padChain);
+      const accept = await signAccept(payee.signer, channelId, payee.chain);
       return encodeSettlementParts({ open, accept, voucher: await signVoucher(p.drone, { channelId, seq, cumulative }) });
     };
     const check = async (r: Uint8Array) => {
@@ -64,6 +67,21 @@ describe('settlement records', () => {
     expect(await check(await record({ cap: 100_001n }, 1, 10n))).toBe('CH_TERMS settlement.open.cap');
     expect(await check(await record({ expiresAt: now + 400 * DAY }, 1, 10n))).toBe('CH_TERMS settlement.open.expiresAt');
     expect(await check(await record({}, 2, 2_001n))).toBe('CH_LIMIT settlement'); // more than two payments could add up to
+    // The drone may pay charging pads only: a kiosk of the same pad owner is not one.
+    const kiosk = await nodeEd25519.signer(new Uint8Array(32).fill(42));
+    const kioskCred = await issueCredential(p.owner, {
+      issuedAt: now - DAY,
+      notBefore: now - DAY,
+      expiresAt: now + 30 * DAY,
+      role: 'device',
+      issuer: 'party:pads',
+      subject: 'device:kiosk',
+      publicKey: kiosk.publicKey,
+      limits: {},
+      category: 'kiosk',
+    });
+    const kioskChain = encodeChain([decodeChain(p.padChain)[0] as Uint8Array, kioskCred]);
+    expect(await check(await record({}, 1, 10n, { signer: kiosk, chain: kioskChain }))).toBe('ID_CATEGORY settlement.accept');
   });
 
   it("reads the record in place from its own copy: what it returns never aliases the caller's bytes", async () => {

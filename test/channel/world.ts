@@ -20,6 +20,8 @@ export interface Pair {
   payee: Payee;
   drone: Signer;
   pad: Signer;
+  /** The pads' party key (it issues the pad's credential). */
+  owner: Signer;
   padKid: Uint8Array;
   droneChain: Uint8Array;
   padChain: Uint8Array;
@@ -108,6 +110,7 @@ export async function pair(
     payee,
     drone: drone!,
     pad: pad!,
+    owner: owner!,
     padKid: coseKeyThumbprint(pad!.publicKey),
     droneChain,
     padChain,
