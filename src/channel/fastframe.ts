@@ -16,6 +16,7 @@
  * microseconds, so PayWord's one-hash verification is what bounds it, and a voucher's signature is most
  * of what a payment costs.
  */
+import { copyRange, viewRange } from '../codec/bytes.js';
 import type { CborValue } from '../codec/cbor.js';
 import { bigSize, readBig, readBytes, readUint, uintSize, writeBig, writeUint } from '../codec/fixed.js';
 import type { OpenTerms, Voucher } from './messages.js';
@@ -59,7 +60,7 @@ export function fastDecodeTick(b: Uint8Array): { channelId: Uint8Array; index: n
   if (!head(b, HEAD_TICK)) return undefined;
   const u = readUint(b, 36);
   if (!u || b.length !== u[1] + 34 || b[u[1]] !== 0x58 || b[u[1] + 1] !== 0x20) return undefined;
-  return { channelId: new Uint8Array(b.subarray(4, 36)), index: u[0], word: new Uint8Array(b.subarray(u[1] + 2)) };
+  return { channelId: copyRange(b, 4, 36), index: u[0], word: copyRange(b, u[1] + 2, b.length) };
 }
 
 /** An ack frame's fields, or undefined when `b` is not exactly a canonical ack. */
@@ -68,7 +69,7 @@ export function fastDecodeAck(b: Uint8Array): { channelId: Uint8Array; seq: numb
   const s = readUint(b, 36);
   const t = s && readUint(b, s[1]);
   if (!s || !t || t[1] !== b.length) return undefined;
-  return { channelId: new Uint8Array(b.subarray(4, 36)), seq: s[0], ticks: t[0] };
+  return { channelId: copyRange(b, 4, 36), seq: s[0], ticks: t[0] };
 }
 
 /** Amounts are at most 2^63 - 1 (as `asAmount` reads them); anything else takes the general encoder. */
@@ -160,7 +161,7 @@ export function fastDecodeVoucher(b: Uint8Array, views = false): { type: number;
     left--;
   }
   if (left !== 0 || at !== b.length) return undefined;
-  return { type, voucher: { channelId: (views ? view : copy)(b, [6, 38]), seq: seq[0], cumulative: cumulative[0], ticks, meter, final } };
+  return { type, voucher: { channelId: take(views, b, [6, 38]), seq: seq[0], cumulative: cumulative[0], ticks, meter, final } };
 }
 
 /** The largest settlement record a ledger reads. */
@@ -186,13 +187,8 @@ export function fastReadSettlement(b: Uint8Array): Map<number, CborValue> | unde
   return at === b.length ? m : undefined;
 }
 
-/**
- * Bytes `[start, end)` copied out: decoded fields own their memory, as the general decoder's do. A plain
- * copy even from a Buffer (whose `slice` is a view into the caller's memory).
- */
-const copy = (b: Uint8Array, r: readonly [number, number]) => new Uint8Array(b.subarray(r[0], r[1]));
-/** Bytes `[start, end)` as a view, for a caller that owns `b` and will not change it (the `views` option). */
-const view = (b: Uint8Array, r: readonly [number, number]) => b.subarray(r[0], r[1]);
+/** Range `r` of `b`: a copy that owns its memory, as the general decoder's fields do, or with `views` a view. */
+const take = (views: boolean, b: Uint8Array, r: readonly [number, number]) => (views ? viewRange : copyRange)(b, r[0], r[1]);
 
 /** A short ASCII text string (printable only; anything else takes the general decoder) at `at`. */
 function readAscii(b: Uint8Array, at: number, max: number): [string, number] | undefined {
@@ -217,7 +213,6 @@ function readAscii(b: Uint8Array, at: number, max: number): [string, number] | u
  * `version` within the general decoder's bounds (which then takes it and says what is wrong).
  */
 export function fastDecodeOpen(b: Uint8Array, version: number, views = false): OpenTerms | undefined {
-  const take = views ? view : copy;
   const entries = (b[0] as number) - 0xa0;
   if (entries < 9 || entries > 11 || b[1] !== 0x00 || b[2] !== 0x02 || b[3] !== 0x01 || b[4] !== version || b[5] !== 0x02) return undefined;
   const chain = readBytes(b, 6);
@@ -247,7 +242,7 @@ export function fastDecodeOpen(b: Uint8Array, version: number, views = false): O
     if (!length || length[0] < 1 || length[0] > 10_000_000 || b[length[1]] !== 0x03) return undefined;
     const tickValue = readBig(b, length[1] + 1, MAX_AMOUNT);
     if (!tickValue) return undefined;
-    payword = { root: take(b, root), length: length[0], tickValue: tickValue[0] };
+    payword = { root: take(views, b, root), length: length[0], tickValue: tickValue[0] };
     at = tickValue[1];
     left--;
   }
@@ -255,19 +250,19 @@ export function fastDecodeOpen(b: Uint8Array, version: number, views = false): O
   if (left > 0 && b[at] === 0x0a) {
     const r = readBytes(b, at + 1);
     if (!r || r[1] - r[0] > 1024) return undefined;
-    reservation = take(b, r);
+    reservation = take(views, b, r);
     at = r[1];
     left--;
   }
   if (left !== 0 || at !== b.length) return undefined;
   return {
-    chain: take(b, chain),
-    payeeKid: take(b, payee),
+    chain: take(views, b, chain),
+    payeeKid: take(views, b, payee),
     asset: asset[0],
     cap: cap[0],
     unitPrice: unitPrice[0],
     expiresAt: expiresAt[0],
-    nonce: take(b, nonce),
+    nonce: take(views, b, nonce),
     payword,
     reservation,
   };
@@ -279,6 +274,5 @@ export function fastDecodeAccept(b: Uint8Array, views = false): { channelId: Uin
     return undefined;
   const chain = readBytes(b, 39);
   if (!chain || chain[1] !== b.length || chain[1] - chain[0] > 8 * 1024) return undefined;
-  const take = views ? view : copy;
-  return { channelId: take(b, [6, 38]), chain: take(b, chain) };
+  return { channelId: take(views, b, [6, 38]), chain: take(views, b, chain) };
 }

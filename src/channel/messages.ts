@@ -13,6 +13,7 @@ import { asAmount, asArray, asBool, asBytes, asInt, asMap, asText, type CborMap,
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { ChannelError } from '../errors.js';
+import type { VerifiedChain } from '../identity/chain.js';
 import { REVOCATION_CONTENT_TYPE } from '../identity/revocation.js';
 import {
   fastDecodeAccept,
@@ -48,6 +49,21 @@ export interface OpenTerms {
   payword?: { root: Uint8Array; length: number; tickValue: bigint } | undefined;
   /** A ledger-signed reservation ticket guaranteeing the channel while offline. */
   reservation?: Uint8Array | undefined;
+}
+
+/**
+ * Checks open terms against the payer's verified credential chain: the credential's asset, the per-channel
+ * cap, no outliving the credential. A payee checks this before it accepts; a ledger again on every record,
+ * so a rogue payer device and a colluding payee cannot widen the party's limits. `field` names the terms.
+ * @throws ChannelError CH_TERMS.
+ */
+export function checkTermsWithin(t: OpenTerms, payer: VerifiedChain, field: string): void {
+  const refuse = (why: string, f: string): never => {
+    throw new ChannelError('CH_TERMS', why, `${field}.${f}`);
+  };
+  if (t.asset !== payer.limits.asset) refuse(`asset ${t.asset} is not the credential's ${payer.limits.asset}`, 'asset');
+  if (t.cap > payer.limits.perChannel) refuse(`cap ${t.cap} exceeds the per-channel limit ${payer.limits.perChannel}`, 'cap');
+  if (t.expiresAt > payer.validUntil) refuse('the channel outlives the payer credential', 'expiresAt');
 }
 
 export interface Voucher {

@@ -20,7 +20,17 @@ import type { TrustRoot, TrustStore } from '../identity/trust-store.js';
 import { verifyTick } from './hashchain.js';
 import { answerHello } from './hello.js';
 import { IdKeys } from './keys.js';
-import { decodeFrame, encodeAck, type Frame, type OpenTerms, signAccept, signClose, signError, verifyFrame } from './messages.js';
+import {
+  checkTermsWithin,
+  decodeFrame,
+  encodeAck,
+  type Frame,
+  type OpenTerms,
+  signAccept,
+  signClose,
+  signError,
+  verifyFrame,
+} from './messages.js';
 import { KeyedMutex } from './mutex.js';
 import { type Reservation, verifyReservation } from './reservation.js';
 import type { ChannelRecord, ChannelStore } from './store.js';
@@ -169,9 +179,7 @@ export class Payee extends Emitter<PayeeEvents> {
       throw new ChannelError('CH_TERMS', why, field);
     };
     if (!equalBytes(t.payeeKid, this.o.kid)) terms('the channel is addressed to another payee', 'open.payee');
-    if (t.asset !== payer.limits.asset) terms(`asset ${t.asset} is not the credential's ${payer.limits.asset}`, 'open.asset');
-    if (t.cap > payer.limits.perChannel) terms(`cap ${t.cap} exceeds the per-channel limit ${payer.limits.perChannel}`, 'open.cap');
-    if (t.expiresAt > payer.validUntil) terms('the channel outlives the payer credential', 'open.expiresAt');
+    checkTermsWithin(t, payer, 'open');
     if (t.expiresAt + skew <= now) throw new ChannelError('CH_EXPIRED', 'the channel has expired', 'open.expiresAt');
     let reservation: Reservation | undefined;
     if (t.reservation) {

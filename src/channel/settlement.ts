@@ -23,7 +23,7 @@ import { kidPrefix } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { fastReadSettlement, MAX_SETTLEMENT_BYTES } from './fastframe.js';
 import { verifyTick } from './hashchain.js';
-import { decodeFrame, type Frame, type OpenTerms, type Voucher } from './messages.js';
+import { checkTermsWithin, decodeFrame, type Frame, type OpenTerms, type Voucher } from './messages.js';
 import type { SettlementSink } from './metered.js';
 import type { ChannelRecord } from './store.js';
 
@@ -168,9 +168,8 @@ export async function checkSettlement(
   onlyKeys(m, [0, 1, 2, 3, 4, 5, 6], 'settlement');
   if (asInt(need(m, 0, 'settlement.version'), 'settlement.version') !== 1) bad('unsupported version', 'settlement.version');
   // Every byte string in `m` is ours (views into `own`, or the general decoder's copies): frames read in place.
-  const views = true;
-  const open = decodeFrame(asBytes(need(m, 1, 'settlement.open'), 'settlement.open'), views);
-  const accept = decodeFrame(asBytes(need(m, 2, 'settlement.accept'), 'settlement.accept'), views);
+  const open = decodeFrame(asBytes(need(m, 1, 'settlement.open'), 'settlement.open'), true);
+  const accept = decodeFrame(asBytes(need(m, 2, 'settlement.accept'), 'settlement.accept'), true);
   if (open.type !== 'open') return bad('not an open frame', 'settlement.open');
   if (accept.type !== 'accept' || !equalBytes(accept.channelId, open.channelId))
     return bad('not the accept of this channel', 'settlement.accept');
@@ -184,16 +183,10 @@ export async function checkSettlement(
   const payer = await chain(open.terms.chain);
   const payee = await chain(accept.chain, payeeChainKey);
   if (!equalBytes(payee.kid, open.terms.payeeKid)) bad('accepted by another payee than the terms name', 'settlement.accept');
-  // The payer's credential bounds what its signature may commit to. The payee checked this offline; the
-  // ledger checks again, so a rogue payer device and a colluding payee cannot widen the party's limits.
+  // What the payee checked offline, checked again: a rogue payer and a colluding payee cannot widen limits.
   const t = open.terms;
   const limits = payer.limits;
-  const terms = (why: string, field: string): never => {
-    throw new ChannelError('CH_TERMS', why, field);
-  };
-  if (t.asset !== limits.asset) terms(`asset ${t.asset} is not the credential's ${limits.asset}`, 'settlement.open.asset');
-  if (t.cap > limits.perChannel) terms(`cap ${t.cap} exceeds the per-channel limit ${limits.perChannel}`, 'settlement.open.cap');
-  if (t.expiresAt > payer.validUntil) terms('the channel outlives the payer credential', 'settlement.open.expiresAt');
+  checkTermsWithin(t, payer, 'settlement.open');
   // Either side's credentials may name the categories it deals with; the other's credential says what it is.
   const allowed = (chain: VerifiedChain, other: VerifiedChain, field: string) => {
     const category = other.device.claims.category;
@@ -205,7 +198,7 @@ export async function checkSettlement(
 
   const voucherOf = (b: CborValue | undefined, f: string, key: Uint8Array, type: 'voucher' | 'close'): Voucher | undefined => {
     if (b === undefined) return undefined;
-    const fr: Frame = decodeFrame(asBytes(b, f), views);
+    const fr: Frame = decodeFrame(asBytes(b, f), true);
     if (fr.type !== type || !equalBytes(fr.voucher.channelId, open.channelId)) return bad(`not a ${type} of this channel`, f);
     signatures.push(sigCheck(fr, key, f));
     return fr.voucher;

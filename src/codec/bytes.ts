@@ -51,6 +51,19 @@ export function fromHex(hex: string, field = 'hex'): Uint8Array {
 
 export { concatBytes, equalBytes };
 
+/**
+ * Bytes `[start, end)` of `b` as a plain copy that owns its memory, even from a Buffer (whose `slice` is a
+ * view into the caller's memory): what decoders return unless told the caller owns the input.
+ */
+export function copyRange(b: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(b.subarray(start, end));
+}
+
+/** Bytes `[start, end)` of `b` as a view, for a caller that owns `b` and will not change it. */
+export function viewRange(b: Uint8Array, start: number, end: number): Uint8Array {
+  return b.subarray(start, end);
+}
+
 /** Lexicographic byte order, as RFC 8949 section 4.2.1 sorts map keys. */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);

@@ -10,7 +10,7 @@
 import type { Ed25519Provider, Signer } from '../crypto/ed25519.js';
 import { getEd25519 } from '../crypto/index.js';
 import { CodecError, CoseError } from '../errors.js';
-import { abytes, equalBytes } from './bytes.js';
+import { abytes, copyRange, equalBytes, viewRange } from './bytes.js';
 import { type CborValue, decode, encode, Tagged } from './cbor.js';
 import { ALG_EDDSA } from './cose-key.js';
 import { readBytes, uintSize, writeBytes } from './fixed.js';
@@ -110,9 +110,6 @@ const CWT_SIGN1_HEAD = new Uint8Array([0xd8, 0x3d, 0xd2, 0x84]);
 const SIGN1_HEAD = new Uint8Array([0xd2, 0x84]);
 const EMPTY_MAP = new Uint8Array([0xa0]);
 
-/** A plain Uint8Array copy (`Buffer#slice` would return a view into the caller's memory). */
-const copyOut = (b: Uint8Array, start: number, end: number) => new Uint8Array(b.subarray(start, end));
-
 /**
  * The common layout, `[61(]18([bstr, {}, bstr / nil, bstr])[)]`, read directly: every head must be the
  * shortest form and the last item must end the input, which is all the deterministic scan would check of
@@ -124,7 +121,7 @@ function fastSign1(
   limits: DecodeLimits,
   views: boolean,
 ): { prot: Uint8Array; payload: Uint8Array | null; signature: Uint8Array } | undefined {
-  const out = views ? (x: Uint8Array, start: number, end: number) => x.subarray(start, end) : copyOut;
+  const out = views ? viewRange : copyRange;
   if (b.length > limits.maxBytes || !limits.tags.includes(TAG_COSE_SIGN1)) return undefined;
   let p = b[0] === 0xd8 && b[1] === 0x3d ? 2 : 0;
   // The scan's depth: tag 0, array 1, the empty map 2 (one more under a CWT tag); each container needs one more.
@@ -215,7 +212,7 @@ export function fastKidHeader(p: Uint8Array): Map<number | string, CborValue> | 
   return new Map<number | string, CborValue>([
     [HDR_ALG, ALG_EDDSA],
     [HDR_CONTENT_TYPE, ct],
-    [HDR_KID, new Uint8Array(p.subarray(9))], // a copy even of a Buffer (whose slice is a view)
+    [HDR_KID, copyRange(p, 9, p.length)],
   ]);
 }
 

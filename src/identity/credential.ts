@@ -4,6 +4,7 @@
  * marked by the protected content type 61 (the CoAP content-format of `application/cwt`, RFC 8392), signed
  * by the parent's key with the parent key's RFC 9679 thumbprint as `kid`.
  */
+import { copyRange } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, type Sign1, signSign1 } from '../codec/cose-sign1.js';
@@ -75,7 +76,7 @@ export function fastChain(b: Uint8Array): Uint8Array[] | undefined {
   for (let i = 0; i < n; i++) {
     const r = readBytes(b, at);
     if (!r || r[1] - r[0] > 16 * 1024) return undefined;
-    out.push(new Uint8Array(b.subarray(r[0], r[1]))); // a copy even of a Buffer (whose slice is a view)
+    out.push(copyRange(b, r[0], r[1]));
     at = r[1];
   }
   return at === b.length ? out : undefined;
