@@ -3,7 +3,8 @@
  * The payer's side of channels. Before it signs, the payer durably records the seq and the amount the
  * voucher will carry: after a crash it re-signs exactly the same bytes (Ed25519 is deterministic), so it
  * can never reuse a seq for a different amount. It also keeps its own credential's limits: per payment,
- * per channel, and the total outstanding over its open channels.
+ * per channel, the total outstanding over its open channels, and what it may spend in a period over all
+ * its channels (windows of `periodSeconds` aligned to the Unix epoch, so a day is a UTC day).
  */
 import { equalBytes } from '../codec/bytes.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
@@ -66,6 +67,8 @@ export class Payer extends Emitter<PayerEvents> {
   private readonly mutex = new KeyedMutex();
   private readonly ids = new IdKeys();
   private readonly now: () => number;
+  /** What all channels spent in the newest per-period window (start -1: not worked out yet). */
+  private period = { start: -1, spent: 0n };
   readonly kid: Uint8Array;
 
   constructor(private readonly o: PayerOptions) {
@@ -91,6 +94,7 @@ export class Payer extends Emitter<PayerEvents> {
       this.live.set(this.ids.key(record.id), live);
       out.push(record);
     }
+    this.period = { start: -1, spent: 0n };
     return out;
   }
 
@@ -108,6 +112,41 @@ export class Payer extends Emitter<PayerEvents> {
     let n = 0n;
     for (const l of this.live.values()) if (l.record.state !== 'closed' && l.record.state !== 'refused') n += l.terms.cap;
     return n;
+  }
+
+  /** What this payer has spent over all its channels in the current per-period window, and its limit. */
+  spentThisPeriod(): { start: number; end: number; spent: bigint; limit: bigint } {
+    const p = this.periodAt(this.now());
+    return { start: p.start, end: p.start + this.o.self.limits.periodSeconds, spent: p.spent, limit: this.o.self.limits.perPeriod };
+  }
+
+  /**
+   * The window `now` falls in, with what was spent in it. A clock set back never reopens an earlier
+   * window: the newest window any channel spent in stays current until the clock passes it.
+   */
+  private periodAt(now: number): { start: number; spent: bigint } {
+    let start = now - (now % this.o.self.limits.periodSeconds);
+    if (start <= this.period.start) return this.period;
+    if (this.period.start < 0) for (const l of this.live.values()) start = Math.max(start, l.record.periodStart ?? 0);
+    let spent = 0n;
+    for (const l of this.live.values()) if (l.record.periodStart === start) spent += l.record.periodSpent ?? 0n;
+    this.period = { start, spent };
+    return this.period;
+  }
+
+  /**
+   * Counts `amount` against the per-period limit and on the channel's record (which the caller stores
+   * before anything leaves). Synchronous, so payments on other channels see it at once.
+   */
+  private spend(r: ChannelRecord, amount: bigint, field: string): void {
+    if (amount === 0n) return;
+    const p = this.periodAt(this.now());
+    const limit = this.o.self.limits.perPeriod;
+    if (p.spent + amount > limit)
+      throw new ChannelError('CH_PERIOD', `spending ${amount} more would pass the per-period limit ${limit} (${p.spent} spent)`, field);
+    p.spent += amount;
+    r.periodSpent = (r.periodStart === p.start ? (r.periodSpent ?? 0n) : 0n) + amount;
+    r.periodStart = p.start;
   }
 
   /**
@@ -161,7 +200,8 @@ export class Payer extends Emitter<PayerEvents> {
 
   /**
    * Pays `amount` more on a channel: returns the signed voucher frame to send.
-   * @throws ChannelError CH_LIMIT (per-payment limit), CH_OVER_CAP, CH_NOT_OPEN, CH_EXPIRED.
+   * @throws ChannelError CH_LIMIT (per-payment limit), CH_PERIOD (per-period limit), CH_OVER_CAP, CH_NOT_OPEN,
+   * CH_EXPIRED.
    */
   pay(channelId: Uint8Array, amount: bigint, options: { meter?: bigint; final?: boolean } = {}): Promise<Uint8Array> {
     return this.mutex.run(this.ids.key(channelId), () => this.payNow(channelId, amount, options));
@@ -179,6 +219,7 @@ export class Payer extends Emitter<PayerEvents> {
     const cumulative = r.cumulative + BigInt(r.ticks - r.voucherTicks) * tickValue + amount;
     if (cumulative > l.terms.cap)
       throw new ChannelError('CH_OVER_CAP', `cumulative ${cumulative} would exceed the cap ${l.terms.cap}`, 'amount');
+    this.spend(r, amount, 'amount'); // ticks in `cumulative` were counted when they were revealed
     const v = {
       channelId,
       seq: r.seq + 1,
@@ -196,7 +237,7 @@ export class Payer extends Emitter<PayerEvents> {
 
   /**
    * Reveals the next hash-chain tick (one unit of `tickValue`). Stored before it leaves.
-   * @throws ChannelError CH_TICK when the channel has no hash chain or it is used up; CH_OVER_CAP.
+   * @throws ChannelError CH_TICK when the channel has no hash chain or it is used up; CH_OVER_CAP; CH_PERIOD.
    */
   tick(channelId: Uint8Array): Promise<Uint8Array> {
     return this.mutex.run(this.ids.key(channelId), () => this.tickNow(channelId));
@@ -211,6 +252,7 @@ export class Payer extends Emitter<PayerEvents> {
     if (index > pw.length) throw new ChannelError('CH_TICK', 'the hash chain is used up', 'channel');
     if (r.cumulative + BigInt(index - r.voucherTicks) * pw.tickValue > l.terms.cap)
       throw new ChannelError('CH_OVER_CAP', 'the tick would exceed the cap', 'channel');
+    this.spend(r, pw.tickValue, 'channel');
     r.ticks = index;
     r.updatedAt = this.now();
     await this.o.store.put(r);

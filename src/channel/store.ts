@@ -40,6 +40,10 @@ export interface ChannelRecord {
   close?: Uint8Array | undefined;
   /** Equivocation evidence: two different signed vouchers for one seq. */
   evidence?: Uint8Array[] | undefined;
+  /** Payer: the start (Unix seconds) of the per-period window this channel last spent in, and what it
+   * spent in that window (vouchers' increases and ticks), for the credential's per-period limit. */
+  periodStart?: number | undefined;
+  periodSpent?: bigint | undefined;
   updatedAt: number;
 }
 
@@ -74,6 +78,8 @@ export function encodeRecord(r: ChannelRecord): Uint8Array {
     [14, r.close],
     [15, r.evidence],
     [16, r.tickIndex],
+    [17, r.periodStart],
+    [18, r.periodSpent],
   ];
   for (const [k, v] of opt) if (v !== undefined) m.set(k, v);
   return encode(m);
@@ -102,6 +108,8 @@ export function decodeRecord(bytes: Uint8Array): ChannelRecord {
     close: opt(14, 'record.close'),
     evidence: m.has(15) ? asArray(m.get(15), 'record.evidence').map((e, i) => asBytes(e, `record.evidence[${i}]`)) : undefined,
     tickIndex: m.has(16) ? asInt(m.get(16), 'record.tickIndex') : undefined,
+    periodStart: m.has(17) ? asInt(m.get(17), 'record.periodStart') : undefined,
+    periodSpent: m.has(18) ? asAmount(m.get(18), 'record.periodSpent') : undefined,
   };
 }
 
@@ -145,6 +153,8 @@ export function copyRecord(r: ChannelRecord): ChannelRecord {
     seed: r.seed,
     close: r.close,
     evidence: r.evidence && [...r.evidence],
+    periodStart: r.periodStart,
+    periodSpent: r.periodSpent,
     updatedAt: r.updatedAt,
   };
 }

@@ -134,6 +134,41 @@ describe('payment channels', () => {
     expect(q.payee.channel(channelId)).toMatchObject({ seq: 2, cumulative: 24n, ticks: 2 });
   });
 
+  it('the payer keeps its per-period limit over all its channels, ticks included, across restarts', async () => {
+    const payerStore = new MemoryChannelStore();
+    const limits = { perPeriod: 1_500n, perPayment: 1_000n };
+    const p = await pair({ limits, payerStore });
+    p.clock.now += 3_600; // windows are whole UTC days: this is 01:00 on the day after T0
+    const a = await p.payer.open({ payeeKid: p.padKid, cap: 5_000n });
+    const b = await p.payer.open({ payeeKid: p.padKid, cap: 5_000n, payword: { length: 10, tickValue: 150n } });
+    await deliver(p, a.frame);
+    await deliver(p, b.frame);
+    expect(codeOf(await deliver(p, await p.payer.pay(a.channelId, 1_000n)))).toBe('ack');
+    await expect(p.payer.pay(b.channelId, 600n)).rejects.toMatchObject({ code: 'CH_PERIOD', field: 'amount' });
+    expect(codeOf(await deliver(p, await p.payer.pay(b.channelId, 300n)))).toBe('ack'); // the refusal used no seq
+    expect(codeOf(await deliver(p, await p.payer.tick(b.channelId)))).toBe('ack');
+    await expect(p.payer.tick(b.channelId)).rejects.toMatchObject({ code: 'CH_PERIOD', field: 'channel' });
+    expect(p.payer.spentThisPeriod()).toEqual({ start: p.clock.now - 3_600, end: p.clock.now - 3_600 + DAY, spent: 1_450n, limit: 1_500n });
+
+    // A restarted payer remembers what it spent today, and a clock set back does not reopen yesterday.
+    const q = await pair({ limits, payerStore, payeeStore: p.payeeStore });
+    q.clock.now = p.clock.now;
+    await q.payer.resume();
+    await expect(q.payer.pay(a.channelId, 51n)).rejects.toMatchObject({ code: 'CH_PERIOD' });
+    q.clock.now -= DAY;
+    await expect(q.payer.pay(a.channelId, 51n)).rejects.toMatchObject({ code: 'CH_PERIOD' });
+    expect(codeOf(await deliver(q, await q.payer.pay(a.channelId, 50n)))).toBe('ack');
+
+    // The next day starts afresh.
+    q.clock.now += 2 * DAY - 3_600;
+    expect(codeOf(await deliver(q, await q.payer.pay(a.channelId, 1_000n)))).toBe('ack');
+    expect(codeOf(await deliver(q, await q.payer.pay(b.channelId, 500n)))).toBe('ack');
+    await expect(q.payer.tick(b.channelId)).rejects.toMatchObject({ code: 'CH_PERIOD' });
+    expect(q.payer.spentThisPeriod().spent).toBe(1_500n);
+    expect(q.payee.channel(a.channelId)?.cumulative).toBe(2_050n);
+    expect(q.payee.channel(b.channelId)?.cumulative).toBe(950n);
+  });
+
   it('the payer keeps its total-outstanding limit across channels', async () => {
     const p = await pair({ limits: { totalOutstanding: 1_500n, perChannel: 1_000n } });
     await p.payer.open({ payeeKid: p.padKid, cap: 1_000n });

@@ -57,6 +57,9 @@ export function crashSuite(kills: number): void {
         expect(payee.state).toBe('open'); // never refused: no equivocation
         expect(payee.cumulative >= maxAcked, `acknowledged ${maxAcked}, payee stores ${payee.cumulative}`).toBe(true);
         expect(payer.seq >= payee.seq && payer.cumulative >= payee.cumulative).toBe(true);
+        // The per-period spend is stored in the same write as the seq: with the child's clock standing
+        // still in one window, it is exactly everything the payer ever signed for.
+        expect(payer.periodSpent ?? 0n).toBe(payer.cumulative);
       }
       expect(acks).toBeGreaterThan(kills); // the stream really ran between kills
     } finally {

@@ -23,7 +23,9 @@ export function channelStoreSuite(make: () => Promise<ChannelStore>): void {
     await s.put(rec(2, { role: 'payer', seed: new Uint8Array(32).fill(9), evidence: [new Uint8Array([1]), new Uint8Array([2])] }));
     expect(await s.get(new Uint8Array(32).fill(1))).toEqual(rec(1));
     expect((await s.get(new Uint8Array(32).fill(2)))?.evidence).toEqual([new Uint8Array([1]), new Uint8Array([2])]);
-    expect((await s.list()).map((r) => r.seq).sort()).toEqual([1, 2]);
+    await s.put(rec(4, { role: 'payer', periodStart: 1_767_225_600, periodSpent: 2n ** 62n + 5n }));
+    expect(await s.get(new Uint8Array(32).fill(4))).toMatchObject({ periodStart: 1_767_225_600, periodSpent: 2n ** 62n + 5n });
+    expect((await s.list()).map((r) => r.seq).sort()).toEqual([1, 2, 4]);
   });
 
   it('a put replaces the record; what is returned is a copy', async () => {
