@@ -57,6 +57,42 @@ export async function interleaved(ops: readonly (() => unknown)[], ms = MEASURE_
   return n.map((x, i) => (x * 1000) / (took[i] as number));
 }
 
+// A bare Ed25519 verify loop for one thread: waits for 'go', warms up for a quarter of `ms`, then reports
+// the verifies per second it managed in `ms`.
+const VERIFY_LOOP = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { generateKeyPairSync, sign, verify } = require('node:crypto');
+const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+const msg = Buffer.alloc(100, 7);
+const sig = sign(null, msg, privateKey);
+const run = (ms) => {
+  const start = performance.now();
+  let n = 0, now = start;
+  while (now - start < ms) { for (let i = 0; i < 64; i++) verify(null, msg, publicKey, sig); n += 64; now = performance.now(); }
+  return (n * 1000) / (now - start);
+};
+parentPort.once('message', () => { run(workerData / 4); parentPort.postMessage(run(workerData)); });
+parentPort.postMessage('ready');
+`;
+
+/**
+ * Bare `crypto.verify` calls per second on `threads` threads at once, summed: the raw verify rate of all
+ * cores, measured as they run together (they share caches and memory bandwidth, so this is a little
+ * below one core's rate times the cores).
+ */
+export async function verifyRateAllCores(threads: number, ms = MEASURE_MS): Promise<number> {
+  const { Worker } = await import('node:worker_threads');
+  const workers = Array.from({ length: threads }, () => new Worker(VERIFY_LOOP, { eval: true, workerData: ms }));
+  try {
+    await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+    const rates = workers.map((w) => new Promise<number>((resolve, reject) => w.once('message', resolve).once('error', reject)));
+    for (const w of workers) w.postMessage('go');
+    return (await Promise.all(rates)).reduce((a, b) => a + b, 0);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
 const rows: Result[] = [];
 
 /** Records and prints one figure. */
