@@ -11,7 +11,7 @@
  *   ? 6 evidence: [bstr, bstr] (two payer-signed vouchers for one seq) }
  * ```
  */
-import { equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, sameBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { type Sign1, sigStructure } from '../codec/cose-sign1.js';
 import { asArray, asBytes, asInt, asMap, need, onlyKeys } from '../codec/fields.js';
@@ -289,7 +289,7 @@ export class ChainCache {
     const n = chain.length;
     const tag = n * 2 ** 24 + (((chain[n - 1] ?? 0) | ((chain[n - 2] ?? 0) << 8) | ((chain[n - 3] ?? 0) << 16)) >>> 0);
     const hit = this.keys.get(tag);
-    if (hit !== undefined && equalBytes(hit.bytes, chain)) return hit.key;
+    if (hit !== undefined && sameBytes(hit.bytes, chain)) return hit.key;
     const key = ChainCache.keyOf(chain);
     if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value as number);
     this.keys.set(tag, { bytes: new Uint8Array(chain), key }); // a copy: `chain` may be a view into a whole record

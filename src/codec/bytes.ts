@@ -51,6 +51,21 @@ export function fromHex(hex: string, field = 'hex'): Uint8Array {
 
 export { concatBytes, equalBytes };
 
+// Node's `Buffer.compare` is a native memcmp that takes any Uint8Array: ten times a JavaScript loop on the
+// half-kilobyte credential chains a ledger compares. Elsewhere, the loop.
+const nativeCompare = (globalThis as { Buffer?: { compare(a: Uint8Array, b: Uint8Array): number } }).Buffer?.compare;
+
+/**
+ * True when `a` and `b` hold the same bytes. Not constant-time: for public data (credential chains, ids),
+ * where it may stop at the first difference; noble's `equalBytes` is for anything secret.
+ */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  if (nativeCompare !== undefined && a.length > 64) return nativeCompare(a, b) === 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Bytes `[start, end)` of `b` as a plain copy that owns its memory, even from a Buffer (whose `slice` is a
  * view into the caller's memory): what decoders return unless told the caller owns the input.

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/codec/bytes.js';
+import { equalBytes, fromHex, sameBytes, toHex } from '../../src/codec/bytes.js';
 
 describe('hex', () => {
   it('toHex writes what Node writes, for any length and any view into a larger buffer', () => {
@@ -22,5 +22,26 @@ describe('hex', () => {
     const b = toHex(new Uint8Array(32).fill(0x01));
     expect(a).toBe('ab'.repeat(32));
     expect(b).toBe('01'.repeat(32));
+  });
+});
+
+describe('sameBytes', () => {
+  it('agrees with equalBytes on views into Buffers and arrays, short and long, with one byte changed anywhere', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 700 }), fc.nat(16), fc.nat(), fc.boolean(), (bytes, offset, at, buffer) => {
+        const host = buffer ? Buffer.alloc(offset + bytes.length + 3) : new Uint8Array(offset + bytes.length + 3);
+        host.set(bytes, offset);
+        const view = host.subarray(offset, offset + bytes.length);
+        expect(sameBytes(view, bytes)).toBe(true);
+        expect(sameBytes(bytes, view.subarray(0, Math.max(0, bytes.length - 1)))).toBe(bytes.length === 0);
+        if (bytes.length === 0) return;
+        const changed = new Uint8Array(bytes);
+        const i = at % bytes.length;
+        changed[i] = (changed[i] as number) ^ (1 << (at % 8));
+        expect(sameBytes(view, changed)).toBe(false);
+        expect(sameBytes(view, changed)).toBe(equalBytes(view, changed));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
