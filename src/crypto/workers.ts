@@ -23,8 +23,10 @@ export interface BatchVerifier {
 // A batch travels as one transferred buffer (keys, then signatures, then messages, then the messages'
 // end offsets), not as thousands of small arrays to clone one by one on both sides.
 const WORKER = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createPublicKey, verify } = require('node:crypto');
+// On Linux a thread's niceness is its own: this lowers this thread only (a thread may always lower it).
+if (workerData.nice > 0 && process.platform === 'linux') try { require('node:os').setPriority(workerData.nice); } catch {}
 const keys = new Map();
 function key(buf, at) {
   const k = Buffer.from(buf, at, 32).toString('latin1');
@@ -90,15 +92,22 @@ export const inlineVerifier: BatchVerifier = {
 /**
  * A pool of `threads` workers (default: one per core). A batch is split evenly across them; batches
  * under `minBatch` items are verified inline, where a thread round trip would cost more.
+ *
+ * On Linux the workers run `nice` steps (default 10) below the calling thread. A ledger applies batches
+ * one at a time (a serial chain between its main thread and the database), while the workers verify the
+ * batches behind it: at equal priority the workers slowed that chain down and batches queued behind it
+ * with cores idle (7-12% of the machine, 2 cores); below it, the workers take what the chain leaves
+ * (idle 4-5%, about 9% more records a second). 0 keeps them at the caller's priority.
  */
-export function workerVerifier(o: { threads?: number; minBatch?: number } = {}): BatchVerifier {
+export function workerVerifier(o: { threads?: number; minBatch?: number; nice?: number } = {}): BatchVerifier {
   const n = Math.max(1, o.threads ?? availableParallelism());
   const minBatch = o.minBatch ?? 16;
+  const nice = o.nice ?? 10;
   const workers: Worker[] = [];
   const pending = new Map<number, { resolve: (out: Uint8Array) => void; reject: (e: unknown) => void }>();
   let next = 0;
   for (let i = 0; i < n; i++) {
-    const w = new Worker(WORKER, { eval: true });
+    const w = new Worker(WORKER, { eval: true, workerData: { nice } });
     w.unref();
     w.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
       pending.get(id)?.resolve(out);
