@@ -19,7 +19,7 @@
  * leaf hash = SHA-256(0x00 || leaf); node hash = SHA-256(0x01 || left || right)
  * ```
  */
-import { concatBytes, equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';
@@ -47,12 +47,19 @@ export interface Receipt {
 
 export type ReceiptResult = Pick<Receipt, 'recordId' | 'status' | 'posted' | 'code'>;
 
-const leafHash = (leaf: Uint8Array) => {
-  const b = new Uint8Array(1 + leaf.length); // 0x00 || leaf
-  b.set(leaf, 1);
-  return sha256(b);
+// RFC 9162 hashes `0x00 || leaf` and `0x01 || left || right`: written into one scratch buffer (the hash
+// copies its input out), not two fresh arrays for each of the 2n - 1 hashes of a batch's tree.
+let scratch = new Uint8Array(128);
+const prefixed = (prefix: number, a: Uint8Array, b?: Uint8Array) => {
+  const n = 1 + a.length + (b?.length ?? 0);
+  if (n > scratch.length) scratch = new Uint8Array(2 * n);
+  scratch[0] = prefix;
+  scratch.set(a, 1);
+  if (b) scratch.set(b, 1 + a.length);
+  return sha256(scratch.subarray(0, n));
 };
-const nodeHash = (l: Uint8Array, r: Uint8Array) => sha256(concatBytes(new Uint8Array([1]), l, r));
+const leafHash = (leaf: Uint8Array) => prefixed(0, leaf);
+const nodeHash = (l: Uint8Array, r: Uint8Array) => prefixed(1, l, r);
 
 /** The largest power of two below `n` (n > 1). */
 const split = (n: number) => 2 ** Math.floor(Math.log2(n - 1));

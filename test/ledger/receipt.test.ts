@@ -1,4 +1,6 @@
 /** Batch-signed receipts: one signature per batch, an RFC 9162 audit path per record. */
+import { createHash } from 'node:crypto';
+import * as cborx from 'cbor-x';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
@@ -24,6 +26,32 @@ describe('receipts', () => {
         const r = await verifyReceipt(receipts[i] as Uint8Array, k.publicKey);
         expect(r).toEqual({ ledger: 'ledger:t', time: 1000, ...results[i] });
       }
+    }
+  });
+
+  it('the signed root is the RFC 9162 tree hash of the leaves, computed here from the RFC with node:crypto', async () => {
+    const h = (...parts: Uint8Array[]) => new Uint8Array(createHash('sha256').update(Buffer.concat(parts)).digest());
+    // RFC 9162 §2.1.1: MTH({d0}) = SHA-256(0x00 || d0); MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n])),
+    // k the largest power of two smaller than n.
+    const mth = (d: Uint8Array[]): Uint8Array => {
+      if (d.length === 1) return h(Uint8Array.of(0), d[0] as Uint8Array);
+      let k = 1;
+      while (k * 2 < d.length) k *= 2;
+      return h(Uint8Array.of(1), mth(d.slice(0, k)), mth(d.slice(k)));
+    };
+    const k = await key();
+    for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 13, 100, 1000]) {
+      const { root, receipts } = await signReceiptBatch(
+        k,
+        'ledger:t',
+        1000,
+        Array.from({ length: n }, (_, i) => result(i)),
+      );
+      const leaves = receipts.map((r) => cborx.decode(r)[0] as Uint8Array);
+      const sign1 = cborx.decode(root) as { value: [Uint8Array, unknown, Uint8Array, Uint8Array] };
+      const payload = cborx.decode(sign1.value[2]) as Record<number, unknown>;
+      expect(new Uint8Array(payload[7] as Uint8Array)).toEqual(mth(leaves));
+      expect(payload[8]).toBe(n);
     }
   });
 
