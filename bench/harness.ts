@@ -84,7 +84,7 @@ export async function verifyRateAllCores(threads: number, ms = MEASURE_MS): Prom
   const { Worker } = await import('node:worker_threads');
   const workers = Array.from({ length: threads }, () => new Worker(VERIFY_LOOP, { eval: true, workerData: ms }));
   try {
-    await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+    await Promise.all(workers.map((w) => new Promise((resolve, reject) => w.once('message', resolve).once('error', reject))));
     const rates = workers.map((w) => new Promise<number>((resolve, reject) => w.once('message', resolve).once('error', reject)));
     for (const w of workers) w.postMessage('go');
     return (await Promise.all(rates)).reduce((a, b) => a + b, 0);

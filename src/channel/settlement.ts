@@ -18,7 +18,7 @@ import { asArray, asBytes, asInt, asMap, need, onlyKeys } from '../codec/fields.
 import { sha256 } from '../crypto/hash.js';
 import { getEd25519 } from '../crypto/index.js';
 import { ChannelError, CoseError, EdgepayError, IdentityError } from '../errors.js';
-import { type DeferredCheck, type VerifiedChain, verifyChain } from '../identity/chain.js';
+import { checkCounterparty, type DeferredCheck, type VerifiedChain, verifyChain } from '../identity/chain.js';
 import { kidPrefix } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { fastReadSettlement, MAX_SETTLEMENT_BYTES } from './fastframe.js';
@@ -188,13 +188,8 @@ export async function checkSettlement(
   const limits = payer.limits;
   checkTermsWithin(t, payer, 'settlement.open');
   // Either side's credentials may name the categories it deals with; the other's credential says what it is.
-  const allowed = (chain: VerifiedChain, other: VerifiedChain, field: string) => {
-    const category = other.device.claims.category;
-    if (chain.counterparties !== undefined && !chain.counterparties.includes(category))
-      throw new IdentityError('ID_CATEGORY', `counterparty category ${category} is not allowed`, field);
-  };
-  allowed(payer, payee, 'settlement.accept');
-  allowed(payee, payer, 'settlement.open');
+  checkCounterparty(payer.counterparties, payee.device.claims.category, 'settlement.accept');
+  checkCounterparty(payee.counterparties, payer.device.claims.category, 'settlement.open');
 
   const voucherOf = (b: CborValue | undefined, f: string, key: Uint8Array, type: 'voucher' | 'close'): Voucher | undefined => {
     if (b === undefined) return undefined;

@@ -82,6 +82,15 @@ function fail(code: string, message: string, field: string): never {
   throw new IdentityError(code, message, field);
 }
 
+/**
+ * Throws ID_CATEGORY unless a chain's allowed counterparty categories (undefined: any) include `category`.
+ * `verifyChain` checks it for a live peer; a ledger checks it again on each record, both ways.
+ */
+export function checkCounterparty(counterparties: readonly string[] | undefined, category: string, field: string): void {
+  if (counterparties !== undefined && !counterparties.includes(category))
+    fail('ID_CATEGORY', `counterparty category ${category} is not allowed`, field);
+}
+
 function checkTime(c: Credential, o: ChainVerifyOptions, field: string): void {
   if (o.skipTimeCheck) return;
   const now = o.now ?? nowSeconds();
@@ -176,8 +185,7 @@ export async function verifyChain(chain: readonly Uint8Array[] | Uint8Array, o: 
   }
   if (o.expectedKey !== undefined && !equalBytes(o.expectedKey, d.publicKey))
     fail('ID_CNF', "the key in use is not the credential's cnf key", 'device.cnf');
-  if (o.counterpartyCategory !== undefined && counterparties !== undefined && !counterparties.includes(o.counterpartyCategory))
-    fail('ID_CATEGORY', `counterparty category ${o.counterpartyCategory} is not allowed`, 'device.counterparties');
+  if (o.counterpartyCategory !== undefined) checkCounterparty(counterparties, o.counterpartyCategory, 'device.counterparties');
   const ages = [partyAge, deviceAge];
   return {
     party,

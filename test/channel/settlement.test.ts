@@ -82,6 +82,21 @@ describe('settlement records', () => {
     });
     const kioskChain = encodeChain([decodeChain(p.padChain)[0] as Uint8Array, kioskCred]);
     expect(await check(await record({}, 1, 10n, { signer: kiosk, chain: kioskChain }))).toBe('ID_CATEGORY settlement.accept');
+    // And the other way: a pad whose credential takes buses only may not be paid by a drone.
+    const busPadCred = await issueCredential(p.owner, {
+      issuedAt: now - DAY,
+      notBefore: now - DAY,
+      expiresAt: now + 30 * DAY,
+      role: 'device',
+      issuer: 'party:pads',
+      subject: 'device:bus-pad',
+      publicKey: kiosk.publicKey,
+      limits: {},
+      category: 'charging-pad',
+      counterparties: ['bus'],
+    });
+    const busPadChain = encodeChain([decodeChain(p.padChain)[0] as Uint8Array, busPadCred]);
+    expect(await check(await record({}, 1, 10n, { signer: kiosk, chain: busPadChain }))).toBe('ID_CATEGORY settlement.open');
   });
 
   it("reads the record in place from its own copy: what it returns never aliases the caller's bytes", async () => {
