@@ -67,36 +67,29 @@ describe('settlement records', () => {
     expect(await check(await record({ cap: 100_001n }, 1, 10n))).toBe('CH_TERMS settlement.open.cap');
     expect(await check(await record({ expiresAt: now + 400 * DAY }, 1, 10n))).toBe('CH_TERMS settlement.open.expiresAt');
     expect(await check(await record({}, 2, 2_001n))).toBe('CH_LIMIT settlement'); // more than two payments could add up to
+    // Another device of the pad owner, under the pad's party credential.
+    const other = await nodeEd25519.signer(new Uint8Array(32).fill(42));
+    const otherPayee = async (subject: string, category: string, counterparties?: string[]) => {
+      const cred = await issueCredential(p.owner, {
+        issuedAt: now - DAY,
+        notBefore: now - DAY,
+        expiresAt: now + 30 * DAY,
+        role: 'device',
+        issuer: 'party:pads',
+        subject,
+        publicKey: other.publicKey,
+        limits: {},
+        category,
+        counterparties,
+      });
+      return { signer: other, chain: encodeChain([decodeChain(p.padChain)[0] as Uint8Array, cred]) };
+    };
     // The drone may pay charging pads only: a kiosk of the same pad owner is not one.
-    const kiosk = await nodeEd25519.signer(new Uint8Array(32).fill(42));
-    const kioskCred = await issueCredential(p.owner, {
-      issuedAt: now - DAY,
-      notBefore: now - DAY,
-      expiresAt: now + 30 * DAY,
-      role: 'device',
-      issuer: 'party:pads',
-      subject: 'device:kiosk',
-      publicKey: kiosk.publicKey,
-      limits: {},
-      category: 'kiosk',
-    });
-    const kioskChain = encodeChain([decodeChain(p.padChain)[0] as Uint8Array, kioskCred]);
-    expect(await check(await record({}, 1, 10n, { signer: kiosk, chain: kioskChain }))).toBe('ID_CATEGORY settlement.accept');
+    const kiosk = await otherPayee('device:kiosk', 'kiosk');
+    expect(await check(await record({}, 1, 10n, kiosk))).toBe('ID_CATEGORY settlement.accept');
     // And the other way: a pad whose credential takes buses only may not be paid by a drone.
-    const busPadCred = await issueCredential(p.owner, {
-      issuedAt: now - DAY,
-      notBefore: now - DAY,
-      expiresAt: now + 30 * DAY,
-      role: 'device',
-      issuer: 'party:pads',
-      subject: 'device:bus-pad',
-      publicKey: kiosk.publicKey,
-      limits: {},
-      category: 'charging-pad',
-      counterparties: ['bus'],
-    });
-    const busPadChain = encodeChain([decodeChain(p.padChain)[0] as Uint8Array, busPadCred]);
-    expect(await check(await record({}, 1, 10n, { signer: kiosk, chain: busPadChain }))).toBe('ID_CATEGORY settlement.open');
+    const busPad = await otherPayee('device:bus-pad', 'charging-pad', ['bus']);
+    expect(await check(await record({}, 1, 10n, busPad))).toBe('ID_CATEGORY settlement.open');
   });
 
   it("reads the record in place from its own copy: what it returns never aliases the caller's bytes", async () => {
