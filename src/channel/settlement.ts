@@ -92,8 +92,11 @@ export interface SignatureCheck {
   message: Uint8Array;
   signature: Uint8Array;
   field: string;
-  /** Called once the signature verified (a cache may then skip it next time). */
-  verified?: () => void;
+  /**
+   * Called once the signature verified (a cache may then skip it next time). `stored`: it was not checked
+   * now because a ledger's store says its chain verified before.
+   */
+  verified?: (stored?: boolean) => void;
   /** Called when it did not. */
   failed?: () => void;
   /** For a credential chain's signature: the chain's hash (hex), so a ledger that verified it before may skip it. */
@@ -257,6 +260,12 @@ export async function checkSettlement(
   return { settlement, signatures };
 }
 
+/** A chain's length and last three bytes (a signature's: as good as random), to find it among remembered ones. */
+function tagOf(chain: Uint8Array): number {
+  const n = chain.length;
+  return n * 2 ** 24 + (((chain[n - 1] ?? 0) | ((chain[n - 2] ?? 0) << 8) | ((chain[n - 3] ?? 0) << 16)) >>> 0);
+}
+
 /**
  * Verifies each credential chain once: its signatures do not change, so a hit only re-checks revocation
  * (against the newest lists, which may have changed since). Bounded; the oldest entries go first.
@@ -273,22 +282,16 @@ export class ChainCache {
   }
 
   /**
-   * Recent chains' keys, found by length and last bytes (a signature's: as good as random) and confirmed
-   * byte for byte, so a chain seen before is not hashed again: every record brings two chains, and
+   * Cached chains' keys, found by length and last bytes (a signature's: as good as random) and confirmed
+   * byte for byte, so a cached chain is not hashed again: every record brings two chains, and
    * hashing them was a fifth of a ledger's hashing. A miss, or a crafted lookalike, is simply hashed.
    */
   private readonly keys = new Map<number, { bytes: Uint8Array; key: string }>();
 
-  /** {@link ChainCache.keyOf}, remembered for the chains met recently. */
+  /** {@link ChainCache.keyOf}, remembered for the chains cached here. */
   keyFor(chain: Uint8Array): string {
-    const n = chain.length;
-    const tag = n * 2 ** 24 + (((chain[n - 1] ?? 0) | ((chain[n - 2] ?? 0) << 8) | ((chain[n - 3] ?? 0) << 16)) >>> 0);
-    const hit = this.keys.get(tag);
-    if (hit !== undefined && sameBytes(hit.bytes, chain)) return hit.key;
-    const key = ChainCache.keyOf(chain);
-    if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value as number);
-    this.keys.set(tag, { bytes: new Uint8Array(chain), key }); // a copy: `chain` may be a view into a whole record
-    return key;
+    const hit = this.keys.get(tagOf(chain));
+    return hit !== undefined && sameBytes(hit.bytes, chain) ? hit.key : ChainCache.keyOf(chain);
   }
 
   /** True when the payee key `kid` has signed an accept carrying the chain whose key is `chainKey` before. */
@@ -324,7 +327,7 @@ export class ChainCache {
     if (hit) return recheck(hit, opts);
     if (!deferred) {
       const v = await verifyChain(bytes, opts);
-      this.put(key, known(v));
+      this.put(bytes, key, known(v));
       return v;
     }
     const pending = this.pending.get(key);
@@ -335,16 +338,18 @@ export class ChainCache {
     const raw: DeferredCheck[] = [];
     const v = await verifyChain(bytes, { ...opts, deferSignatures: raw, learnParty: false });
     const done = new Set<number>();
+    let checkedNow = false;
     const k = known(v);
     const checks = raw.map(
       (c, i): SignatureCheck => ({
         ...c,
         chain: key,
-        verified: () => {
+        verified: (stored) => {
           done.add(i);
+          checkedNow ||= !stored;
           if (done.size < raw.length) return;
           this.pending.delete(key);
-          this.put(key, k);
+          this.admit(bytes, key, k, checkedNow);
         },
         failed: () => this.pending.delete(key),
       }),
@@ -354,9 +359,27 @@ export class ChainCache {
     return v;
   }
 
-  private put(key: string, k: Known): void {
+  /**
+   * Keys of chains met once whose signatures a ledger's store vouched for: such a chain is cached the
+   * second time it comes. Caching it at once saves only a decode, and a stream of one-off chains (every
+   * device settling once) would fill the cache with entries that are never asked for again, each kept
+   * long enough to be copied into the old generation and collected there.
+   */
+  private readonly once = new Set<string>();
+
+  private admit(bytes: Uint8Array, key: string, k: Known, checkedNow: boolean): void {
+    if (checkedNow || this.once.delete(key)) this.put(bytes, key, k);
+    else {
+      if (this.once.size >= this.max) this.once.delete(this.once.values().next().value as string);
+      this.once.add(key);
+    }
+  }
+
+  private put(bytes: Uint8Array, key: string, k: Known): void {
     if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
     this.map.set(key, k);
+    if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value as number);
+    this.keys.set(tagOf(bytes), { bytes: new Uint8Array(bytes), key }); // a copy: `bytes` may be a view into a whole record
   }
 }
 

@@ -473,7 +473,7 @@ export class Ledger {
     const failedChains = new Set<string>();
     for (const c of new Set(checks)) {
       const good = result.get(c) ?? true;
-      if (good) c.verified?.();
+      if (good) c.verified?.(c.chain !== undefined && known.has(c.chain));
       else c.failed?.();
       if (c.chain) (good ? verifiedChains : failedChains).add(c.chain);
     }

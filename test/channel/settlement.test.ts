@@ -1,8 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, type OpenTerms, signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { MeteredPayer, MeteredService } from '../../src/channel/metered.js';
 import { PayerSession, servePayee } from '../../src/channel/session.js';
-import { checkSettlement, encodeSettlement, encodeSettlementParts, outboxSink, verifySettlement } from '../../src/channel/settlement.js';
+import {
+  ChainCache,
+  checkSettlement,
+  encodeSettlement,
+  encodeSettlementParts,
+  outboxSink,
+  type SignatureCheck,
+  verifySettlement,
+} from '../../src/channel/settlement.js';
 import { toHex } from '../../src/codec/bytes.js';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
@@ -206,7 +215,6 @@ describe('settlement records', () => {
 
 describe('chain cache', () => {
   it('verifies a chain once, but a revocation after caching still refuses it', async () => {
-    const { ChainCache } = await import('../../src/channel/settlement.js');
     const { signRevocationList } = await import('../../src/identity/revocation.js');
     const { coseKeyThumbprint } = await import('../../src/codec/cose-key.js');
     const { nodeEd25519 } = await import('../../src/crypto/node.js');
@@ -236,16 +244,40 @@ describe('chain cache', () => {
     expect(await codeOf(verifySettlement(rec, { trust, now: p.clock.now, chains }))).toBe('ID_REVOKED');
   });
 
-  it('remembers chain keys without hashing again, and a lookalike (same length and last bytes) still gets its own', async () => {
-    const { ChainCache } = await import('../../src/channel/settlement.js');
-    const { randomBytes } = await import('node:crypto');
+  it('a chain whose signatures a store vouched for is cached the second time it comes; one checked now, at once', async () => {
+    const p = await pair();
+    const trust = new TrustStore(p.roots);
+    const opts = { trust, now: p.clock.now };
+    const cache = new ChainCache();
+    // What a ledger does: take the deferred checks, then say they verified, `stored` when its store knew the chain.
+    const meet = async (chain: Uint8Array, stored: boolean) => {
+      const checks: SignatureCheck[] = [];
+      await cache.verify(chain, opts, checks);
+      for (const c of checks) c.verified?.(stored);
+      return checks.length;
+    };
+    expect(await meet(p.droneChain, true)).toBe(2); // once: decoded and checked, not kept
+    expect(await meet(p.droneChain, true)).toBe(2); // twice: kept
+    expect(await meet(p.droneChain, true)).toBe(0); // from the cache
+    expect(await meet(p.padChain, false)).toBe(2); // verified now: kept at once
+    expect(await meet(p.padChain, false)).toBe(0);
+    // A chain's key is remembered with the chain, found again from a view into a larger buffer.
+    const view = Buffer.concat([Buffer.alloc(5), p.padChain]).subarray(5);
+    expect(cache.keyFor(view)).toBe(ChainCache.keyOf(p.padChain));
+  });
+
+  it('gives every chain its own key, remembered or not, and a lookalike (same length and last bytes) too', async () => {
+    const p = await pair();
     const cache = new ChainCache(50);
-    const chains: Uint8Array[] = [];
+    const opts = { trust: new TrustStore(p.roots), now: p.clock.now };
+    await cache.verify(p.droneChain, opts); // cached, key remembered
+    const chains: Uint8Array[] = [p.droneChain];
     for (let i = 0; i < 120; i++) {
       // Every third one a lookalike of the one before: same length, same tail, one byte different.
-      const lookalike = i % 3 === 2 ? new Uint8Array(chains[i - 1] as Uint8Array) : undefined;
-      if (lookalike) lookalike[i % 50] = (lookalike[i % 50] as number) ^ 1;
-      chains.push(lookalike ?? new Uint8Array(randomBytes(300 + (i % 7))));
+      const before = chains[chains.length - 1] as Uint8Array;
+      const c = i % 3 === 2 ? new Uint8Array(before) : new Uint8Array(randomBytes(300 + (i % 7)));
+      if (i % 3 === 2) c[i % 50] = (c[i % 50] as number) ^ 1;
+      chains.push(c);
     }
     for (let round = 0; round < 3; round++)
       for (const c of chains) {
