@@ -23,7 +23,7 @@ import { workerVerifier } from '../src/crypto/workers.js';
 import { TrustStore } from '../src/identity/trust-store.js';
 import { type Db, openPostgres } from '../src/ledger/db.js';
 import { Ledger } from '../src/ledger/ledger.js';
-import { verifyReceipt } from '../src/ledger/receipt.js';
+import { verifyReceipts } from '../src/ledger/receipt.js';
 import { FailoverLedgerClient, HttpLedgerClient } from '../src/sync/client.js';
 import { signSubmission } from '../src/sync/submission.js';
 import { report } from './harness.js';
@@ -251,9 +251,11 @@ export async function runSeed1(o: Seed1Options): Promise<Seed1Result> {
           }
         }
         if (receipts.length !== records.length) throw new Error('a receipt is missing');
+        const verified = await verifyReceipts(receipts, w.ledgerKey.publicKey);
         for (let i = 0; i < records.length; i++) {
-          const r = await verifyReceipt(receipts[i] as Uint8Array, w.ledgerKey.publicKey);
-          if (r.status === 'accepted' && toHex(r.recordId) === toHex(sha256(records[i] as Uint8Array))) receiptsOk++;
+          const r = verified[i];
+          if (r && !(r instanceof Error) && r.status === 'accepted' && toHex(r.recordId) === toHex(sha256(records[i] as Uint8Array)))
+            receiptsOk++;
         }
         inCount += records.length;
         completions.push({ at: performance.now(), records: records.length });

@@ -19,15 +19,15 @@
  * leaf hash = SHA-256(0x00 || leaf); node hash = SHA-256(0x01 || left || right)
  * ```
  */
-import { equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, sameBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';
 import { asAmount, asArray, asBytes, asInt, asMap, asText, need } from '../codec/fields.js';
-import { bigSize, uintSize, writeBig, writeBytes, writeHead, writeUint } from '../codec/fixed.js';
+import { bigSize, readBytes, readUint, uintSize, writeBig, writeBytes, writeHead, writeUint } from '../codec/fixed.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
-import { LedgerError } from '../errors.js';
+import { EdgepayError, LedgerError } from '../errors.js';
 
 export const RECEIPT_CONTENT_TYPE = 'application/edgepay-receipt+cbor';
 
@@ -184,17 +184,52 @@ export async function signReceipt(ledger: Signer, r: Receipt): Promise<Uint8Arra
 /** Signed roots already verified, by root bytes and key: a batch's receipts share one. */
 const verifiedRoots = new Map<string, Map<number, CborValue>>();
 
+/** A receipt's four parts; the byte strings may be views into the receipt. */
+interface Parts {
+  leaf: Uint8Array;
+  index: number;
+  path: Uint8Array[];
+  root: Uint8Array;
+}
+
 /**
- * Verifies a receipt under the ledger's key.
- * @throws LedgerError LEDGER_RECEIPT when it is not a receipt or its path does not lead to the signed
- *   root; CoseError COSE_SIGNATURE; CodecError for malformed input.
+ * A receipt in the fixed layout a ledger writes, read in place; undefined for anything else, which the
+ * general decoder then reads (and says what is wrong with).
  */
-export async function verifyReceipt(bytes: Uint8Array, ledgerKey: Uint8Array): Promise<Receipt> {
+function fastParts(b: Uint8Array): Parts | undefined {
+  if (b[0] !== 0x84 || b.length > 16 * 1024) return undefined;
+  const leaf = readBytes(b, 1);
+  if (!leaf || leaf[1] - leaf[0] > 1024) return undefined;
+  const index = readUint(b, leaf[1]);
+  if (!index) return undefined;
+  const n = (b[index[1]] as number) - 0x80; // a path is at most a few dozen hashes: a one-byte array head
+  if (!(n >= 0 && n < 24)) return undefined;
+  const path: Uint8Array[] = [];
+  let at = index[1] + 1;
+  for (let k = 0; k < n; k++) {
+    if (b[at] !== 0x58 || b[at + 1] !== 32 || at + 34 > b.length) return undefined;
+    path.push(b.subarray(at + 2, at + 34));
+    at += 34;
+  }
+  const root = readBytes(b, at);
+  if (!root || root[1] !== b.length || root[1] - root[0] > 1024) return undefined;
+  return { leaf: b.subarray(leaf[0], leaf[1]), index: index[0], path, root: b.subarray(root[0], root[1]) };
+}
+
+function parts(bytes: Uint8Array): Parts {
+  const fast = fastParts(bytes);
+  if (fast) return fast;
   const [leafV, indexV, pathV, rootV] = asArray(decode(bytes, { maxBytes: 16 * 1024, maxDepth: 3, tags: [] }), 'receipt', 4);
-  const leaf = asBytes(leafV, 'receipt.leaf', { max: 1024 });
-  const index = asInt(indexV, 'receipt.index');
-  const path = asArray(pathV, 'receipt.path').map((p, i) => asBytes(p, `receipt.path[${i}]`, 32));
-  const rootBytes = asBytes(rootV, 'receipt.root', { max: 1024 });
+  return {
+    leaf: asBytes(leafV, 'receipt.leaf', { max: 1024 }),
+    index: asInt(indexV, 'receipt.index'),
+    path: asArray(pathV, 'receipt.path').map((p, i) => asBytes(p, `receipt.path[${i}]`, 32)),
+    root: asBytes(rootV, 'receipt.root', { max: 1024 }),
+  };
+}
+
+/** The payload of a signed root, once its signature verified under `ledgerKey` (remembered). */
+async function signedRoot(rootBytes: Uint8Array, ledgerKey: Uint8Array): Promise<Map<number, CborValue>> {
   const cacheKey = `${toHex(sha256(rootBytes))}:${toHex(ledgerKey)}`;
   let payload = verifiedRoots.get(cacheKey);
   if (!payload) {
@@ -206,11 +241,15 @@ export async function verifyReceipt(bytes: Uint8Array, ledgerKey: Uint8Array): P
     if (verifiedRoots.size >= 256) verifiedRoots.delete(verifiedRoots.keys().next().value as string);
     verifiedRoots.set(cacheKey, payload);
   }
-  const root = asBytes(need(payload, 7, 'receipt.root.root'), 'receipt.root.root', 32);
-  const count = asInt(need(payload, 8, 'receipt.root.count'), 'receipt.root.count');
-  const computed = rootFromPath(index, count, leafHash(leaf), path);
-  if (!computed || !equalBytes(computed, root))
-    throw new LedgerError('LEDGER_RECEIPT', 'the audit path does not lead to the signed root', 'receipt.path');
+  return payload;
+}
+
+const rootHash = (payload: Map<number, CborValue>) => asBytes(need(payload, 7, 'receipt.root.root'), 'receipt.root.root', 32);
+const rootCount = (payload: Map<number, CborValue>) => asInt(need(payload, 8, 'receipt.root.count'), 'receipt.root.count');
+const badPath = () => new LedgerError('LEDGER_RECEIPT', 'the audit path does not lead to the signed root', 'receipt.path');
+
+/** The receipt a verified leaf says, under its verified root's payload. */
+function receiptOf(leaf: Uint8Array, payload: Map<number, CborValue>): Receipt {
   const m = asMap(decode(leaf), 'receipt.leaf');
   const status = STATUS[asInt(need(m, 3, 'receipt.status'), 'receipt.status') - 1];
   if (!status) throw new LedgerError('LEDGER_RECEIPT', 'unknown status', 'receipt.status');
@@ -222,4 +261,81 @@ export async function verifyReceipt(bytes: Uint8Array, ledgerKey: Uint8Array): P
     code: m.has(5) ? asText(m.get(5), 'receipt.code') : undefined,
     time: asInt(need(payload, 6, 'receipt.time'), 'receipt.time'),
   };
+}
+
+/**
+ * Verifies a receipt under the ledger's key.
+ * @throws LedgerError LEDGER_RECEIPT when it is not a receipt or its path does not lead to the signed
+ *   root; CoseError COSE_SIGNATURE; CodecError for malformed input.
+ */
+export async function verifyReceipt(bytes: Uint8Array, ledgerKey: Uint8Array): Promise<Receipt> {
+  const p = parts(bytes);
+  const payload = await signedRoot(p.root, ledgerKey);
+  const computed = rootFromPath(p.index, rootCount(payload), leafHash(p.leaf), p.path);
+  if (!computed || !equalBytes(computed, rootHash(payload))) throw badPath();
+  return receiptOf(p.leaf, payload);
+}
+
+/**
+ * Verifies many receipts under the ledger's key: per receipt, what {@link verifyReceipt} returns, or the
+ * EdgepayError it throws. A run of receipts that holds a whole batch in order (indexes 0 to n - 1 under one
+ * signed root: a ledger's answer to a submission of new records) is checked by building its tree once,
+ * two hashes a receipt, and each audit path is compared with the tree's; any other receipt, one at a time.
+ */
+export async function verifyReceipts(list: readonly Uint8Array[], ledgerKey: Uint8Array): Promise<(Receipt | EdgepayError)[]> {
+  const out: (Receipt | EdgepayError)[] = [];
+  const one = (b: Uint8Array) =>
+    verifyReceipt(b, ledgerKey).catch((e) => {
+      if (e instanceof EdgepayError) return e;
+      throw e;
+    });
+  const parsed = list.map((b) => fastParts(b));
+  for (let i = 0; i < list.length; ) {
+    const first = parsed[i];
+    let j = i + 1;
+    if (first?.index === 0) for (let q = parsed[j]; q && q.index === j - i && sameBytes(q.root, first.root); q = parsed[j]) j++;
+    const run = parsed.slice(i, j) as Parts[];
+    if (j - i > 1 && (await wholeBatch(run, ledgerKey, out))) {
+      i = j;
+      continue;
+    }
+    out.push(await one(list[i] as Uint8Array));
+    i++;
+  }
+  return out;
+}
+
+/** Appends the receipts of `run` (a whole batch, in order) and returns true; false when it is not one. */
+async function wholeBatch(run: Parts[], ledgerKey: Uint8Array, out: (Receipt | EdgepayError)[]): Promise<boolean> {
+  let payload: Map<number, CborValue>;
+  try {
+    payload = await signedRoot((run[0] as Parts).root, ledgerKey);
+    if (rootCount(payload) !== run.length) return false;
+  } catch {
+    return false; // each receipt, one at a time, says why
+  }
+  const paths: Uint8Array[][] = run.map(() => []);
+  if (
+    !equalBytes(
+      build(
+        run.map((p) => leafHash(p.leaf)),
+        0,
+        run.length,
+        paths,
+      ),
+      rootHash(payload),
+    )
+  )
+    return false;
+  for (const [k, p] of run.entries()) {
+    const want = paths[k] as Uint8Array[];
+    try {
+      if (p.path.length !== want.length || !p.path.every((h, d) => sameBytes(h, want[d] as Uint8Array))) throw badPath();
+      out.push(receiptOf(p.leaf, payload));
+    } catch (e) {
+      if (!(e instanceof EdgepayError)) throw e;
+      out.push(e);
+    }
+  }
+  return true;
 }

@@ -10,7 +10,7 @@ import { equalBytes } from '../codec/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';
-import { type Receipt, verifyReceipt } from '../ledger/receipt.js';
+import { type Receipt, verifyReceipts } from '../ledger/receipt.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { type LedgerClient, SyncFailure } from './client.js';
 import { signSubmission } from './submission.js';
@@ -137,10 +137,11 @@ export class Sync extends Emitter<SyncEvents> {
       if (answers.length !== batch.length)
         throw new SyncFailure('SYNC_ANSWER', `${answers.length} receipts for ${batch.length} records`, 'receipts', true);
       const receipts: Receipt[] = [];
+      const verified = await verifyReceipts(answers, this.o.ledgerKey);
       for (let i = 0; i < batch.length; i++) {
-        const r = await verifyReceipt(answers[i] as Uint8Array, this.o.ledgerKey).catch((e) => {
-          throw new SyncFailure('SYNC_RECEIPT', 'a receipt does not verify under the ledger key', `receipts[${i}]`, true, { cause: e });
-        });
+        const r = verified[i] as Receipt | EdgepayError;
+        if (r instanceof EdgepayError)
+          throw new SyncFailure('SYNC_RECEIPT', 'a receipt does not verify under the ledger key', `receipts[${i}]`, true, { cause: r });
         if (!equalBytes(r.recordId, (batch[i] as { id: Uint8Array }).id))
           throw new SyncFailure('SYNC_RECEIPT', 'a receipt names another record', `receipts[${i}]`, true);
         receipts.push(r);

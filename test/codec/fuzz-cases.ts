@@ -23,7 +23,7 @@ import { decodeChain, decodeCredential } from '../../src/identity/credential.js'
 import { envelopePublicKey } from '../../src/identity/key-envelope.js';
 import { decodeRevocationList, signRevocationList } from '../../src/identity/revocation.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
-import { signReceipt, verifyReceipt } from '../../src/ledger/receipt.js';
+import { signReceipt, verifyReceipt, verifyReceipts } from '../../src/ledger/receipt.js';
 import { decodeAnswer } from '../../src/sync/mqtt.js';
 import { decodeAdmin, decodeSubmission, signSubmission } from '../../src/sync/submission.js';
 import { DAY, T0, world } from '../identity/world.js';
@@ -59,6 +59,12 @@ const decoders: [string, (b: Uint8Array) => unknown][] = [
   ['decodeSubmission', (b) => decodeSubmission(b)],
   ['decodeAdmin', (b) => decodeAdmin(b)],
   ['verifyReceipt', (b) => verifyReceipt(b, PK1)],
+  [
+    'verifyReceipts',
+    async (b) => {
+      for (const r of await verifyReceipts([b, b], PK1)) if (r instanceof Error) throw r;
+    },
+  ],
   ['decodeAnswer', (b) => decodeAnswer(b)],
   ['verifySettlement', (b) => verifySettlement(b, { trust: new TrustStore([]), now: 0 })],
   [

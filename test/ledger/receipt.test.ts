@@ -1,11 +1,13 @@
 /** Batch-signed receipts: one signature per batch, an RFC 9162 audit path per record. */
 import { createHash } from 'node:crypto';
 import * as cborx from 'cbor-x';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { inlineVerifier, workerVerifier } from '../../src/crypto/workers.js';
-import { rebuildReceipts, signReceiptBatch, signReceipts, verifyReceipt } from '../../src/ledger/receipt.js';
+import { EdgepayError } from '../../src/errors.js';
+import { rebuildReceipts, signReceiptBatch, signReceipts, verifyReceipt, verifyReceipts } from '../../src/ledger/receipt.js';
 import { codeOf } from '../codes.js';
 
 const key = () => nodeEd25519.signer(new Uint8Array(32).fill(42));
@@ -110,6 +112,85 @@ describe('receipts', () => {
     for (const i of [-1, 1, 2]) expect(await codeOf(verifyReceipt(encode([l1, i, p1, r1]), k.publicKey))).toBe('LEDGER_RECEIPT');
     for (const f of forged) expect(await codeOf(verifyReceipt(f, k.publicKey))).toBe('LEDGER_RECEIPT');
     expect(await codeOf(verifyReceipt(receipts[6] as Uint8Array, other.publicKey))).toBe('COSE_SIGNATURE');
+  });
+});
+
+describe('receipts verified many at once', () => {
+  /** What verifyReceipt says of each: the receipt, or the code it fails with. */
+  const oneByOne = async (list: Uint8Array[], pk: Uint8Array) =>
+    Promise.all(list.map((r) => verifyReceipt(r, pk).catch((e: EdgepayError) => e.code)));
+  const asOne = (rs: unknown[]) => rs.map((r) => (r instanceof EdgepayError ? r.code : r));
+
+  it('a whole batch (the tree built once) gives what each receipt gives on its own, at every size', async () => {
+    const k = await key();
+    for (const n of [1, 2, 3, 5, 8, 9, 100, 1000]) {
+      const receipts = await signReceipts(
+        k,
+        'ledger:t',
+        1000,
+        Array.from({ length: n }, (_, i) => result(i)),
+      );
+      expect(asOne(await verifyReceipts(receipts, k.publicKey))).toEqual(await oneByOne(receipts, k.publicKey));
+    }
+  });
+
+  it('agrees with verifyReceipt, receipt for receipt, on batches mixed, reordered, cut, repeated and forged', async () => {
+    const k = await key();
+    const other = await nodeEd25519.signer(new Uint8Array(32).fill(43));
+    const a = await signReceipts(
+      k,
+      'ledger:a',
+      1000,
+      Array.from({ length: 13 }, (_, i) => result(i)),
+    );
+    const b = await signReceipts(
+      k,
+      'ledger:b',
+      2000,
+      Array.from({ length: 8 }, (_, i) => result(i + 50)),
+    );
+    const c = await signReceipts(
+      other,
+      'ledger:c',
+      3000,
+      Array.from({ length: 5 }, (_, i) => result(i)),
+    );
+    // Forgeries of receipt 4 of `a`: another leaf, another index, a path cut or reversed, a path of another
+    // receipt, the general encoder's copy (same bytes), one byte flipped anywhere.
+    const [leaf, index, path, root] = decode(a[4] as Uint8Array) as [Uint8Array, number, Uint8Array[], Uint8Array];
+    const [leaf5, , path5] = decode(a[5] as Uint8Array) as [Uint8Array, number, Uint8Array[]];
+    const forged = [
+      encode([leaf5, index, path, root]),
+      encode([leaf, index + 1, path, root]),
+      encode([leaf, index, path.slice(1), root]),
+      encode([leaf, index, [...path].reverse(), root]),
+      encode([leaf, index, path5, root]),
+      encode([leaf, index, path, root]),
+    ];
+    const pool = [...a, ...b, ...c, ...forged];
+    const flip = (r: Uint8Array, at: number) => {
+      const x = new Uint8Array(r);
+      x[at % x.length] = (x[at % x.length] as number) ^ 0x01;
+      return x;
+    };
+    const list = fc.oneof(
+      // Whole batches with some receipts replaced.
+      fc.tuple(fc.constantFrom(a, b, c), fc.array(fc.tuple(fc.nat(20), fc.nat(pool.length - 1)), { maxLength: 3 })).map(([batch, subs]) => {
+        const l = [...batch];
+        for (const [at, from] of subs) l[at % l.length] = pool[from] as Uint8Array;
+        return l;
+      }),
+      // Batches one after the other, one of them with a byte flipped.
+      fc.tuple(fc.nat(40), fc.nat(5000)).map(([at, byte]) => [...a, ...b].map((r, i) => (i === at ? flip(r, byte) : r))),
+      // Anything from the pool, in any order.
+      fc.array(fc.nat(pool.length - 1), { maxLength: 30 }).map((ix) => ix.map((i) => pool[i] as Uint8Array)),
+    );
+    await fc.assert(
+      fc.asyncProperty(list, async (l) => {
+        expect(asOne(await verifyReceipts(l, k.publicKey))).toEqual(await oneByOne(l, k.publicKey));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
