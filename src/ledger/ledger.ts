@@ -65,6 +65,10 @@ function uniqueBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
   return [...m.values()];
 }
 
+/** The rows of receipt batches, each batch's in order (by the `receipts_batch` index; a test reads the plan). */
+export const BATCH_MEMBERS = `select record_id, status, code, amount::text as amount, batch::text as batch
+  from receipts where receipts.batch = any($1::bigint[]) order by receipts.batch, receipts.idx`;
+
 /** A verified record in a batch, with the hex ids the batch's statements key on (worked out once). */
 interface BatchItem {
   recordId: string;
@@ -423,11 +427,7 @@ export class Ledger {
           )
         ).map((b) => [b.id, new Uint8Array(b.root)]),
       );
-      const members = await sql.query<Row>(
-        `select record_id, status, code, amount::text as amount, batch::text as batch
-           from receipts where batch = any($1::bigint[]) order by batch, idx`,
-        [batches],
-      );
+      const members = await sql.query<Row>(BATCH_MEMBERS, [batches]);
       for (let start = 0; start < members.length; ) {
         let end = start;
         while (end < members.length && members[end]?.batch === members[start]?.batch) end++;

@@ -2,6 +2,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arrayLiteral } from '../../src/ledger/db.js';
+import { BATCH_MEMBERS } from '../../src/ledger/ledger.js';
+import { migrate } from '../../src/ledger/schema.js';
 import { type ClosableDb, havePostgres, postgresDb } from './dbs.js';
 
 describe.skipIf(!havePostgres)('array parameters on PostgreSQL', () => {
@@ -46,5 +48,26 @@ describe.skipIf(!havePostgres)('array parameters on PostgreSQL', () => {
   it('leaves what it does not cover to the driver', () => {
     expect(arrayLiteral([[1, 2]])).toBeUndefined();
     expect(arrayLiteral([new Date(0)])).toBeUndefined();
+  });
+});
+
+describe.skipIf(!havePostgres)('ledger lookups on PostgreSQL use their indexes', () => {
+  it("a batch's receipt rows (a record sent again) come from the receipts_batch index, in order, not from a scan of every receipt (the plan is read)", async () => {
+    const db = await postgresDb();
+    try {
+      await migrate(db);
+      await db.query(`insert into receipts (record_id, status, amount, batch, idx)
+        select md5(i::text), 'accepted', 1, i / 1000, i % 1000 from generate_series(0, 49999) i`);
+      await db.query('analyze receipts');
+      const plan = (await db.query<{ 'QUERY PLAN': string }>(`explain ${BATCH_MEMBERS}`, [['17', '3']]))
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+      expect(plan).toContain('receipts_batch');
+      expect(plan).not.toContain('Seq Scan');
+      const rows = await db.query<{ record_id: string; batch: string }>(BATCH_MEMBERS, [['17', '3']]);
+      expect(rows.map((r) => r.batch)).toEqual([...Array(1000).fill('3'), ...Array(1000).fill('17')]);
+    } finally {
+      await db.close();
+    }
   });
 });
