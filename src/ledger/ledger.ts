@@ -65,6 +65,11 @@ function uniqueBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
   return [...m.values()];
 }
 
+/** Reservations still held and expired by `$1`, with what is left on their hold accounts (by the `reservations_held` index). */
+export const EXPIRED_HELD = `select r.id, r.party, r.asset, coalesce(a.balance, 0)::text as b from reservations r
+  left join accounts a on a.party = 'reserve:' || r.id and a.asset = r.asset
+  where not r.released and r.expires_at <= $1`;
+
 /** The rows of receipt batches, each batch's in order (by the `receipts_batch` index; a test reads the plan). */
 export const BATCH_MEMBERS = `select record_id, status, code, amount::text as amount, batch::text as batch
   from receipts where receipts.batch = any($1::bigint[]) order by receipts.batch, receipts.idx`;
@@ -224,12 +229,7 @@ export class Ledger {
   async releaseExpired(): Promise<number> {
     return this.o.db.transaction(async (tx) => {
       await this.exclusive(tx);
-      const rows = await tx.query<{ id: string; party: string; asset: string; b: string }>(
-        `select r.id, r.party, r.asset, coalesce(a.balance, 0)::text as b from reservations r
-           left join accounts a on a.party = 'reserve:' || r.id and a.asset = r.asset
-          where not r.released and r.expires_at <= $1`,
-        [this.now()],
-      );
+      const rows = await tx.query<{ id: string; party: string; asset: string; b: string }>(EXPIRED_HELD, [this.now()]);
       for (const r of rows) {
         const left = BigInt(r.b);
         if (left > 0n) await this.post(tx, `release:${r.id}`, undefined, `reserve:${r.id}`, r.party, r.asset, left);

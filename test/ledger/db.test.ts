@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arrayLiteral } from '../../src/ledger/db.js';
-import { BATCH_MEMBERS } from '../../src/ledger/ledger.js';
+import { BATCH_MEMBERS, EXPIRED_HELD } from '../../src/ledger/ledger.js';
 import { migrate } from '../../src/ledger/schema.js';
 import { type ClosableDb, havePostgres, postgresDb } from './dbs.js';
 
@@ -52,7 +52,7 @@ describe.skipIf(!havePostgres)('array parameters on PostgreSQL', () => {
 });
 
 describe.skipIf(!havePostgres)('ledger lookups on PostgreSQL use their indexes', () => {
-  it("a batch's receipt rows (a record sent again) come from the receipts_batch index, in order, not from a scan of every receipt (the plan is read)", async () => {
+  it("a batch's receipt rows (a record sent again) come from the receipts_batch index, in order, not from a scan of every receipt; expired reservations from reservations_held (plans read)", async () => {
     const db = await postgresDb();
     try {
       await migrate(db);
@@ -64,6 +64,11 @@ describe.skipIf(!havePostgres)('ledger lookups on PostgreSQL use their indexes',
         .join('\n');
       expect(plan).toContain('receipts_batch');
       expect(plan).not.toContain('Seq Scan');
+      await db.query(`insert into reservations (id, party, payer_kid, asset, amount, expires_at, ticket, released)
+        select md5(i::text), 'p', 'k', 'EUR', 1, i, '\\x00', i < 49000 from generate_series(0, 49999) i`);
+      await db.query('analyze reservations');
+      const held = await db.query<{ 'QUERY PLAN': string }>(`explain ${EXPIRED_HELD}`, [49500]);
+      expect(held.map((r) => r['QUERY PLAN']).join('\n')).toContain('reservations_held');
       const rows = await db.query<{ record_id: string; batch: string }>(BATCH_MEMBERS, [['17', '3']]);
       expect(rows.map((r) => r.batch)).toEqual([...Array(1000).fill('3'), ...Array(1000).fill('17')]);
     } finally {
