@@ -308,25 +308,22 @@ export async function verifyReceipts(list: readonly Uint8Array[], ledgerKey: Uin
 /** Appends the receipts of `run` (a whole batch, in order) and returns true; false when it is not one. */
 async function wholeBatch(run: Parts[], ledgerKey: Uint8Array, out: (Receipt | EdgepayError)[]): Promise<boolean> {
   let payload: Map<number, CborValue>;
+  let signed: Uint8Array;
   try {
     payload = await signedRoot((run[0] as Parts).root, ledgerKey);
+    signed = rootHash(payload);
     if (rootCount(payload) !== run.length) return false;
   } catch {
     return false; // each receipt, one at a time, says why
   }
   const paths: Uint8Array[][] = run.map(() => []);
-  if (
-    !equalBytes(
-      build(
-        run.map((p) => leafHash(p.leaf)),
-        0,
-        run.length,
-        paths,
-      ),
-      rootHash(payload),
-    )
-  )
-    return false;
+  const built = build(
+    run.map((p) => leafHash(p.leaf)),
+    0,
+    run.length,
+    paths,
+  );
+  if (!equalBytes(built, signed)) return false;
   for (const [k, p] of run.entries()) {
     const want = paths[k] as Uint8Array[];
     try {

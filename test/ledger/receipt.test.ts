@@ -3,11 +3,20 @@ import { createHash } from 'node:crypto';
 import * as cborx from 'cbor-x';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decode, encode } from '../../src/codec/cbor.js';
+import { type CborValue, decode, encode } from '../../src/codec/cbor.js';
+import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
+import { signSign1 } from '../../src/codec/cose-sign1.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { inlineVerifier, workerVerifier } from '../../src/crypto/workers.js';
 import { EdgepayError } from '../../src/errors.js';
-import { rebuildReceipts, signReceiptBatch, signReceipts, verifyReceipt, verifyReceipts } from '../../src/ledger/receipt.js';
+import {
+  RECEIPT_CONTENT_TYPE,
+  rebuildReceipts,
+  signReceiptBatch,
+  signReceipts,
+  verifyReceipt,
+  verifyReceipts,
+} from '../../src/ledger/receipt.js';
 import { codeOf } from '../codes.js';
 
 const key = () => nodeEd25519.signer(new Uint8Array(32).fill(42));
@@ -132,6 +141,30 @@ describe('receipts verified many at once', () => {
       );
       expect(asOne(await verifyReceipts(receipts, k.publicKey))).toEqual(await oneByOne(receipts, k.publicKey));
     }
+    // A signed root whose payload lacks its tree hash: each receipt gets its error, nothing is thrown.
+    const [leaf, , path] = decode((await signReceipts(k, 'ledger:t', 1000, [result(0), result(1)]))[0] as Uint8Array) as [
+      Uint8Array,
+      number,
+      Uint8Array[],
+    ];
+    const root = await signSign1(
+      encode(
+        new Map<number, CborValue>([
+          [1, 'ledger:t'],
+          [6, 1000],
+          [8, 2],
+        ]),
+      ),
+      k,
+      {
+        kid: coseKeyThumbprint(k.publicKey),
+        contentType: RECEIPT_CONTENT_TYPE,
+      },
+    );
+    const bad = [encode([leaf, 0, path, root]), encode([leaf, 1, path, root])];
+    const codes = asOne(await verifyReceipts(bad, k.publicKey));
+    expect(codes).toEqual(await oneByOne(bad, k.publicKey));
+    expect(codes).toEqual(['FIELD_MISSING', 'FIELD_MISSING']);
   });
 
   it('agrees with verifyReceipt, receipt for receipt, on batches mixed, reordered, cut, repeated and forged', async () => {
