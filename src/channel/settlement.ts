@@ -11,6 +11,7 @@
  *   ? 6 evidence: [bstr, bstr] (two payer-signed vouchers for one seq) }
  * ```
  */
+import { BoundedMap, BoundedSet } from '../bounded.js';
 import { equalBytes, sameBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { type Sign1, sigStructure } from '../codec/cose-sign1.js';
@@ -271,11 +272,11 @@ function tagOf(chain: Uint8Array): number {
  * (against the newest lists, which may have changed since). Bounded; the oldest entries go first.
  */
 export class ChainCache {
-  private readonly map = new Map<string, Known>();
+  private readonly map: BoundedMap<string, Known>;
   /** Chains whose signatures a caller is checking (deferred): records in flight share the same checks. */
   private readonly pending = new Map<string, { known: Known; checks: SignatureCheck[] }>();
   /** Payee key (hex) -> hashes of chains it has signed an accept with. */
-  private readonly accepts = new Map<string, Set<string>>();
+  private readonly accepts: BoundedMap<string, Set<string>>;
   /** A chain's key here and in a ledger's `chains` table: its SHA-256, hex. */
   static keyOf(chain: Uint8Array): string {
     return toHex(sha256(chain));
@@ -286,7 +287,7 @@ export class ChainCache {
    * byte for byte, so a cached chain is not hashed again: every record brings two chains, and
    * hashing them was a fifth of a ledger's hashing. A miss, or a crafted lookalike, is simply hashed.
    */
-  private readonly keys = new Map<number, { bytes: Uint8Array; key: string }>();
+  private readonly keys: BoundedMap<number, { bytes: Uint8Array; key: string }>;
 
   /** {@link ChainCache.keyOf}, remembered for the chains cached here. */
   keyFor(chain: Uint8Array): string {
@@ -303,14 +304,18 @@ export class ChainCache {
     const k = toHex(kid);
     let set = this.accepts.get(k);
     if (!set) {
-      if (this.accepts.size >= this.max) this.accepts.delete(this.accepts.keys().next().value as string);
       set = new Set();
       this.accepts.set(k, set);
     }
     set.add(chainKey);
   }
 
-  constructor(private readonly max = 20_000) {}
+  constructor(max = 20_000) {
+    this.map = new BoundedMap(max);
+    this.accepts = new BoundedMap(max);
+    this.keys = new BoundedMap(max);
+    this.once = new BoundedSet(max);
+  }
 
   /**
    * The verified chain from cache, or verified now. With `deferred`, a chain not cached has everything
@@ -365,20 +370,15 @@ export class ChainCache {
    * device settling once) would fill the cache with entries that are never asked for again, each kept
    * long enough to be copied into the old generation and collected there.
    */
-  private readonly once = new Set<string>();
+  private readonly once: BoundedSet<string>;
 
   private admit(bytes: Uint8Array, key: string, k: Known, checkedNow: boolean): void {
     if (checkedNow || this.once.delete(key)) this.put(bytes, key, k);
-    else {
-      if (this.once.size >= this.max) this.once.delete(this.once.values().next().value as string);
-      this.once.add(key);
-    }
+    else this.once.add(key);
   }
 
   private put(bytes: Uint8Array, key: string, k: Known): void {
-    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
     this.map.set(key, k);
-    if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value as number);
     this.keys.set(tagOf(bytes), { bytes: new Uint8Array(bytes), key }); // a copy: `bytes` may be a view into a whole record
   }
 }

@@ -5,6 +5,7 @@
  * Everything is asynchronous so that a key held by WebCrypto, a secure element or an HSM fits the same
  * shape: the SDK asks a {@link Signer} to sign and never needs the secret key itself.
  */
+import { BoundedMap } from '../bounded.js';
 import { abytes } from '../codec/bytes.js';
 
 /** Something that signs with one Ed25519 key. The key may never leave its store. */
@@ -55,12 +56,13 @@ export const SPKI_PREFIX = new Uint8Array([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0
 
 /** A small bounded cache of parsed public keys: verifying many messages from one peer parses its key once. */
 export class KeyCache<K> {
-  private readonly map = new Map<string, K>();
-  constructor(private readonly max = 4096) {}
+  private readonly map: BoundedMap<string, K>;
+  constructor(max = 4096) {
+    this.map = new BoundedMap(max);
+  }
   get(id: string, make: () => K): K {
     let k = this.map.get(id);
     if (k === undefined) {
-      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
       k = make();
       this.map.set(id, k);
     }

@@ -13,6 +13,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BoundedMap } from '../bounded.js';
 import { encode } from '../codec/cbor.js';
 import { EdgepayError, LedgerError } from '../errors.js';
 import type { TrustStore } from '../identity/trust-store.js';
@@ -47,7 +48,7 @@ const STATUS: Record<string, number> = {
 };
 
 class Buckets {
-  private readonly m = new Map<string, { tokens: number; at: number }>();
+  private readonly m = new BoundedMap<string, { tokens: number; at: number }>(10_000);
   constructor(private readonly r: { perSecond: number; burst: number }) {}
   take(key: string): boolean {
     const now = performance.now() / 1000;
@@ -55,7 +56,6 @@ class Buckets {
     b.tokens = Math.min(this.r.burst, b.tokens + (now - b.at) * this.r.perSecond);
     b.at = now;
     this.m.set(key, b);
-    if (this.m.size > 10_000) this.m.delete(this.m.keys().next().value as string);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;

@@ -19,6 +19,7 @@
  * leaf hash = SHA-256(0x00 || leaf); node hash = SHA-256(0x01 || left || right)
  * ```
  */
+import { BoundedMap } from '../bounded.js';
 import { equalBytes, sameBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
@@ -182,7 +183,7 @@ export async function signReceipt(ledger: Signer, r: Receipt): Promise<Uint8Arra
 }
 
 /** Signed roots already verified, by root bytes and key: a batch's receipts share one. */
-const verifiedRoots = new Map<string, Map<number, CborValue>>();
+const verifiedRoots = new BoundedMap<string, Map<number, CborValue>>(256);
 
 /** A receipt's four parts; the byte strings may be views into the receipt. */
 interface Parts {
@@ -238,7 +239,6 @@ async function signedRoot(rootBytes: Uint8Array, ledgerKey: Uint8Array): Promise
       throw new LedgerError('LEDGER_RECEIPT', 'not a receipt', 'receipt.root');
     await verifySign1(s, ledgerKey);
     payload = asMap(decode(s.payload), 'receipt.root') as Map<number, CborValue>;
-    if (verifiedRoots.size >= 256) verifiedRoots.delete(verifiedRoots.keys().next().value as string);
     verifiedRoots.set(cacheKey, payload);
   }
   return payload;
