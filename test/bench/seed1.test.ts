@@ -31,6 +31,12 @@ describe.skipIf(!havePostgres)('seed trial on PostgreSQL', () => {
     expect(r.peakRss.ledger.every((b) => b > 0)).toBe(true);
   }, 180_000);
 
+  it('accounts only funded, not enrolled: each chain is verified when its record comes, every total exact', async () => {
+    const r = await runSeed1({ ...options(500), enrol: false, killAt: 2 });
+    expect(r.checks).toEqual(Object.fromEntries(Object.keys(r.checks).map((k) => [k, true])));
+    expect(Object.keys(r.checks)).toHaveLength(5);
+  }, 180_000);
+
   it('devices pay offline while the whole ledger is down, then sync both copies: every total exact', async () => {
     const r = await runSeed1Devices(options(500));
     expect(r.checks).toEqual(Object.fromEntries(Object.keys(r.checks).map((k) => [k, true])));
