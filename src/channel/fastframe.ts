@@ -25,7 +25,31 @@ const HEAD_TICK = [0x84, 0x07, 0x58, 0x20];
 const HEAD_ACK = [0x84, 0x08, 0x58, 0x20];
 
 export function fastEncodeTick(channelId: Uint8Array, index: number, word: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 32 + uintSize(index) + 2 + 32);
+  return writeTick(new Uint8Array(tickSize(index)), channelId, index, word);
+}
+
+/**
+ * Ticks `first` to `first + words.length - 1`, as views into one buffer: V8 keeps typed arrays of up to 64
+ * bytes on its heap, so each 70-to-78-byte tick would take an ArrayBuffer of its own (0.9 us to allocate,
+ * a fifth of a streamed tick's cost; node timing, .scratch). The frames of one burst share a buffer, which
+ * holds nothing but them: one channel's ticks, all revealed together.
+ */
+export function fastEncodeTicks(channelId: Uint8Array, first: number, words: readonly Uint8Array[]): Uint8Array[] {
+  let size = 0;
+  for (let k = 0; k < words.length; k++) size += tickSize(first + k);
+  const buf = new ArrayBuffer(size);
+  const out = new Array<Uint8Array>(words.length);
+  for (let k = 0, at = 0; k < words.length; k++) {
+    const n = tickSize(first + k);
+    out[k] = writeTick(new Uint8Array(buf, at, n), channelId, first + k, words[k] as Uint8Array);
+    at += n;
+  }
+  return out;
+}
+
+const tickSize = (index: number) => 4 + 32 + uintSize(index) + 2 + 32;
+
+function writeTick(out: Uint8Array, channelId: Uint8Array, index: number, word: Uint8Array): Uint8Array {
   writeHead4(out, HEAD_TICK);
   out.set(channelId, 4);
   let at = writeUint(out, 36, index);
@@ -55,12 +79,15 @@ function head(b: Uint8Array, h: readonly number[]): boolean {
   return b.length >= 36 && b[0] === h[0] && b[1] === h[1] && b[2] === h[2] && b[3] === h[3];
 }
 
-/** A tick frame's fields, or undefined when `b` is not exactly a canonical tick (use the general decoder). */
-export function fastDecodeTick(b: Uint8Array): { channelId: Uint8Array; index: number; word: Uint8Array } | undefined {
+/**
+ * A tick frame's fields, or undefined when `b` is not exactly a canonical tick (use the general decoder).
+ * With `views`, the caller owns `b` and will not change it: the fields are then views into it.
+ */
+export function fastDecodeTick(b: Uint8Array, views = false): { channelId: Uint8Array; index: number; word: Uint8Array } | undefined {
   if (!head(b, HEAD_TICK)) return undefined;
   const u = readUint(b, 36);
   if (!u || b.length !== u[1] + 34 || b[u[1]] !== 0x58 || b[u[1] + 1] !== 0x20) return undefined;
-  return { channelId: copyRange(b, 4, 36), index: u[0], word: copyRange(b, u[1] + 2, b.length) };
+  return { channelId: take(views, b, [4, 36]), index: u[0], word: take(views, b, [u[1] + 2, b.length]) };
 }
 
 /** An ack frame's fields, or undefined when `b` is not exactly a canonical ack. */

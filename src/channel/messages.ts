@@ -23,6 +23,7 @@ import {
   fastDecodeVoucher,
   fastEncodeAck,
   fastEncodeTick,
+  fastEncodeTicks,
   fastEncodeVoucher,
 } from './fastframe.js';
 
@@ -177,6 +178,11 @@ export function signError(signer: Signer, channelId: Uint8Array | undefined, cod
 
 export function encodeTick(channelId: Uint8Array, index: number, word: Uint8Array): Uint8Array {
   return fastEncodeTick(channelId, index, word);
+}
+
+/** Ticks `first` onwards, one frame per word (a burst: the frames share one buffer). */
+export function encodeTicks(channelId: Uint8Array, first: number, words: readonly Uint8Array[]): Uint8Array[] {
+  return fastEncodeTicks(channelId, first, words);
 }
 
 export function encodeAck(channelId: Uint8Array, seq: number, ticks = 0): Uint8Array {

@@ -17,6 +17,7 @@ import { Emitter } from '../events.js';
 import { type VerifiedChain, verifyChain } from '../identity/chain.js';
 import type { Limits } from '../identity/claims.js';
 import type { TrustRoot, TrustStore } from '../identity/trust-store.js';
+import { fastDecodeTick } from './fastframe.js';
 import { verifyTick } from './hashchain.js';
 import { answerHello } from './hello.js';
 import { IdKeys } from './keys.js';
@@ -288,12 +289,25 @@ export class Payee extends Emitter<PayeeEvents> {
     return out;
   }
 
-  private async onTick(frame: Extract<Frame, { type: 'tick' }>): Promise<Uint8Array[]> {
+  private async onTick(frame: TickFields): Promise<Uint8Array[]> {
     const l = await this.channelFor(frame.channelId);
+    const paid: PaidEvent[] = [];
+    if (this.countTick(l, frame, paid)) {
+      await this.o.store.put(l.record);
+      for (const e of paid) this.emit('paid', e);
+    }
+    return [encodeAck(l.record.id, l.record.seq, l.record.ticks)];
+  }
+
+  /**
+   * Verifies one tick and counts it in the channel's record, not yet stored (the caller stores before it
+   * acks); adds its `paid` event, if anyone listens, to `paid`. False for a tick already counted.
+   */
+  private countTick(l: Live, frame: TickFields, paid: PaidEvent[]): boolean {
     const pw = l.terms.payword;
     if (!pw) throw new ChannelError('CH_TICK', 'this channel has no hash chain', 'tick');
     const r = l.record;
-    if (frame.index <= r.ticks) return [encodeAck(r.id, r.seq, r.ticks)]; // already counted
+    if (frame.index <= r.ticks) return false;
     // From the newest word actually verified, not from `ticks`: a voucher may have counted lost ticks.
     const known = r.tickWord && r.tickIndex !== undefined ? { word: r.tickWord, index: r.tickIndex } : { word: pw.root, index: 0 };
     if (frame.index > pw.length || !verifyTick(known.word, known.index, frame.word, frame.index, pw.length))
@@ -305,8 +319,70 @@ export class Payee extends Emitter<PayeeEvents> {
     r.tickWord = frame.word;
     r.tickIndex = frame.index;
     r.updatedAt = this.now();
-    await this.o.store.put(r);
-    if (this.hears('paid')) this.emit('paid', { channelId: r.id, seq: r.seq, ticks: r.ticks, total: after, delta: after - before });
-    return [encodeAck(r.id, r.seq, r.ticks)];
+    if (this.hears('paid')) paid.push({ channelId: r.id, seq: r.seq, ticks: r.ticks, total: after, delta: after - before });
+    return true;
+  }
+
+  /**
+   * Handles frames that arrived together, in order, and returns each one's answers, in the same order.
+   * A run of ticks on one channel is verified tick by tick (one hash each) and stored once, with one ack
+   * for the newest after its last good tick: a stream's ticks cost one store write a burst, not one each.
+   * Nothing is acknowledged, and no `paid` event fires, before the record that counts it is stored.
+   */
+  async handleMany(frames: readonly Uint8Array[]): Promise<Uint8Array[][]> {
+    const out: Uint8Array[][] = [];
+    for (let i = 0; i < frames.length; ) {
+      const run: TickFields[] = [];
+      // Views into the frames: only the word a run ends on is kept, and it is copied then.
+      for (let t = fastDecodeTick(frames[i] as Uint8Array, true); t; t = fastDecodeTick(frames[i + run.length] ?? EMPTY, true)) {
+        if (run.length > 0 && !equalBytes(t.channelId, (run[0] as TickFields).channelId)) break;
+        run.push(t);
+      }
+      if (run.length > 1) out.push(...(await this.tickRun(run)));
+      else out.push(await this.handle(frames[i] as Uint8Array));
+      i += Math.max(1, run.length);
+    }
+    return out;
+  }
+
+  private async tickRun(run: TickFields[]): Promise<Uint8Array[][]> {
+    const id = (run[0] as TickFields).channelId;
+    const out = run.map((): Uint8Array[] => []);
+    const refuse = async (e: unknown): Promise<Uint8Array> => {
+      if (!(e instanceof EdgepayError)) throw e;
+      this.emit('rejected', { channelId: id, error: e });
+      return signError(this.o.signer, id, e.code, e.message);
+    };
+    try {
+      await this.mutex.run(this.ids.key(id), async () => {
+        const l = await this.channelFor(id);
+        const paid: PaidEvent[] = [];
+        let counted = false;
+        let last = -1;
+        for (const [k, t] of run.entries()) {
+          try {
+            counted = this.countTick(l, t, paid) || counted;
+            last = k;
+          } catch (e) {
+            (out[k] as Uint8Array[]).push(await refuse(e));
+          }
+        }
+        if (counted) {
+          const r = l.record;
+          r.tickWord = new Uint8Array(r.tickWord as Uint8Array); // our own copy, not a view into the caller's frame
+          await this.o.store.put(r);
+        }
+        for (const e of paid) this.emit('paid', e);
+        if (last >= 0) (out[last] as Uint8Array[]).push(encodeAck(l.record.id, l.record.seq, l.record.ticks));
+      });
+    } catch (e) {
+      // The channel itself is refused (unknown, closed): every tick gets the answer `handle` would give it.
+      const error = await refuse(e);
+      return run.map(() => [error]);
+    }
+    return out;
   }
 }
+
+type TickFields = { channelId: Uint8Array; index: number; word: Uint8Array };
+const EMPTY = new Uint8Array(0);

@@ -17,7 +17,7 @@ import type { TrustStore } from '../identity/trust-store.js';
 import { HashChain } from './hashchain.js';
 import { answerHello, signHello } from './hello.js';
 import { IdKeys } from './keys.js';
-import { decodeFrame, encodeTick, type Frame, type OpenTerms, signOpen, signVoucher, verifyFrame } from './messages.js';
+import { decodeFrame, encodeTick, encodeTicks, type Frame, type OpenTerms, signOpen, signVoucher, verifyFrame } from './messages.js';
 import { KeyedMutex } from './mutex.js';
 import type { ChannelRecord, ChannelStore } from './store.js';
 
@@ -239,24 +239,38 @@ export class Payer extends Emitter<PayerEvents> {
    * Reveals the next hash-chain tick (one unit of `tickValue`). Stored before it leaves.
    * @throws ChannelError CH_TICK when the channel has no hash chain or it is used up; CH_OVER_CAP; CH_PERIOD.
    */
-  tick(channelId: Uint8Array): Promise<Uint8Array> {
-    return this.mutex.run(this.ids.key(channelId), () => this.tickNow(channelId));
+  async tick(channelId: Uint8Array): Promise<Uint8Array> {
+    return (await this.ticks(channelId, 1))[0] as Uint8Array;
   }
 
-  private async tickNow(channelId: Uint8Array): Promise<Uint8Array> {
+  /**
+   * Reveals the next `count` ticks at once, for a stream that runs ahead of its acks: one store write for
+   * all of them (before any leaves), then one frame each, in order. All or none: the whole burst must fit
+   * the chain, the cap and the period's limit.
+   * @throws ChannelError as {@link tick}; CH_TICK for a count that is not a positive integer.
+   */
+  ticks(channelId: Uint8Array, count: number): Promise<Uint8Array[]> {
+    return this.mutex.run(this.ids.key(channelId), () => this.ticksNow(channelId, count));
+  }
+
+  private async ticksNow(channelId: Uint8Array, count: number): Promise<Uint8Array[]> {
     const l = this.get(channelId);
     const pw = l.terms.payword;
     if (!pw || !l.hashChain) throw new ChannelError('CH_TICK', 'this channel has no hash chain', 'channel');
+    if (!Number.isSafeInteger(count) || count < 1) throw new ChannelError('CH_TICK', `${count} is not a number of ticks`, 'count');
     const r = l.record;
-    const index = r.ticks + 1;
-    if (index > pw.length) throw new ChannelError('CH_TICK', 'the hash chain is used up', 'channel');
-    if (r.cumulative + BigInt(index - r.voucherTicks) * pw.tickValue > l.terms.cap)
+    const first = r.ticks + 1;
+    const last = r.ticks + count;
+    if (last > pw.length) throw new ChannelError('CH_TICK', 'the hash chain is used up', 'channel');
+    if (r.cumulative + BigInt(last - r.voucherTicks) * pw.tickValue > l.terms.cap)
       throw new ChannelError('CH_OVER_CAP', 'the tick would exceed the cap', 'channel');
-    this.spend(r, pw.tickValue, 'channel');
-    r.ticks = index;
+    this.spend(r, BigInt(count) * pw.tickValue, 'channel');
+    r.ticks = last;
     r.updatedAt = this.now();
     await this.o.store.put(r);
-    return encodeTick(channelId, index, l.hashChain.word(index));
+    const words = new Array<Uint8Array>(count);
+    for (let i = first; i <= last; i++) words[i - first] = l.hashChain.word(i);
+    return encodeTicks(channelId, first, words);
   }
 
   /**

@@ -13,10 +13,33 @@ import type { OpenRequest, Payer } from './payer.js';
  * Serves `payee` on `transport`: every frame's answers go back to its sender. Answers are sent in order
  * but not awaited here: frames are handled one after another, and an answer whose PUBACK is slow (a broker
  * restarting) must not hold up the frames behind it. A lost answer is harmless: the payer resends.
+ * Frames that arrive while earlier ones are being handled queue up and are then handled together
+ * (`Payee.handleMany`): a stream's ticks that piled up cost one store write, not one each.
  */
 export function servePayee(payee: Payee, transport: Transport): void {
-  transport.onFrame(async (from, frame) => sendAll(transport, from, await payee.handle(frame)));
+  const queue: [string, Uint8Array][] = [];
+  let draining = false;
+  const drain = async () => {
+    draining = true;
+    while (queue.length > 0) {
+      const batch = queue.splice(0, MAX_BATCH);
+      try {
+        const answers = await payee.handleMany(batch.map((b) => b[1]));
+        for (const [k, [from]] of batch.entries()) sendAll(transport, from, answers[k] as Uint8Array[]);
+      } catch {
+        // A store that failed: the batch goes unanswered, as a lost frame would, and its payers resend.
+      }
+    }
+    draining = false;
+  };
+  transport.onFrame((from, frame) => {
+    queue.push([from, frame]);
+    if (!draining) void drain();
+  });
 }
+
+/** Frames handled together at most: answers to the first of a long queue do not wait for all of it. */
+const MAX_BATCH = 256;
 
 function sendAll(transport: Transport, to: string, frames: Uint8Array[]): void {
   for (const f of frames) void transport.send(to, f).catch(() => {});
@@ -62,6 +85,14 @@ export class PayerSession {
 
   async tick(address: string, channelId: Uint8Array): Promise<void> {
     await this.transport.send(address, await this.payer.tick(channelId));
+  }
+
+  /**
+   * Sends `count` ticks at once, ahead of their acks (a stream): the payer stores the burst with one write,
+   * and a busy payee stores what piles up together. Sent in order; resolves once the transport has them all.
+   */
+  async ticks(address: string, channelId: Uint8Array, count: number): Promise<void> {
+    await Promise.all((await this.payer.ticks(channelId, count)).map((f) => this.transport.send(address, f)));
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
- * kill -9 a payer+payee child process mid-stream, many times: nothing acknowledged is lost, no seq is
- * ever signed twice with different content (the payee would see equivocation), and both sides resume.
+ * kill -9 a payer+payee child process mid-stream (vouchers and bursts of ticks), many times: nothing
+ * acknowledged is lost, no seq is ever signed twice with different content (the payee would see
+ * equivocation), no tick is revealed unrecorded, and both sides resume.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { FileChannelStore } from '../../src/channel/store-file.js';
+import { CRASH_TICK, owed } from './world.js';
 
 async function runUntilKilled(dir: string, killAfterMs: number, lines: string[]): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/channel/crash-child.ts', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -37,6 +39,7 @@ export function crashSuite(kills: number): void {
       const sent = new Map<number, string>();
       let maxAcked = 0n;
       let acks = 0;
+      let ticks = 0;
       for (let k = 0; k < kills; k++) {
         const lines: string[] = [];
         await runUntilKilled(dir, 30 + ((k * 37) % 170), lines);
@@ -55,13 +58,16 @@ export function crashSuite(kills: number): void {
         const [payer] = await new FileChannelStore(join(dir, 'payer')).list();
         if (!payee || !payer) continue; // killed before the channel existed on both sides
         expect(payee.state).toBe('open'); // never refused: no equivocation
-        expect(payee.cumulative >= maxAcked, `acknowledged ${maxAcked}, payee stores ${payee.cumulative}`).toBe(true);
-        expect(payer.seq >= payee.seq && payer.cumulative >= payee.cumulative).toBe(true);
-        // The per-period spend is stored in the same write as the seq: with the child's clock standing
-        // still in one window, it is exactly everything the payer ever signed for.
-        expect(payer.periodSpent ?? 0n).toBe(payer.cumulative);
+        ticks = payee.ticks;
+        const held = owed(payee, CRASH_TICK);
+        expect(held >= maxAcked, `acknowledged ${maxAcked}, payee stores ${held}`).toBe(true);
+        expect(payer.seq >= payee.seq && payer.cumulative >= payee.cumulative && payer.ticks >= payee.ticks).toBe(true);
+        // The per-period spend is stored in the same write as the seq (or the burst of ticks): with the
+        // child's clock standing still in one window, it is exactly everything the payer ever signed or revealed.
+        expect(payer.periodSpent ?? 0n).toBe(owed(payer, CRASH_TICK));
       }
       expect(acks).toBeGreaterThan(kills); // the stream really ran between kills
+      expect(ticks).toBeGreaterThan(0); // bursts of ticks among the vouchers
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

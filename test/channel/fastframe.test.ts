@@ -8,6 +8,7 @@ import {
   fastDecodeVoucher,
   fastEncodeAck,
   fastEncodeTick,
+  fastEncodeTicks,
   fastEncodeVoucher,
   fastReadSettlement,
 } from '../../src/channel/fastframe.js';
@@ -32,6 +33,19 @@ describe('tick and ack fast path', () => {
         expect(fastDecodeAck(ack)).toEqual(a < 2 ** 32 && b < 2 ** 32 ? { channelId: c, seq: a, ticks: b } : undefined);
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('a burst of ticks: each frame as written alone, in one buffer that holds only the burst', () => {
+    fc.assert(
+      fc.property(id, fc.oneof(fc.nat(300), fc.nat(2 ** 32)), fc.array(id, { minLength: 1, maxLength: 40 }), (c, first, words) => {
+        const frames = fastEncodeTicks(c, first, words);
+        expect(frames.map(toHex)).toEqual(words.map((w, k) => toHex(fastEncodeTick(c, first + k, w))));
+        const buffer = (frames[0] as Uint8Array).buffer;
+        expect(frames.every((f) => f.buffer === buffer)).toBe(true);
+        expect(buffer.byteLength).toBe(frames.reduce((a, f) => a + f.length, 0));
+      }),
+      { numRuns: 500 },
     );
   });
 

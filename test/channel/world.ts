@@ -121,6 +121,13 @@ export async function pair(
   };
 }
 
+/** What a channel record holds as owed: the newest voucher and the ticks beyond its checkpoint. */
+export const owed = (r: { cumulative: bigint; ticks: number; voucherTicks: number }, tickValue: bigint) =>
+  r.cumulative + BigInt(r.ticks - r.voucherTicks) * tickValue;
+
+/** The tick value of the kill -9 test's channel. */
+export const CRASH_TICK = 2n;
+
 /** Delivers payer frames to the payee and the payee's answers back, as a transport would. */
 export async function deliver(p: Pair, frame: Uint8Array): Promise<Uint8Array[]> {
   const answers = await p.payee.handle(frame);
