@@ -9,6 +9,9 @@
  * cumulative never decreasing and never above the cap; each payment within the per-payment limit; the
  * channel not expired (with skew); ticks verify against the committed root. Two different vouchers for
  * one seq are equivocation: both are kept as evidence and the channel is refused from then on.
+ *
+ * A change is made on a copy of the channel's record, stored, and only then made live: a write that fails
+ * leaves the payee as it was, so the payer's resend is counted (and stored) again, not acked as known.
  */
 import { equalBytes } from '../codec/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
@@ -34,7 +37,7 @@ import {
 } from './messages.js';
 import { KeyedMutex } from './mutex.js';
 import { type Reservation, verifyReservation } from './reservation.js';
-import type { ChannelRecord, ChannelStore } from './store.js';
+import { type ChannelRecord, type ChannelStore, copyRecord } from './store.js';
 
 export interface PaidEvent {
   channelId: Uint8Array;
@@ -250,11 +253,9 @@ export class Payee extends Emitter<PayeeEvents> {
     if (v.seq === r.seq && r.voucher) {
       if (equalBytes(r.voucher, frame.bytes)) return [encodeAck(r.id, r.seq, r.ticks)]; // a resend: ack again
       // Two different signed vouchers for one seq: a cloned or faulty payer. Keep both, refuse the channel.
-      r.evidence = [r.voucher, frame.bytes];
-      r.state = 'refused';
-      r.updatedAt = this.now();
-      await this.o.store.put(r);
-      this.emit('equivocation', { channelId: r.id, evidence: r.evidence });
+      const refused = { ...copyRecord(r), evidence: [r.voucher, frame.bytes], state: 'refused' as const, updatedAt: this.now() };
+      await this.commit(l, refused);
+      this.emit('equivocation', { channelId: r.id, evidence: refused.evidence });
       throw new ChannelError('CH_EQUIVOCATION', `two different vouchers for seq ${v.seq}`, 'voucher.seq');
     }
     if (v.seq <= r.seq) throw new ChannelError('CH_SEQ', `seq ${v.seq} is not above ${r.seq}`, 'voucher.seq');
@@ -266,7 +267,8 @@ export class Payee extends Emitter<PayeeEvents> {
     const after = this.total(l, v.cumulative, vt, r.ticks);
     if (after < before) throw new ChannelError('CH_DECREASING', `total ${after} is below ${before}`, 'voucher.cumulative');
     this.checkPayment(l, after, before);
-    Object.assign(r, {
+    const next = copyRecord(r);
+    Object.assign(next, {
       seq: v.seq,
       cumulative: v.cumulative,
       voucher: frame.bytes,
@@ -274,39 +276,45 @@ export class Payee extends Emitter<PayeeEvents> {
       ticks: Math.max(r.ticks, vt),
       updatedAt: this.now(),
     });
-    const out: Uint8Array[] = [];
     if (v.final) {
-      r.close = await signClose(this.o.signer, { ...v, final: undefined });
-      r.state = 'closed';
+      next.close = await signClose(this.o.signer, { ...v, final: undefined });
+      next.state = 'closed';
     }
-    await this.o.store.put(r); // durable before ack, and so before the service is delivered
-    this.emit('paid', { channelId: r.id, seq: v.seq, ticks: r.ticks, total: after, delta: after - before });
-    out.push(encodeAck(r.id, r.seq, r.ticks));
-    if (r.close) {
-      out.push(r.close);
-      this.emit('closed', { channelId: r.id, total: after, record: r });
+    await this.commit(l, next); // durable before ack, and so before the service is delivered
+    this.emit('paid', { channelId: next.id, seq: v.seq, ticks: next.ticks, total: after, delta: after - before });
+    const out = [encodeAck(next.id, next.seq, next.ticks)];
+    if (next.close) {
+      out.push(next.close);
+      this.emit('closed', { channelId: next.id, total: after, record: next });
     }
     return out;
+  }
+
+  /** Stores a channel's next record, then makes it the live one (never the other way round). */
+  private async commit(l: Live, next: ChannelRecord): Promise<void> {
+    await this.o.store.put(next);
+    l.record = next;
   }
 
   private async onTick(frame: TickFields): Promise<Uint8Array[]> {
     const l = await this.channelFor(frame.channelId);
     const paid: PaidEvent[] = [];
-    if (this.countTick(l, frame, paid)) {
-      await this.o.store.put(l.record);
+    const next = copyRecord(l.record);
+    if (this.countTick(l, next, frame, paid)) {
+      await this.commit(l, next);
       for (const e of paid) this.emit('paid', e);
     }
     return [encodeAck(l.record.id, l.record.seq, l.record.ticks)];
   }
 
   /**
-   * Verifies one tick and counts it in the channel's record, not yet stored (the caller stores before it
-   * acks); adds its `paid` event, if anyone listens, to `paid`. False for a tick already counted.
+   * Verifies one tick and counts it in `r`, the channel's next record (the caller stores it, then makes it
+   * live, before it acks); adds its `paid` event, if anyone listens, to `paid`. False for a tick already
+   * counted.
    */
-  private countTick(l: Live, frame: TickFields, paid: PaidEvent[]): boolean {
+  private countTick(l: Live, r: ChannelRecord, frame: TickFields, paid: PaidEvent[]): boolean {
     const pw = l.terms.payword;
     if (!pw) throw new ChannelError('CH_TICK', 'this channel has no hash chain', 'tick');
-    const r = l.record;
     if (frame.index <= r.ticks) return false;
     // From the newest word actually verified, not from `ticks`: a voucher may have counted lost ticks.
     const known = r.tickWord && r.tickIndex !== undefined ? { word: r.tickWord, index: r.tickIndex } : { word: pw.root, index: 0 };
@@ -357,20 +365,20 @@ export class Payee extends Emitter<PayeeEvents> {
       await this.mutex.run(this.ids.key(id), async () => {
         const l = await this.channelFor(id);
         const paid: PaidEvent[] = [];
+        const next = copyRecord(l.record);
         let counted = false;
         let last = -1;
         for (const [k, t] of run.entries()) {
           try {
-            counted = this.countTick(l, t, paid) || counted;
+            counted = this.countTick(l, next, t, paid) || counted;
             last = k;
           } catch (e) {
             (out[k] as Uint8Array[]).push(await refuse(e));
           }
         }
         if (counted) {
-          const r = l.record;
-          r.tickWord = new Uint8Array(r.tickWord as Uint8Array); // our own copy, not a view into the caller's frame
-          await this.o.store.put(r);
+          next.tickWord = new Uint8Array(next.tickWord as Uint8Array); // our own copy, not a view into the caller's frame
+          await this.commit(l, next);
         }
         for (const e of paid) this.emit('paid', e);
         if (last >= 0) (out[last] as Uint8Array[]).push(encodeAck(l.record.id, l.record.seq, l.record.ticks));

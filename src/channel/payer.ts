@@ -19,7 +19,7 @@ import { answerHello, signHello } from './hello.js';
 import { IdKeys } from './keys.js';
 import { decodeFrame, encodeTick, encodeTicks, type Frame, type OpenTerms, signOpen, signVoucher, verifyFrame } from './messages.js';
 import { KeyedMutex } from './mutex.js';
-import type { ChannelRecord, ChannelStore } from './store.js';
+import { type ChannelRecord, type ChannelStore, copyRecord } from './store.js';
 
 export type PayerEvents = {
   accepted: (e: { channelId: Uint8Array; payee: VerifiedChain }) => void;
@@ -135,11 +135,12 @@ export class Payer extends Emitter<PayerEvents> {
   }
 
   /**
-   * Counts `amount` against the per-period limit and on the channel's record (which the caller stores
-   * before anything leaves). Synchronous, so payments on other channels see it at once.
+   * Counts `amount` against the per-period limit and on `r`, the channel's next record (which the caller
+   * stores before anything leaves). Synchronous, so payments on other channels see it at once; returns
+   * the undo for a payment that then fails.
    */
-  private spend(r: ChannelRecord, amount: bigint, field: string): void {
-    if (amount === 0n) return;
+  private spend(r: ChannelRecord, amount: bigint, field: string): () => void {
+    if (amount === 0n) return () => {};
     const p = this.periodAt(this.now());
     const limit = this.o.self.limits.perPeriod;
     if (p.spent + amount > limit)
@@ -147,6 +148,23 @@ export class Payer extends Emitter<PayerEvents> {
     p.spent += amount;
     r.periodSpent = (r.periodStart === p.start ? (r.periodSpent ?? 0n) : 0n) + amount;
     r.periodStart = p.start;
+    return () => {
+      p.spent -= amount;
+    };
+  }
+
+  /**
+   * Stores a channel's next record, then makes it the live one: a payment whose signature or write fails
+   * changes nothing (its seq is used again; nothing signed with it left). `undo` gives back its spend.
+   */
+  private async commit(l: Live, next: ChannelRecord, undo: () => void = () => {}): Promise<void> {
+    try {
+      await this.o.store.put(next);
+    } catch (e) {
+      undo();
+      throw e;
+    }
+    l.record = next;
   }
 
   /**
@@ -219,7 +237,8 @@ export class Payer extends Emitter<PayerEvents> {
     const cumulative = r.cumulative + BigInt(r.ticks - r.voucherTicks) * tickValue + amount;
     if (cumulative > l.terms.cap)
       throw new ChannelError('CH_OVER_CAP', `cumulative ${cumulative} would exceed the cap ${l.terms.cap}`, 'amount');
-    this.spend(r, amount, 'amount'); // ticks in `cumulative` were counted when they were revealed
+    const next = copyRecord(r);
+    const undo = this.spend(next, amount, 'amount'); // ticks in `cumulative` were counted when they were revealed
     const v = {
       channelId,
       seq: r.seq + 1,
@@ -228,11 +247,18 @@ export class Payer extends Emitter<PayerEvents> {
       meter: options.meter,
       final: options.final,
     };
-    Object.assign(r, { seq: v.seq, cumulative, voucherTicks: r.ticks, updatedAt: this.now() });
-    if (options.final) r.state = 'closing';
-    r.voucher = await signVoucher(this.o.signer, v);
-    await this.o.store.put(r); // seq, amount and voucher durable before the voucher leaves
-    return r.voucher;
+    Object.assign(next, { seq: v.seq, cumulative, voucherTicks: r.ticks, updatedAt: this.now() });
+    if (options.final) next.state = 'closing';
+    let voucher: Uint8Array;
+    try {
+      voucher = await signVoucher(this.o.signer, v);
+    } catch (e) {
+      undo();
+      throw e;
+    }
+    next.voucher = voucher;
+    await this.commit(l, next, undo); // seq, amount and voucher durable before the voucher leaves
+    return voucher;
   }
 
   /**
@@ -264,10 +290,11 @@ export class Payer extends Emitter<PayerEvents> {
     if (last > pw.length) throw new ChannelError('CH_TICK', 'the hash chain is used up', 'channel');
     if (r.cumulative + BigInt(last - r.voucherTicks) * pw.tickValue > l.terms.cap)
       throw new ChannelError('CH_OVER_CAP', 'the tick would exceed the cap', 'channel');
-    this.spend(r, BigInt(count) * pw.tickValue, 'channel');
-    r.ticks = last;
-    r.updatedAt = this.now();
-    await this.o.store.put(r);
+    const next = copyRecord(r);
+    const undo = this.spend(next, BigInt(count) * pw.tickValue, 'channel');
+    next.ticks = last;
+    next.updatedAt = this.now();
+    await this.commit(l, next, undo);
     const words = new Array<Uint8Array>(count);
     for (let i = first; i <= last; i++) words[i - first] = l.hashChain.word(i);
     return encodeTicks(channelId, first, words);
@@ -325,9 +352,8 @@ export class Payer extends Emitter<PayerEvents> {
         });
         if (!equalBytes(payee.kid, l.terms.payeeKid)) throw new ChannelError('CH_TERMS', 'accepted by another payee', 'accept.chain');
         await verifyFrame(frame, payee.publicKey);
-        Object.assign(l.record, { state: 'open', accept: frame.bytes, updatedAt: this.now() });
         l.payeeKey = payee.publicKey;
-        await this.o.store.put(l.record);
+        await this.commit(l, { ...copyRecord(l.record), state: 'open', accept: frame.bytes, updatedAt: this.now() });
         this.emit('accepted', { channelId: frame.channelId, payee });
         return;
       }
@@ -344,8 +370,7 @@ export class Payer extends Emitter<PayerEvents> {
         await verifyFrame(frame, l.payeeKey);
         if (frame.voucher.seq !== l.record.seq || frame.voucher.cumulative !== l.record.cumulative)
           throw new ChannelError('CH_TERMS', 'the close does not countersign our final voucher', 'close');
-        Object.assign(l.record, { state: 'closed', close: frame.bytes, updatedAt: this.now() });
-        await this.o.store.put(l.record);
+        await this.commit(l, { ...copyRecord(l.record), state: 'closed', close: frame.bytes, updatedAt: this.now() });
         this.emit('closed', { channelId: l.record.id, record: l.record });
         return;
       }
