@@ -25,6 +25,7 @@ import {
   fastEncodeTick,
   fastEncodeTicks,
   fastEncodeVoucher,
+  type TickPool,
 } from './fastframe.js';
 
 export const MSG = { hello: 1, open: 2, accept: 3, voucher: 4, close: 5, error: 6, tick: 7, ack: 8 } as const;
@@ -180,9 +181,9 @@ export function encodeTick(channelId: Uint8Array, index: number, word: Uint8Arra
   return fastEncodeTick(channelId, index, word);
 }
 
-/** Ticks `first` onwards, one frame per word (a burst: the frames share one buffer). */
-export function encodeTicks(channelId: Uint8Array, first: number, words: readonly Uint8Array[]): Uint8Array[] {
-  return fastEncodeTicks(channelId, first, words);
+/** Ticks `first` onwards, one frame per word (a burst: the frames are views into `pool`, or into one buffer). */
+export function encodeTicks(channelId: Uint8Array, first: number, words: readonly Uint8Array[], pool?: TickPool): Uint8Array[] {
+  return fastEncodeTicks(channelId, first, words, pool);
 }
 
 export function encodeAck(channelId: Uint8Array, seq: number, ticks = 0): Uint8Array {

@@ -14,6 +14,7 @@ import { ChannelError, EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';
 import { type VerifiedChain, verifyChain } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
+import { TickPool } from './fastframe.js';
 import { HashChain } from './hashchain.js';
 import { answerHello, signHello } from './hello.js';
 import { IdKeys } from './keys.js';
@@ -58,6 +59,8 @@ interface Live {
   terms: OpenTerms;
   hashChain?: HashChain;
   payeeKey?: Uint8Array;
+  /** Space for this channel's tick frames (made at its first tick). */
+  tickPool?: TickPool;
   acked: number;
   ackedTicks: number;
 }
@@ -297,7 +300,8 @@ export class Payer extends Emitter<PayerEvents> {
     await this.commit(l, next, undo);
     const words = new Array<Uint8Array>(count);
     for (let i = first; i <= last; i++) words[i - first] = l.hashChain.word(i);
-    return encodeTicks(channelId, first, words);
+    l.tickPool ??= new TickPool();
+    return encodeTicks(channelId, first, words, l.tickPool);
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   fastEncodeTicks,
   fastEncodeVoucher,
   fastReadSettlement,
+  TickPool,
 } from '../../src/channel/fastframe.js';
 import { acceptPayload, type OpenTerms, openPayload, openTermsOf, type Voucher } from '../../src/channel/messages.js';
 import { toHex } from '../../src/codec/bytes.js';
@@ -46,6 +47,28 @@ describe('tick and ack fast path', () => {
         expect(buffer.byteLength).toBe(frames.reduce((a, f) => a + f.length, 0));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('bursts from one channel pool: each frame as written alone, none overwritten by a later burst', () => {
+    fc.assert(
+      fc.property(id, fc.array(fc.array(id, { minLength: 1, maxLength: 60 }), { minLength: 1, maxLength: 30 }), (c, bursts) => {
+        const pool = new TickPool();
+        const sent: [Uint8Array, string][] = [];
+        let first = 1;
+        for (const words of bursts) {
+          const frames = fastEncodeTicks(c, first, words, pool);
+          for (const [k, w] of words.entries()) sent.push([frames[k] as Uint8Array, toHex(fastEncodeTick(c, first + k, w))]);
+          first += words.length;
+        }
+        for (const [frame, alone] of sent) expect(toHex(frame)).toBe(alone);
+        // A pool's buffers hold the frames it gave out and nothing else (the unused tail is zeros).
+        for (const buffer of new Set(sent.map(([f]) => f.buffer))) {
+          const used = sent.filter(([f]) => f.buffer === buffer).reduce((a, [f]) => a + f.length, 0);
+          expect(new Uint8Array(buffer).subarray(used).every((b) => b === 0)).toBe(true);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 
