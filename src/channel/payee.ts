@@ -346,7 +346,8 @@ export class Payee extends Emitter<PayeeEvents> {
         if (run.length > 0 && !equalBytes(t.channelId, (run[0] as TickFields).channelId)) break;
         run.push(t);
       }
-      if (run.length > 1) out.push(...(await this.tickRun(run)));
+      // A lone tick too: decoded once here, not again by `handle`.
+      if (run.length > 0) out.push(...(await this.tickRun(run)));
       else out.push(await this.handle(frames[i] as Uint8Array));
       i += Math.max(1, run.length);
     }
