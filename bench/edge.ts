@@ -34,6 +34,17 @@ const round = (p: BenchPair) => async (frame: Uint8Array) => {
   for (const a of await p.payee.handle(frame)) await p.payer.handle(a);
 };
 
+/**
+ * One in-process signed-voucher payment a call (payer signs, payee verifies and stores, payer takes the
+ * ack, memory stores): the rate other benchmarks compare against, measured beside them.
+ */
+export async function voucherRound(): Promise<() => Promise<void>> {
+  const [p] = (await benchPairs(1)) as [BenchPair];
+  const id = await openChannel(p);
+  const r = round(p);
+  return async () => r(await p.payer.pay(id, 1n));
+}
+
 export async function benchEdge(): Promise<{ voucherRate: number }> {
   const sk = generateSecretKey();
   const pk = await nodeEd25519.getPublicKey(sk);

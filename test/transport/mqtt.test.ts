@@ -39,6 +39,38 @@ describe('MQTT over aedes', () => {
   afterAll(() => broker.close());
   // aedes speaks MQTT 3.1.1 (it refuses 5 with "Unacceptable protocol version"); Mosquitto covers 5.
   describe('MQTT 3.1.1', () => transportSuite(mqttFixture(() => broker.url, 4)));
+
+  it("sends a received frame's PUBACK and the answer its handler sends in one socket write", async () => {
+    const p = prefix();
+    const connect = (address: string) =>
+      MqttTransport.connect({ url: broker.url, address, prefix: p, protocolVersion: 4, endSessionOnClose: true });
+    const [a, b] = [await connect('aa'), await connect('bb')];
+    try {
+      // Count the writes B's socket makes: one writev or write each, whatever it carries.
+      const sock = b.client.stream as unknown as Record<'_write' | '_writev', (...x: unknown[]) => unknown>;
+      let writes = 0;
+      for (const m of ['_write', '_writev'] as const) {
+        const orig = sock[m];
+        sock[m] = function (this: unknown, ...x: unknown[]) {
+          writes++;
+          return orig.apply(this, x);
+        };
+      }
+      b.onFrame((from, f) =>
+        b.send(
+          from,
+          f.map((x) => x ^ 0xff),
+        ),
+      );
+      const answer = new Promise<Uint8Array>((r) => a.onFrame((_from, f) => r(f)));
+      await a.send('bb', new Uint8Array([1, 2, 3]));
+      expect([...(await answer)]).toEqual([0xfe, 0xfd, 0xfc]);
+      // The PUBACK to the broker and the answer's PUBLISH: one write (two without holding the turn's writes).
+      expect(writes).toBe(1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
 
 const haveMosquitto = await service('Mosquitto', 1883);
