@@ -71,7 +71,7 @@ export class MqttTransport implements Transport {
   dropped = 0;
   /** Handlers of the non-frame topics, by topic without its last level. */
   private readonly topicHandlers = new Map<string, (last: string, payload: Uint8Array) => void>();
-  /** The stream corked until the end of this event-loop turn, if any (see {@link holdWrites}). */
+  /** The stream corked since a frame came in, if any (see {@link holdWrites}). */
   private held: Writable | undefined;
 
   private constructor(
@@ -107,20 +107,24 @@ export class MqttTransport implements Transport {
   }
 
   /**
-   * Holds this turn's writes back until the event loop's check phase, so that a received frame's PUBACK
-   * and whatever handling it sends (the payee's ack; the payer's next voucher) leave in one TCP write
-   * instead of two or more: on loopback the writes, not the bytes, cost. A frame whose handling waits on
-   * I/O gets its PUBACK at the end of the turn as before. Node only: elsewhere there is no check phase.
+   * Holds writes back from a received frame until the first frame sent after it, or else the end of the
+   * event-loop turn, so that the frame's PUBACK and what handling it sends (the payee's ack; the payer's
+   * next voucher) leave in one TCP write instead of two: on loopback the writes, not the bytes, cost. Sends
+   * made together (a burst) still leave together; a frame whose handling waits on I/O gets its PUBACK at
+   * the end of the turn. Node only: elsewhere there is no check phase.
    */
   private holdWrites(): void {
     const s = this.client.stream as Writable | undefined;
     if (this.held !== undefined || typeof setImmediate !== 'function' || typeof s?.cork !== 'function') return;
     this.held = s;
     s.cork();
-    setImmediate(() => {
-      this.held = undefined;
-      s.uncork();
-    });
+    setImmediate(() => this.held === s && this.release());
+  }
+
+  private release(): void {
+    const s = this.held;
+    this.held = undefined;
+    s?.uncork();
   }
 
   /**
@@ -160,7 +164,10 @@ export class MqttTransport implements Transport {
       throw new TransportError('TRANSPORT_FRAME_SIZE', `frame of ${frame.length} bytes exceeds ${this.max}`, 'frame');
     if (!HEX.test(to)) throw new TransportError('TRANSPORT_ADDRESS', 'addresses are lower-case hex', 'to');
     if (this.client.disconnecting) throw new TransportError('TRANSPORT_CLOSED', 'transport is closed', 'transport');
-    await this.client.publishAsync(`${this.prefix}/d/${to}/from/${this.address}`, Buffer.from(frame), { qos: 1 });
+    const sent = this.client.publishAsync(`${this.prefix}/d/${to}/from/${this.address}`, Buffer.from(frame), { qos: 1 });
+    // Written (into the held stream) by now; flush once this run of sends is done.
+    if (this.held !== undefined) process.nextTick(() => this.release());
+    await sent;
   }
 
   /** This transport's topic prefix. */
