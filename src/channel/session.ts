@@ -9,26 +9,41 @@ import type { Transport } from '../transport/transport.js';
 import type { Payee } from './payee.js';
 import type { OpenRequest, Payer } from './payer.js';
 
+/** Options of {@link servePayee}. */
+export interface ServePayeeOptions {
+  /**
+   * Called when frames could not be handled (the payee's store failed, or a bug): they go unanswered, as
+   * lost frames would, and their payers resend them. Default: a line on `console.error`, so a failing
+   * store never goes unnoticed.
+   */
+  onError?: (error: unknown, unanswered: number) => void;
+}
+
 /**
  * Serves `payee` on `transport`: every frame's answers go back to its sender. Answers are sent in order
  * but not awaited here: frames are handled one after another, and an answer whose PUBACK is slow (a broker
  * restarting) must not hold up the frames behind it. A lost answer is harmless: the payer resends.
  * Frames that arrive while earlier ones are being handled queue up and are then handled together
- * (`Payee.handleMany`): a stream's ticks that piled up cost one store write, not one each.
+ * (`Payee.handleMany`): a stream's ticks that piled up cost one store write, not one each. Bad frames are
+ * answered with error frames; only a failure of the payee itself (its store) reaches `onError`.
  */
-export function servePayee(payee: Payee, transport: Transport): void {
+export function servePayee(payee: Payee, transport: Transport, o: ServePayeeOptions = {}): void {
+  const onError = o.onError ?? reportError;
   const queue: [string, Uint8Array][] = [];
   let draining = false;
   const drain = async () => {
     draining = true;
     while (queue.length > 0) {
       const batch = queue.splice(0, MAX_BATCH);
+      let answers: Uint8Array[][];
       try {
-        const answers = await payee.handleMany(batch.map((b) => b[1]));
-        for (const [k, [from]] of batch.entries()) sendAll(transport, from, answers[k] as Uint8Array[]);
-      } catch {
-        // A store that failed: the batch goes unanswered, as a lost frame would, and its payers resend.
+        answers = await payee.handleMany(batch.map((b) => b[1]));
+      } catch (e) {
+        // Nothing of the batch went live (a change is stored before it does): its payers resend.
+        onError(e, batch.length);
+        continue;
       }
+      for (const [k, [from]] of batch.entries()) sendAll(transport, from, answers[k] as Uint8Array[]);
     }
     draining = false;
   };
@@ -36,6 +51,10 @@ export function servePayee(payee: Payee, transport: Transport): void {
     queue.push([from, frame]);
     if (!draining) void drain();
   });
+}
+
+function reportError(e: unknown, unanswered: number): void {
+  console.error(`edgepay: a payee could not handle ${unanswered} frame(s); left unanswered for their payers to resend:`, e);
 }
 
 /** Frames handled together at most: answers to the first of a long queue do not wait for all of it. */

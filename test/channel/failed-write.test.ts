@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrame } from '../../src/channel/messages.js';
+import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { type ChannelRecord, MemoryChannelStore } from '../../src/channel/store.js';
+import { toHex } from '../../src/codec/bytes.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
 import { deliver, pair } from './world.js';
 
 /** A memory store whose next write fails (as a full disk would) when `failNext` is set. */
@@ -112,5 +115,43 @@ describe('a write that fails changes nothing', () => {
     const again = await p.payer.ticks(channelId, 4);
     expect(again.map((f) => (decodeFrame(f) as { index: number }).index)).toEqual([4, 5, 6, 7]);
     expect(p.payer.spentThisPeriod().spent).toBe(spent + 8n);
+  });
+});
+
+describe('a payee served on a transport whose store fails', () => {
+  it('reports the failure, leaves the frames unanswered, and takes the resend', async () => {
+    const { p, channelId, payeeStore } = await channel();
+    const net = new MemoryNetwork();
+    const payeeAddr = toHex(p.padKid);
+    const errors: [string, number][] = [];
+    servePayee(p.payee, net.endpoint(payeeAddr), { onError: (e, n) => errors.push([(e as Error).message, n]) });
+    const session = new PayerSession(p.payer, net.endpoint(toHex(p.payer.kid)));
+    payeeStore.failNext = true;
+    await session.pay(payeeAddr, channelId, 25n);
+    // Unanswered at first; the payer's resend (every 20 ms here) is stored and acked.
+    await session.waitAck(payeeAddr, channelId, 1, 0, { resendMs: 20, timeoutMs: 5_000 });
+    expect(errors).toEqual([['disk full', 1]]);
+    expect(await payeeStore.get(channelId)).toMatchObject({ seq: 1, cumulative: 25n });
+  });
+
+  it('says so on the console when no handler is given', async () => {
+    const { p, channelId, payeeStore } = await channel();
+    const net = new MemoryNetwork();
+    const payeeAddr = toHex(p.padKid);
+    const logged: unknown[][] = [];
+    const error = console.error;
+    console.error = (...a: unknown[]) => void logged.push(a);
+    try {
+      servePayee(p.payee, net.endpoint(payeeAddr));
+      const session = new PayerSession(p.payer, net.endpoint(toHex(p.payer.kid)));
+      payeeStore.failNext = true;
+      await session.pay(payeeAddr, channelId, 5n);
+      await session.waitAck(payeeAddr, channelId, 1, 0, { resendMs: 20, timeoutMs: 5_000 });
+    } finally {
+      console.error = error;
+    }
+    expect(logged).toHaveLength(1);
+    expect(String(logged[0]?.[0])).toContain('could not handle 1 frame');
+    expect((logged[0]?.[1] as Error).message).toBe('disk full');
   });
 });
