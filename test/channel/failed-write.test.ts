@@ -152,6 +152,6 @@ describe('a payee served on a transport whose store fails', () => {
     }
     expect(logged).toHaveLength(1);
     expect(String(logged[0]?.[0])).toContain('could not handle 1 frame');
-    expect((logged[0]?.[1] as Error).message).toBe('disk full');
+    expect(logged[0]?.[1]).toMatchObject({ message: 'disk full' });
   });
 });
