@@ -166,7 +166,7 @@ export class MqttTransport implements Transport {
     if (this.client.disconnecting) throw new TransportError('TRANSPORT_CLOSED', 'transport is closed', 'transport');
     const sent = this.client.publishAsync(`${this.prefix}/d/${to}/from/${this.address}`, Buffer.from(frame), { qos: 1 });
     // Written (into the held stream) by now; flush once this run of sends is done.
-    if (this.held !== undefined) process.nextTick(() => this.release());
+    if (this.held !== undefined) queueMicrotask(() => this.release());
     await sent;
   }
 
