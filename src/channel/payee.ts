@@ -45,7 +45,7 @@ export interface PaidEvent {
   ticks: number;
   /** Everything owed on the channel now (vouchers and ticks). */
   total: bigint;
-  /** What this message added. */
+  /** What this message added (a run of vouchers handled together: all of them). */
   delta: bigint;
 }
 
@@ -129,17 +129,24 @@ export class Payee extends Emitter<PayeeEvents> {
    * Never throws for bad input: a refusal becomes an error frame and a `rejected` event.
    */
   async handle(bytes: Uint8Array): Promise<Uint8Array[]> {
-    let channelId: Uint8Array | undefined;
+    const frame = decoded(bytes);
+    return frame instanceof EdgepayError ? this.refuse(undefined, frame) : this.handleFrame(frame);
+  }
+
+  private async handleFrame(frame: Frame): Promise<Uint8Array[]> {
+    const channelId = 'channelId' in frame ? frame.channelId : frame.type === 'voucher' ? frame.voucher.channelId : undefined;
     try {
-      const frame = decodeFrame(bytes);
-      channelId = 'channelId' in frame ? frame.channelId : frame.type === 'voucher' ? frame.voucher.channelId : undefined;
-      const f = frame;
-      return await this.mutex.run(channelId ? this.ids.key(channelId) : '', () => this.dispatch(f));
+      return await this.mutex.run(channelId ? this.ids.key(channelId) : '', () => this.dispatch(frame));
     } catch (e) {
-      if (!(e instanceof EdgepayError)) throw e;
-      this.emit('rejected', { channelId, error: e });
-      return [await signError(this.o.signer, channelId, e.code, e.message)];
+      return this.refuse(channelId, e);
     }
+  }
+
+  /** Bad input becomes an error frame for the payer and a `rejected` event; anything else is thrown. */
+  private async refuse(channelId: Uint8Array | undefined, e: unknown): Promise<Uint8Array[]> {
+    if (!(e instanceof EdgepayError)) throw e;
+    this.emit('rejected', { channelId, error: e });
+    return [await signError(this.o.signer, channelId, e.code, e.message)];
   }
 
   private async dispatch(frame: Frame): Promise<Uint8Array[]> {
@@ -335,10 +342,14 @@ export class Payee extends Emitter<PayeeEvents> {
    * Handles frames that arrived together, in order, and returns each one's answers, in the same order.
    * A run of ticks on one channel is verified tick by tick (one hash each) and stored once, with one ack
    * for the newest after its last good tick: a stream's ticks cost one store write a burst, not one each.
-   * Nothing is acknowledged, and no `paid` event fires, before the record that counts it is stored.
+   * A run of vouchers on one channel, each superseding the one before, costs one signature check and one
+   * write: only the newest counts (see `voucherRun`). Nothing is acknowledged, and no `paid` event fires,
+   * before the record that counts it is stored.
    */
   async handleMany(frames: readonly Uint8Array[]): Promise<Uint8Array[][]> {
     const out: Uint8Array[][] = [];
+    const memo: (Frame | EdgepayError | undefined)[] = [];
+    const frameAt = (j: number) => (memo[j] ??= decoded(frames[j] as Uint8Array));
     for (let i = 0; i < frames.length; ) {
       const run: TickFields[] = [];
       // Views into the frames: only the word a run ends on is kept, and it is copied then.
@@ -347,21 +358,60 @@ export class Payee extends Emitter<PayeeEvents> {
         run.push(t);
       }
       // A lone tick too: decoded once here, not again by `handle`.
-      if (run.length > 0) out.push(...(await this.tickRun(run)));
-      else out.push(await this.handle(frames[i] as Uint8Array));
-      i += Math.max(1, run.length);
+      if (run.length > 0) {
+        out.push(...(await this.tickRun(run)));
+        i += run.length;
+        continue;
+      }
+      const first = frameAt(i);
+      if (first instanceof EdgepayError || first.type !== 'voucher') {
+        out.push(first instanceof EdgepayError ? await this.refuse(undefined, first) : await this.handleFrame(first));
+        i++;
+        continue;
+      }
+      const vouchers = [first];
+      while (i + vouchers.length < frames.length) {
+        const next = frameAt(i + vouchers.length);
+        if (next instanceof EdgepayError || next.type !== 'voucher' || !supersedes(next, vouchers.at(-1) as VoucherFrame)) break;
+        vouchers.push(next);
+      }
+      out.push(...(await this.voucherRun(vouchers)));
+      i += vouchers.length;
     }
+    return out;
+  }
+
+  /**
+   * Vouchers that queued up on one channel, each superseding the one before: only the newest counts, so
+   * it alone is verified and stored, and acked for all of them (one signature check, not one each). Any
+   * doubt (a resend, a repeated seq, the newest refused) and each is handled on its own, as `handle`
+   * would: the same record in the end, with an answer for each. A voucher in between is never stored, so
+   * whether it was genuine does not matter: it neither counts nor refuses the channel.
+   */
+  private async voucherRun(run: VoucherFrame[]): Promise<Uint8Array[][]> {
+    const newest = run.at(-1) as VoucherFrame;
+    if (run.length > 1) {
+      const id = newest.voucher.channelId;
+      const answers = await this.mutex
+        .run(this.ids.key(id), async () => {
+          const l = await this.channelFor(id);
+          return (run[0] as VoucherFrame).voucher.seq > l.record.seq ? this.onVoucher(newest) : undefined;
+        })
+        .catch((e: unknown) => {
+          if (e instanceof EdgepayError) return undefined;
+          throw e;
+        });
+      if (answers) return run.map((_, k) => (k === run.length - 1 ? answers : []));
+    }
+    const out: Uint8Array[][] = [];
+    for (const f of run) out.push(await this.handleFrame(f));
     return out;
   }
 
   private async tickRun(run: TickFields[]): Promise<Uint8Array[][]> {
     const id = (run[0] as TickFields).channelId;
     const out = run.map((): Uint8Array[] => []);
-    const refuse = async (e: unknown): Promise<Uint8Array> => {
-      if (!(e instanceof EdgepayError)) throw e;
-      this.emit('rejected', { channelId: id, error: e });
-      return signError(this.o.signer, id, e.code, e.message);
-    };
+    const refuse = async (e: unknown) => (await this.refuse(id, e))[0] as Uint8Array;
     try {
       await this.mutex.run(this.ids.key(id), async () => {
         const l = await this.channelFor(id);
@@ -394,4 +444,29 @@ export class Payee extends Emitter<PayeeEvents> {
 }
 
 type TickFields = { channelId: Uint8Array; index: number; word: Uint8Array };
+type VoucherFrame = Extract<Frame, { type: 'voucher' }>;
 const EMPTY = new Uint8Array(0);
+
+/** A frame decoded, or the error that says why it is not one. */
+function decoded(bytes: Uint8Array): Frame | EdgepayError {
+  try {
+    return decodeFrame(bytes);
+  } catch (e) {
+    if (e instanceof EdgepayError) return e;
+    throw e;
+  }
+}
+
+/**
+ * Whether `b` supersedes `a` on its face (signatures unchecked): the same channel, a higher seq, the same
+ * tick checkpoint and no less owed, and `a` not a final one. Then whatever ticks the channel has counted,
+ * `b` owes at least what `a` does, so if `b` is genuine and within the limits, handling `a` first would
+ * not change what is stored in the end. (A changed checkpoint moves ticks into the cumulative amount at
+ * the channel's tick value: judged one by one.)
+ */
+function supersedes(b: VoucherFrame, a: VoucherFrame): boolean {
+  const [x, y] = [a.voucher, b.voucher];
+  return (
+    equalBytes(x.channelId, y.channelId) && y.seq > x.seq && (y.ticks ?? 0) === (x.ticks ?? 0) && y.cumulative >= x.cumulative && !x.final
+  );
+}
