@@ -5,24 +5,9 @@ import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { type ChannelRecord, MemoryChannelStore } from '../../src/channel/store.js';
 import { toHex } from '../../src/codec/bytes.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
-import { deliver, pair } from './world.js';
+import { answerTypes, CountingStore, deliver, pair } from './world.js';
 
-/** A memory store that counts its writes. */
-class CountingStore extends MemoryChannelStore {
-  puts = 0;
-  override async put(r: ChannelRecord): Promise<void> {
-    this.puts++;
-    await super.put(r);
-  }
-}
-
-const types = (answers: Uint8Array[][]) =>
-  answers.map((a) =>
-    a.map((f) => {
-      const d = decodeFrame(f);
-      return d.type === 'error' ? d.code : d.type === 'ack' ? `ack:${d.ticks}` : d.type;
-    }),
-  );
+const types = (answers: Uint8Array[][]) => answerTypes(answers, 'ticks');
 
 async function tickChannel(length = 1000, tickValue = 3n) {
   const payeeStore = new CountingStore();

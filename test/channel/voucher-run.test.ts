@@ -3,23 +3,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, signVoucher } from '../../src/channel/messages.js';
 import { type ChannelRecord, MemoryChannelStore } from '../../src/channel/store.js';
-import { deliver, pair } from './world.js';
+import { answerTypes, CountingStore, deliver, pair } from './world.js';
 
-class CountingStore extends MemoryChannelStore {
-  puts = 0;
-  override async put(r: ChannelRecord): Promise<void> {
-    this.puts++;
-    await super.put(r);
-  }
-}
-
-const types = (answers: Uint8Array[][]) =>
-  answers.map((a) =>
-    a.map((f) => {
-      const d = decodeFrame(f);
-      return d.type === 'error' ? d.code : d.type === 'ack' ? `ack:${d.seq}` : d.type;
-    }),
-  );
+const types = (answers: Uint8Array[][]) => answerTypes(answers, 'seq');
 
 const forge = (f: Uint8Array) => {
   const g = new Uint8Array(f);

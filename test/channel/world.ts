@@ -1,8 +1,9 @@
 /** Two devices under two parties (a drone of a fleet, a charging pad of a pad owner), one issuer. */
 
+import { decodeFrame } from '../../src/channel/messages.js';
 import { Payee } from '../../src/channel/payee.js';
 import { Payer } from '../../src/channel/payer.js';
-import { type ChannelStore, MemoryChannelStore } from '../../src/channel/store.js';
+import { type ChannelRecord, type ChannelStore, MemoryChannelStore } from '../../src/channel/store.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import type { Signer } from '../../src/crypto/ed25519.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
@@ -134,3 +135,21 @@ export async function deliver(p: Pair, frame: Uint8Array): Promise<Uint8Array[]>
   for (const a of answers) await p.payer.handle(a);
   return answers;
 }
+
+/** A memory store that counts its writes. */
+export class CountingStore extends MemoryChannelStore {
+  puts = 0;
+  override async put(r: ChannelRecord): Promise<void> {
+    this.puts++;
+    await super.put(r);
+  }
+}
+
+/** Each frame's answers by kind: an error's code, `ack:<n>` (the ack's seq or ticks), or the frame type. */
+export const answerTypes = (answers: Uint8Array[][], ack: 'seq' | 'ticks') =>
+  answers.map((a) =>
+    a.map((f) => {
+      const d = decodeFrame(f);
+      return d.type === 'error' ? d.code : d.type === 'ack' ? `ack:${d[ack]}` : d.type;
+    }),
+  );
