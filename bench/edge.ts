@@ -57,9 +57,7 @@ export async function benchEdge(): Promise<{ voucherRate: number }> {
     msg[0] = i++ & 0xff;
     return verify(null, msg, pub, sign(null, msg, priv));
   };
-  const [mem] = await benchPairs(1);
-  const memId = await openChannel(mem as BenchPair);
-  const memRound = round(mem as BenchPair);
+  const voucherOp = await voucherRound();
   const [ticker] = await benchPairs(1);
   const length = 2_000_000;
   const tickId = await openChannel(ticker as BenchPair, { length, tickValue: 1n });
@@ -71,7 +69,6 @@ export async function benchEdge(): Promise<{ voucherRate: number }> {
       for (const a of answers) await streamer.payer.handle(a);
   };
   // Each figure beside its limit, in alternating slices: the machine's drift hits both alike.
-  const voucherOp = async () => memRound(await (mem as BenchPair).payer.pay(memId, 1n));
   const [bare, voucherRate, tickRate] = (await interleaved(
     [bareOp, voucherOp, async () => tickRound(await (ticker as BenchPair).payer.tick(tickId))],
     3 * MEASURE_MS,

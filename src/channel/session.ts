@@ -39,8 +39,13 @@ export function servePayee(payee: Payee, transport: Transport, o: ServePayeeOpti
       try {
         answers = await payee.handleMany(batch.map((b) => b[1]));
       } catch (e) {
-        // Nothing of the batch went live (a change is stored before it does): its payers resend.
-        onError(e, batch.length);
+        // Nothing of the batch went live (a change is stored before it does): its payers resend. A handler
+        // that throws must not stop the serving: its error is reported as the default would.
+        try {
+          onError(e, batch.length);
+        } catch (again) {
+          reportError(again, batch.length);
+        }
         continue;
       }
       for (const [k, [from]] of batch.entries()) sendAll(transport, from, answers[k] as Uint8Array[]);

@@ -134,6 +134,30 @@ describe('a payee served on a transport whose store fails', () => {
     expect(await payeeStore.get(channelId)).toMatchObject({ seq: 1, cumulative: 25n });
   });
 
+  it('keeps serving when the error handler itself throws', async () => {
+    const { p, channelId, payeeStore } = await channel();
+    const net = new MemoryNetwork();
+    const payeeAddr = toHex(p.padKid);
+    const error = console.error;
+    console.error = () => {};
+    try {
+      servePayee(p.payee, net.endpoint(payeeAddr), {
+        onError: () => {
+          throw new Error('handler broke');
+        },
+      });
+      const session = new PayerSession(p.payer, net.endpoint(toHex(p.payer.kid)));
+      payeeStore.failNext = true;
+      await session.pay(payeeAddr, channelId, 4n);
+      await session.waitAck(payeeAddr, channelId, 1, 0, { resendMs: 20, timeoutMs: 5_000 });
+      await session.pay(payeeAddr, channelId, 4n);
+      await session.waitAck(payeeAddr, channelId, 2, 0, { resendMs: 20, timeoutMs: 5_000 });
+    } finally {
+      console.error = error;
+    }
+    expect(await payeeStore.get(channelId)).toMatchObject({ seq: 2, cumulative: 8n });
+  });
+
   it('says so on the console when no handler is given', async () => {
     const { p, channelId, payeeStore } = await channel();
     const net = new MemoryNetwork();
