@@ -52,6 +52,9 @@ type Applied = { status: ReceiptStatus; posted: bigint; code?: string | undefine
 
 const withoutRevoke = ({ revoke: _, ...r }: Applied) => r;
 
+/** Resolves after pending I/O callbacks have run (a macrotask: awaiting a resolved promise would not let them in). */
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Rows as column arrays, for `unnest($1::t[], $2::t[], ...)`. */
 function columns(rows: readonly (readonly unknown[])[], n: number): unknown[][] {
   const cols: unknown[][] = Array.from({ length: n }, () => []);
@@ -73,6 +76,53 @@ export const EXPIRED_HELD = `select r.id, r.party, r.asset, coalesce(a.balance, 
 /** The rows of receipt batches, each batch's in order (by the `receipts_batch` index; a test reads the plan). */
 export const BATCH_MEMBERS = `select record_id, status, code, amount::text as amount, batch::text as batch
   from receipts where receipts.batch = any($1::bigint[]) order by receipts.batch, receipts.idx`;
+
+/** What a batch's outcome depends on, read under the apply lock in one statement (`READ_STATE`). */
+interface BatchState {
+  /** Record ids another ledger process stored receipts for since the batch was checked. */
+  late: Set<string>;
+  channels: Map<string, { applied: bigint; disputed: boolean; closed: boolean; seq: number; ticks: number; dirty: boolean }>;
+  /** Each payer device's outstanding total, by kid. */
+  outstanding: Map<string, bigint>;
+  /** Balances and credit lines, by `accountKey`. */
+  accounts: Map<string, { balance: bigint; credit: bigint }>;
+  /** Reservations still held, by id. */
+  reservations: Map<string, { ticket: Uint8Array; payerKid: string }>;
+  /** Per item, the id of the reservation its terms carry ('' for none). */
+  tickets: string[];
+}
+
+const READ_STATE = `select
+  (select coalesce(json_agg(record_id), '[]') from receipts where record_id = any($1::text[])) as late,
+  (select coalesce(json_agg(json_build_array(id, applied::text, disputed, closed, seq, ticks)), '[]')
+     from channels where id = any($2::text[])) as channels,
+  (select coalesce(json_agg(json_build_array(kid, outstanding::text)), '[]') from devices where kid = any($3::text[])) as devices,
+  (select coalesce(json_agg(json_build_array(party, asset, balance::text, credit_line::text)), '[]')
+     from accounts where (party, asset) in (select * from unnest($4::text[], $5::text[]))) as accounts,
+  (select coalesce(json_agg(json_build_array(id, encode(ticket, 'hex'), payer_kid)), '[]')
+     from reservations where id = any($6::text[]) and not released) as reservations`;
+
+const accountKey = (party: string, asset: string) => `${party}\u0000${asset}`;
+
+/**
+ * A batch's writes, sent as one statement (each a data-modifying `with` clause): under the apply lock every
+ * round trip is one that every batch behind waits for. Each is written with its own `$1...`, renumbered here.
+ */
+class Writes {
+  private readonly parts: string[] = [];
+  readonly params: unknown[] = [];
+
+  /** Adds `sql`, its parameters numbered from `$1`; `name` lets a later one read its `returning` rows. */
+  add(sql: string, params: readonly unknown[], name = `w${this.parts.length}`): void {
+    const base = this.params.length;
+    this.parts.push(`${name} as (${sql.replace(/\$(\d+)/g, (_, n: string) => `$${base + Number(n)}`)})`);
+    this.params.push(...params);
+  }
+
+  async run(tx: Sql): Promise<void> {
+    if (this.parts.length > 0) await tx.query(`with ${this.parts.join(',\n')} select 1`, this.params);
+  }
+}
 
 /** A verified record in a batch, with the hex ids the batch's statements key on (worked out once). */
 interface BatchItem {
@@ -300,6 +350,10 @@ export class Ledger {
         continue;
       }
       firstAt.set(id, i);
+      // Checking a batch takes tens of milliseconds of this thread; another batch's transaction holds the
+      // apply lock meanwhile and waits on this thread for each of its query results. Letting I/O in every
+      // 64 records keeps that transaction, which every batch queues behind, from waiting on this loop.
+      if ((i & 63) === 63) await yieldToIo();
       try {
         const { settlement, signatures } = await checkSettlement(records[i] as Uint8Array, {
           trust: this.o.trust,
@@ -325,21 +379,11 @@ export class Ledger {
       await this.exclusive(tx);
       // Another ledger process on the same database may have applied some of these while we verified
       // (a client that failed over and retried): theirs stand, and are returned as repeats.
-      if (fresh.length > 0 && this.o.db.kind === 'postgres') {
-        const late = await this.storedReceipts(
-          tx,
-          fresh.map((i) => ids[i] as string),
-        );
-        if (late.size > 0) {
-          for (const [id, r] of late) seen.set(id, r);
-          fresh = fresh.filter((i) => !late.has(ids[i] as string));
-        }
-      }
-      const valid: BatchItem[] = [];
+      const candidates: BatchItem[] = [];
       for (const i of fresh) {
         const v = checked[i];
         if (v && !(v instanceof EdgepayError))
-          valid.push({
+          candidates.push({
             recordId: ids[i] as string,
             bytes: records[i] as Uint8Array,
             v,
@@ -347,7 +391,14 @@ export class Ledger {
             payerKid: toHex(v.payer.kid),
           });
       }
-      const applied = await this.applyBatch(tx, valid);
+      const shared = fresh.length > 0 && this.o.db.kind === 'postgres';
+      const state = await this.readState(tx, shared ? fresh.map((i) => ids[i] as string) : [], candidates);
+      if (state.late.size > 0) {
+        for (const [id, r] of await this.storedReceipts(tx, [...state.late])) seen.set(id, r);
+        fresh = fresh.filter((i) => !state.late.has(ids[i] as string));
+      }
+      const w = new Writes();
+      const applied = this.applyBatch(state.late.size > 0 ? candidates.filter((x) => !state.late.has(x.recordId)) : candidates, state, w);
       const results = fresh.map((i): Applied => {
         const v = checked[i];
         return v instanceof EdgepayError ? { status: 'rejected', posted: 0n, code: v.code } : (applied.get(ids[i] as string) as Applied);
@@ -360,19 +411,19 @@ export class Ledger {
       );
       if (fresh.length > 0) {
         // The root once; each row its result and place: the receipt is rebuilt from them if asked again.
-        const [batch] = await tx.query<{ id: string }>('insert into receipt_batches (root) values ($1) returning id::text as id', [root]);
-        await tx.query(
+        w.add('insert into receipt_batches (root) values ($1) returning id', [root], 'batch');
+        w.add(
           `insert into receipts (record_id, status, code, amount, batch, idx)
-           select r, s, c, a, $5::bigint, i - 1 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) with ordinality as u(r, s, c, a, i)`,
+           select r, s, c, a, (select id from batch), i - 1 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) with ordinality as u(r, s, c, a, i)`,
           [
             fresh.map((i) => ids[i]),
             results.map((r) => r.status),
             results.map((r) => r.code ?? null),
             results.map((r) => r.posted.toString()),
-            batch?.id,
           ],
         );
       }
+      await w.run(tx);
       const byId = new Map<string, SubmitResult>();
       fresh.forEach((i, k) => {
         byId.set(ids[i] as string, {
@@ -561,25 +612,67 @@ export class Ledger {
   }
 
   /**
-   * Applies verified records in arrival order with a fixed number of statements: read the channels and
-   * accounts involved, decide in memory, write postings, balances, channels and disputes in bulk.
+   * Reads, in one statement, what a batch's outcome depends on: which of `recordIds` another ledger process
+   * stored receipts for meanwhile, and the channels, devices, accounts and reservations its records touch.
+   * The apply lock is held from here to the commit and every batch queues behind it: one round trip, not five.
    */
-  private async applyBatch(tx: Sql, items: BatchItem[]): Promise<Map<string, Applied>> {
+  private async readState(tx: Sql, recordIds: string[], items: readonly BatchItem[]): Promise<BatchState> {
+    // A channel opened with a reservation ticket may be paid from its hold account: read that account too.
+    const tickets = items.map((x) => {
+      if (!x.v.terms.reservation) return '';
+      try {
+        return toHex(reservationId(x.v.terms.reservation));
+      } catch {
+        return ''; // a ticket that is not one (the payee should have refused it): no hold to pay from
+      }
+    });
+    const accountKeys = uniqueBy(
+      [
+        ...items.map((x) => [x.v.payer.party.claims.subject, x.v.terms.asset] as const),
+        ...items.flatMap((x, i) => (tickets[i] ? [[`reserve:${tickets[i]}`, x.v.terms.asset] as const] : [])),
+      ],
+      ([p, a]) => accountKey(p, a),
+    );
+    type Row = {
+      late: string[];
+      channels: [string, string, boolean, boolean, number, number][];
+      devices: [string, string][];
+      accounts: [string, string, string, string][];
+      reservations: [string, string, string][];
+    };
+    const [r] = await tx.query<Row>(READ_STATE, [
+      recordIds,
+      [...new Set(items.map((x) => x.channel))],
+      [...new Set(items.map((x) => x.payerKid))],
+      ...columns(accountKeys, 2),
+      [...new Set(tickets.filter((t) => t !== ''))],
+    ]);
+    const row = r as Row;
+    return {
+      late: new Set(row.late),
+      channels: new Map(
+        row.channels.map(([id, applied, disputed, closed, seq, ticks]) => [
+          id,
+          { applied: BigInt(applied), disputed, closed, seq: Number(seq), ticks: Number(ticks), dirty: false },
+        ]),
+      ),
+      outstanding: new Map(row.devices.map(([kid, o]) => [kid, BigInt(o)])),
+      accounts: new Map(row.accounts.map(([party, asset, b, c]) => [accountKey(party, asset), { balance: BigInt(b), credit: BigInt(c) }])),
+      reservations: new Map(row.reservations.map(([id, ticket, payerKid]) => [id, { ticket: fromHex(ticket), payerKid }])),
+      tickets,
+    };
+  }
+
+  /**
+   * Decides verified records in arrival order against `state` (read under the apply lock) and adds the
+   * batch's writes to `w`: postings, balances, channels, devices and disputes in bulk.
+   */
+  private applyBatch(items: readonly BatchItem[], state: BatchState, w: Writes): Map<string, Applied> {
     const out = new Map<string, Applied>();
     if (items.length === 0) return out;
-    const key = (party: string, asset: string) => `${party}\u0000${asset}`;
+    const key = accountKey;
     // The channels already known; new ones start empty and are written once, with the outcome, below.
-    const chans = new Map(
-      (
-        await tx.query<{ id: string; applied: string; disputed: boolean; closed: boolean; seq: number; ticks: number }>(
-          'select id, applied::text as applied, disputed, closed, seq, ticks from channels where id = any($1)',
-          [[...new Set(items.map((x) => x.channel))]],
-        )
-      ).map((c) => [
-        c.id,
-        { applied: BigInt(c.applied), disputed: c.disputed, closed: c.closed, seq: Number(c.seq), ticks: Number(c.ticks), dirty: false },
-      ]),
-    );
+    const chans = state.channels;
     const fresh = new Map<string, VerifiedSettlement>();
     for (const { v, channel: id } of items) {
       if (chans.has(id)) continue;
@@ -596,7 +689,7 @@ export class Ledger {
         partyKeys.set(p.claims.subject, p.claims.publicKey);
       }
     if (partyRows.size > 0)
-      await tx.query(
+      w.add(
         `insert into parties (party, payment_ref, category, kid, public_key)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
          on conflict (party) do update set payment_ref = excluded.payment_ref, category = excluded.category,
@@ -604,53 +697,16 @@ export class Ledger {
          where (parties.payment_ref, parties.category, parties.kid) is distinct from (excluded.payment_ref, excluded.category, excluded.kid)`,
         [...columns([...partyRows.values()], 4), [...partyKeys.values()]],
       );
-    const outstanding = new Map(
-      (
-        await tx.query<{ kid: string; s: string }>('select kid, outstanding::text as s from devices where kid = any($1)', [
-          [...new Set(items.map((x) => x.payerKid))],
-        ])
-      ).map((r) => [r.kid, BigInt(r.s)]),
-    );
-    // A channel opened with this ledger's reservation ticket is paid from the hold account first.
+    const outstanding = state.outstanding;
+    // A channel opened with this ledger's reservation ticket is paid from the hold account first: the
+    // stored ticket, byte for byte, and for this payer (no signature check needed).
     const holds = new Map<string, string>(); // channel id -> hold account
-    const withTicket = items.filter((x) => x.v.terms.reservation);
-    if (withTicket.length > 0) {
-      // A ticket that is not one (the payee should have refused it) just means no hold to pay from.
-      const ids = withTicket.map((x) => {
-        try {
-          return toHex(reservationId(x.v.terms.reservation as Uint8Array));
-        } catch {
-          return '';
-        }
-      });
-      const rows = await tx.query<{ id: string; ticket: Uint8Array; payer_kid: string }>(
-        'select id, ticket, payer_kid from reservations where id = any($1) and not released',
-        [[...new Set(ids)]],
-      );
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      withTicket.forEach(({ v, channel, payerKid }, i) => {
-        const r = byId.get(ids[i] as string);
-        // The stored ticket, byte for byte, and for this payer: no signature check needed.
-        if (r && equalBytes(new Uint8Array(r.ticket), v.terms.reservation as Uint8Array) && r.payer_kid === payerKid)
-          holds.set(channel, `reserve:${r.id}`);
-      });
-    }
-    const accountKeys = uniqueBy(
-      [
-        ...items.map((x) => [x.v.payer.party.claims.subject, x.v.terms.asset] as const),
-        ...items.filter((x) => holds.has(x.channel)).map((x) => [holds.get(x.channel) as string, x.v.terms.asset] as const),
-      ],
-      ([p, a]) => key(p, a),
-    );
-    const accounts = new Map(
-      (
-        await tx.query<{ party: string; asset: string; b: string; c: string }>(
-          `select party, asset, balance::text as b, credit_line::text as c from accounts
-            where (party, asset) in (select * from unnest($1::text[], $2::text[]))`,
-          columns(accountKeys, 2),
-        )
-      ).map((a) => [key(a.party, a.asset), { balance: BigInt(a.b), credit: BigInt(a.c) }]),
-    );
+    items.forEach(({ v, channel, payerKid }, i) => {
+      const r = state.reservations.get(state.tickets[i] as string);
+      if (r && equalBytes(r.ticket, v.terms.reservation as Uint8Array) && r.payerKid === payerKid)
+        holds.set(channel, `reserve:${state.tickets[i]}`);
+    });
+    const accounts = state.accounts;
     const postings: string[][] = [];
     const deltas = new Map<string, bigint>();
     const disputes: string[][] = [];
@@ -719,14 +775,14 @@ export class Ledger {
       out.set(recordId, r);
     }
     if (postings.length > 0)
-      await tx.query(
+      w.add(
         `insert into postings (record_id, channel_id, debit, credit, asset, amount)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[])`,
         columns(postings, 6),
       );
     const moved = [...deltas].filter(([, d]) => d !== 0n);
     if (moved.length > 0)
-      await tx.query(
+      w.add(
         `insert into accounts (party, asset, balance) select * from unnest($1::text[], $2::text[], $3::numeric[])
          on conflict (party, asset) do update set balance = accounts.balance + excluded.balance`,
         columns(
@@ -736,7 +792,7 @@ export class Ledger {
       );
     const dirty = [...chans].filter(([, c]) => c.dirty);
     if (dirty.length > 0)
-      await tx.query(
+      w.add(
         `insert into channels (id, payer_party, payee_party, payer_kid, payee_kid, asset, cap, outstanding_limit,
                                applied, seq, ticks, closed, disputed)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[],
@@ -767,7 +823,7 @@ export class Ledger {
         ),
       );
     if (outstanding.size > 0)
-      await tx.query(
+      w.add(
         `insert into devices (kid, outstanding) select * from unnest($1::text[], $2::numeric[])
          on conflict (kid) do update set outstanding = excluded.outstanding`,
         columns(
@@ -776,7 +832,7 @@ export class Ledger {
         ),
       );
     if (disputes.length > 0)
-      await tx.query(
+      w.add(
         `insert into disputes (channel_id, payer_kid, payer_party, kind, unpaid, evidence)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::bytea[]) on conflict do nothing`,
         [...columns(disputes, 5), disputeBytes],
