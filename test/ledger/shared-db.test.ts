@@ -21,7 +21,14 @@ describe.skipIf(!havePostgres)('two ledger processes on PostgreSQL at 127.0.0.1:
       const p = await pair();
       const key = await nodeEd25519.signer(new Uint8Array(32).fill(77));
       const open = (db: typeof dbA, verifier?: BatchVerifier) =>
-        Ledger.open({ db, signer: key, id: 'ledger:test', trust: new TrustStore(p.roots), now: () => p.clock.now, ...(verifier ? { verifier } : {}) });
+        Ledger.open({
+          db,
+          signer: key,
+          id: 'ledger:test',
+          trust: new TrustStore(p.roots),
+          now: () => p.clock.now,
+          ...(verifier ? { verifier } : {}),
+        });
       // B checks the batch (nothing stored yet), then waits in its signature checks until A has applied it.
       let entered!: () => void;
       const inVerify = new Promise<void>((r) => (entered = r));
