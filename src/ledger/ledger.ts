@@ -593,7 +593,7 @@ export class Ledger {
           [d.party, d.amount],
           [EXTERNAL, -d.amount],
         ] as const)
-          deltas.set(`${party}\u0000${d.asset}`, (deltas.get(`${party}\u0000${d.asset}`) ?? 0n) + delta);
+          deltas.set(accountKey(party, d.asset), (deltas.get(accountKey(party, d.asset)) ?? 0n) + delta);
       await tx.query(
         `insert into accounts (party, asset, balance) select * from unnest($1::text[], $2::text[], $3::numeric[])
          on conflict (party, asset) do update set balance = accounts.balance + excluded.balance`,
@@ -670,7 +670,6 @@ export class Ledger {
   private applyBatch(items: readonly BatchItem[], state: BatchState, w: Writes): Map<string, Applied> {
     const out = new Map<string, Applied>();
     if (items.length === 0) return out;
-    const key = accountKey;
     // The channels already known; new ones start empty and are written once, with the outcome, below.
     const chans = state.channels;
     const fresh = new Map<string, VerifiedSettlement>();
@@ -732,9 +731,9 @@ export class Ledger {
         // credential's limit is an overspend: refused, the device disputed (and revoked), the unpaid claim
         // recorded against its party.
         const others = (outstanding.get(payerKid) ?? 0n) - (ch.closed ? 0n : ch.applied);
-        const acct = accounts.get(key(payerParty, v.terms.asset)) ?? { balance: 0n, credit: 0n };
+        const acct = accounts.get(accountKey(payerParty, v.terms.asset)) ?? { balance: 0n, credit: 0n };
         const holdName = holds.get(id);
-        const hold = holdName ? (accounts.get(key(holdName, v.terms.asset)) ?? { balance: 0n, credit: 0n }) : undefined;
+        const hold = holdName ? (accounts.get(accountKey(holdName, v.terms.asset)) ?? { balance: 0n, credit: 0n }) : undefined;
         const fromHold = hold ? (hold.balance < increase ? hold.balance : increase) : 0n;
         const fromParty = increase - fromHold;
         if (others + v.amount > v.payer.limits.totalOutstanding)
@@ -742,8 +741,8 @@ export class Ledger {
         else if (fromParty > 0n && acct.balance - fromParty < -acct.credit) r = { status: 'rejected', posted: 0n, code: 'LEDGER_FUNDS' };
         else {
           const payeeParty = v.payee.party.claims.subject;
-          accounts.set(key(payerParty, v.terms.asset), acct);
-          const payee = accounts.get(key(payeeParty, v.terms.asset));
+          accounts.set(accountKey(payerParty, v.terms.asset), acct);
+          const payee = accounts.get(accountKey(payeeParty, v.terms.asset));
           for (const [from, amount, a] of [
             [holdName, fromHold, hold],
             [payerParty, fromParty, acct],
@@ -756,7 +755,7 @@ export class Ledger {
               [from, -amount],
               [payeeParty, amount],
             ] as const)
-              deltas.set(key(party, v.terms.asset), (deltas.get(key(party, v.terms.asset)) ?? 0n) + d);
+              deltas.set(accountKey(party, v.terms.asset), (deltas.get(accountKey(party, v.terms.asset)) ?? 0n) + d);
           }
           Object.assign(ch, { applied: v.amount, seq: Math.max(ch.seq, v.seq), ticks: Math.max(ch.ticks, v.ticks), dirty: true });
           outstanding.set(payerKid, ch.closed ? others : others + v.amount);
