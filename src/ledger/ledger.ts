@@ -102,6 +102,13 @@ const READ_STATE = `select
   (select coalesce(json_agg(json_build_array(id, encode(ticket, 'hex'), payer_kid)), '[]')
      from reservations where id = any($6::text[]) and not released) as reservations`;
 
+/** A database error from storing a receipt for a record that has one (unique key of `receipts`). */
+const isReceiptConflict = (e: unknown) =>
+  typeof e === 'object' &&
+  e !== null &&
+  (e as { code?: unknown }).code === '23505' &&
+  (e as { constraint?: unknown }).constraint === 'receipts_pkey';
+
 const accountKey = (party: string, asset: string) => `${party}\u0000${asset}`;
 
 /**
@@ -374,74 +381,83 @@ export class Ledger {
       if (!ok[k] && !(checked[i] instanceof EdgepayError))
         checked[i] = new CoseError('COSE_SIGNATURE', 'signature does not verify', c.field);
     });
-    let fresh = [...firstAt.values()];
-    return this.o.db.transaction(async (tx) => {
-      await this.exclusive(tx);
-      // Another ledger process on the same database may have applied some of these while we verified
-      // (a client that failed over and retried): theirs stand, and are returned as repeats.
-      const candidates: BatchItem[] = [];
-      for (const i of fresh) {
-        const v = checked[i];
-        if (v && !(v instanceof EdgepayError))
-          candidates.push({
-            recordId: ids[i] as string,
-            bytes: records[i] as Uint8Array,
-            v,
-            channel: toHex(v.channelId),
-            payerKid: toHex(v.payer.kid),
-          });
-      }
-      const shared = fresh.length > 0 && this.o.db.kind === 'postgres';
-      const state = await this.readState(tx, shared ? fresh.map((i) => ids[i] as string) : [], candidates);
-      if (state.late.size > 0) {
-        for (const [id, r] of await this.storedReceipts(tx, [...state.late])) seen.set(id, r);
-        fresh = fresh.filter((i) => !state.late.has(ids[i] as string));
-      }
-      const w = new Writes();
-      const applied = this.applyBatch(state.late.size > 0 ? candidates.filter((x) => !state.late.has(x.recordId)) : candidates, state, w);
-      const results = fresh.map((i): Applied => {
-        const v = checked[i];
-        return v instanceof EdgepayError ? { status: 'rejected', posted: 0n, code: v.code } : (applied.get(ids[i] as string) as Applied);
-      });
-      const { root, receipts } = await signReceiptBatch(
-        this.o.signer,
-        this.o.id,
-        this.now(),
-        fresh.map((i, k) => ({ recordId: fromHex(ids[i] as string), ...withoutRevoke(results[k] as Applied) })),
-      );
-      if (fresh.length > 0) {
-        // The root once; each row its result and place: the receipt is rebuilt from them if asked again.
-        w.add('insert into receipt_batches (root) values ($1) returning id', [root], 'batch');
-        w.add(
-          `insert into receipts (record_id, status, code, amount, batch, idx)
-           select r, s, c, a, (select id from batch), i - 1 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) with ordinality as u(r, s, c, a, i)`,
-          [
-            fresh.map((i) => ids[i]),
-            results.map((r) => r.status),
-            results.map((r) => r.code ?? null),
-            results.map((r) => r.posted.toString()),
-          ],
+    const firsts = [...firstAt.values()];
+    // Another submission (a client that retried before its answer, or failed over to another ledger process
+    // on the same database) may have applied some of these while we verified: theirs stand, and are returned
+    // as repeats. That is rare, so it is not looked up first: storing this batch's receipts then fails on
+    // their key, which rolls everything back, and the batch is applied again, looking for them under the lock.
+    const apply = (lookLate: boolean) =>
+      this.o.db.transaction(async (tx) => {
+        await this.exclusive(tx);
+        let fresh = firsts;
+        const candidates: BatchItem[] = [];
+        for (const i of fresh) {
+          const v = checked[i];
+          if (v && !(v instanceof EdgepayError))
+            candidates.push({
+              recordId: ids[i] as string,
+              bytes: records[i] as Uint8Array,
+              v,
+              channel: toHex(v.channelId),
+              payerKid: toHex(v.payer.kid),
+            });
+        }
+        const state = await this.readState(tx, lookLate ? fresh.map((i) => ids[i] as string) : [], candidates);
+        if (state.late.size > 0) {
+          for (const [id, r] of await this.storedReceipts(tx, [...state.late])) seen.set(id, r);
+          fresh = fresh.filter((i) => !state.late.has(ids[i] as string));
+        }
+        const w = new Writes();
+        const applied = this.applyBatch(state.late.size > 0 ? candidates.filter((x) => !state.late.has(x.recordId)) : candidates, state, w);
+        const results = fresh.map((i): Applied => {
+          const v = checked[i];
+          return v instanceof EdgepayError ? { status: 'rejected', posted: 0n, code: v.code } : (applied.get(ids[i] as string) as Applied);
+        });
+        const { root, receipts } = await signReceiptBatch(
+          this.o.signer,
+          this.o.id,
+          this.now(),
+          fresh.map((i, k) => ({ recordId: fromHex(ids[i] as string), ...withoutRevoke(results[k] as Applied) })),
         );
-      }
-      await w.run(tx);
-      const byId = new Map<string, SubmitResult>();
-      fresh.forEach((i, k) => {
-        byId.set(ids[i] as string, {
-          recordId: fromHex(ids[i] as string),
-          receipt: receipts[k] as Uint8Array,
-          ...(results[k] as Applied),
-          repeated: false,
+        if (fresh.length > 0) {
+          // The root once; each row its result and place: the receipt is rebuilt from them if asked again.
+          w.add('insert into receipt_batches (root) values ($1) returning id', [root], 'batch');
+          w.add(
+            `insert into receipts (record_id, status, code, amount, batch, idx)
+           select r, s, c, a, (select id from batch), i - 1 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) with ordinality as u(r, s, c, a, i)`,
+            [
+              fresh.map((i) => ids[i]),
+              results.map((r) => r.status),
+              results.map((r) => r.code ?? null),
+              results.map((r) => r.posted.toString()),
+            ],
+          );
+        }
+        await w.run(tx);
+        const byId = new Map<string, SubmitResult>();
+        fresh.forEach((i, k) => {
+          byId.set(ids[i] as string, {
+            recordId: fromHex(ids[i] as string),
+            receipt: receipts[k] as Uint8Array,
+            ...(results[k] as Applied),
+            repeated: false,
+          });
+        });
+        return ids.map((id, i) => {
+          const prior = seen.get(id);
+          if (prior) return prior;
+          const r = byId.get(id) as SubmitResult;
+          if (i === firstAt.get(id)) return r;
+          const { revoke: _, ...again } = r;
+          return { ...again, repeated: true };
         });
       });
-      return ids.map((id, i) => {
-        const prior = seen.get(id);
-        if (prior) return prior;
-        const r = byId.get(id) as SubmitResult;
-        if (i === firstAt.get(id)) return r;
-        const { revoke: _, ...again } = r;
-        return { ...again, repeated: true };
-      });
-    });
+    try {
+      return await apply(false);
+    } catch (e) {
+      if (!isReceiptConflict(e)) throw e;
+      return apply(true);
+    }
   }
 
   /** The party whose credential key has thumbprint `kid`, as seen in a settled channel. */

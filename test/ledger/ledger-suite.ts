@@ -94,6 +94,41 @@ export function ledgerSuite(openDb: () => Promise<Db>): void {
     }
   });
 
+  it('applies records sent in batches that are in flight at once (a client retrying before its answer) once', async () => {
+    const db = await openDb();
+    try {
+      const { p, key, ledger } = await setup(db);
+      await ledger.fund('party:fleet', 'EUR', 10_000n);
+      const records: Uint8Array[] = [];
+      for (let i = 0; i < 4; i++) {
+        const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 1_000n });
+        await deliver(p, frame);
+        await deliver(p, await p.payer.pay(channelId, BigInt(100 + i)));
+        records.push(encodeSettlement(p.payee.channel(channelId)!));
+      }
+      // Neither has a receipt when both are checked: the second finds the first's under the apply lock.
+      const [a, b, c] = await Promise.all([
+        ledger.submit(records.slice(0, 3)),
+        ledger.submit([records[2]!, records[1]!, records[3]!]),
+        ledger.submit(records.slice(0, 3)),
+      ]);
+      const byId = new Map([...a!, ...b!, ...c!].filter((r) => !r.repeated).map((r) => [toHex(r.recordId), r]));
+      expect(byId.size).toBe(4);
+      for (const r of [...a!, ...b!, ...c!]) {
+        expect(r).toMatchObject({ status: 'accepted', receipt: byId.get(toHex(r.recordId))!.receipt });
+        expect((await verifyReceipt(r.receipt, key.publicKey)).status).toBe('accepted');
+      }
+      expect(await ledger.balance('party:pads', 'EUR')).toBe(100n + 101n + 102n + 103n);
+      expect(await ledger.total()).toBe(0n);
+      const [{ n }] = (await db.query<{ n: string }>('select count(*)::text as n from postings where channel_id is not null')) as [
+        { n: string },
+      ];
+      expect(n).toBe('4');
+    } finally {
+      await db.close();
+    }
+  });
+
   it('rejects forged records with a code, refuses overdrafts, disputes equivocation', async () => {
     const db = await openDb();
     try {
