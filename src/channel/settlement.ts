@@ -140,6 +140,11 @@ export interface SettlementCheckOptions {
    * costs one accept signature, not one each (see {@link SignatureCheck.vouchedBy}).
    */
   batchAccepts?: Map<string, SignatureCheck>;
+  /**
+   * The bytes are the caller's own copy and stay unchanged while the result is in use (a ledger copies a
+   * whole batch into one buffer): read in place, not copied first.
+   */
+  owned?: boolean;
 }
 
 const sigCheck = (frame: { sign1: Sign1 }, publicKey: Uint8Array, field: string): SignatureCheck => ({
@@ -167,7 +172,7 @@ export async function checkSettlement(
   // One copy of the whole record, then every frame read in place: what the result holds (terms, chain
   // bytes, signatures) are views into that copy, which nobody else can change. A ledger reads thousands
   // a second, and copying each field out cost more memory traffic than the reading.
-  const own = bytes.length <= MAX_SETTLEMENT_BYTES ? new Uint8Array(bytes) : bytes; // too large: refused below
+  const own = o.owned || bytes.length > MAX_SETTLEMENT_BYTES ? bytes : new Uint8Array(bytes); // too large: refused below
   const m = fastReadSettlement(own) ?? asMap(decode(own, { maxBytes: MAX_SETTLEMENT_BYTES, maxDepth: 4, tags: [] }), 'settlement');
   onlyKeys(m, [0, 1, 2, 3, 4, 5, 6], 'settlement');
   if (asInt(need(m, 0, 'settlement.version'), 'settlement.version') !== 1) bad('unsupported version', 'settlement.version');

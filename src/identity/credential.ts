@@ -96,5 +96,6 @@ export function decodeChain(bytes: Uint8Array): Uint8Array[] {
   if (fast) return fast;
   const arr = asArray(decode(bytes, { maxBytes: 64 * 1024, maxDepth: 4, tags: [] }), 'chain');
   if (arr.length < 1 || arr.length > 4) throw new CodecError('FIELD_RANGE', `a chain holds 1 to 4 credentials, not ${arr.length}`, 'chain');
-  return arr.map((c, i) => asBytes(c, `chain[${i}]`, { max: 16 * 1024 }));
+  // Copied out, as above: a verified chain is cached for long, and a view would keep what it came in alive.
+  return arr.map((c, i) => asBytes(c, `chain[${i}]`, { max: 16 * 1024 }).slice());
 }

@@ -8,6 +8,7 @@
  * receipt again (idempotent).
  */
 
+import { MAX_SETTLEMENT_BYTES } from '../channel/fastframe.js';
 import { reservationId, signReservation } from '../channel/reservation.js';
 import { ChainCache, checkSettlement, type SignatureCheck, type VerifiedSettlement } from '../channel/settlement.js';
 import { equalBytes, fromHex, toHex } from '../codec/bytes.js';
@@ -15,6 +16,7 @@ import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../crypto/workers.js';
 import { CoseError, EdgepayError, LedgerError } from '../errors.js';
+import type { VerifiedChain } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import type { Db, Sql } from './db.js';
 import { type ReceiptStatus, rebuildReceipts, signReceiptBatch } from './receipt.js';
@@ -62,6 +64,19 @@ function columns(rows: readonly (readonly unknown[])[], n: number): unknown[][] 
   return cols;
 }
 
+/** A batch's postings as columns: record, channel, debit, credit, asset, amount. */
+type PostingColumns = [string[], string[], string[], string[], string[], string[]];
+
+/** Adds one posting (`amount` from `debit` to `credit`) to a batch's posting columns. */
+function post(cols: PostingColumns, recordId: string, channel: string, debit: string, credit: string, asset: string, amount: bigint): void {
+  cols[0].push(recordId);
+  cols[1].push(channel);
+  cols[2].push(debit);
+  cols[3].push(credit);
+  cols[4].push(asset);
+  cols[5].push(amount.toString());
+}
+
 function uniqueBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
   const m = new Map<string, T>();
   for (const x of xs) if (!m.has(key(x))) m.set(key(x), x);
@@ -101,6 +116,24 @@ const READ_STATE = `select
      from accounts where (party, asset) in (select * from unnest($4::text[], $5::text[]))) as accounts,
   (select coalesce(json_agg(json_build_array(id, encode(ticket, 'hex'), payer_kid)), '[]')
      from reservations where id = any($6::text[]) and not released) as reservations`;
+
+/**
+ * The records copied into one buffer, as views: what is checked is what is applied, whatever the caller does
+ * with its buffers meanwhile. One allocation a batch, not one a record kept alive until the batch is applied.
+ * Records too large to be settlement records are left as they are (refused unread).
+ */
+function ownCopy(records: readonly Uint8Array[]): Uint8Array[] {
+  let size = 0;
+  for (const r of records) if (r.length <= MAX_SETTLEMENT_BYTES) size += r.length;
+  const buf = new Uint8Array(size);
+  let at = 0;
+  return records.map((r) => {
+    if (r.length > MAX_SETTLEMENT_BYTES) return r;
+    buf.set(r, at);
+    at += r.length;
+    return buf.subarray(at - r.length, at);
+  });
+}
 
 /** A database error from storing a receipt for a record that has one (unique key of `receipts`). */
 const isReceiptConflict = (e: unknown) =>
@@ -342,7 +375,8 @@ export class Ledger {
    * verifier's threads, and a share of a fixed number of set-based statements per batch. Batches are
    * applied one at a time (a transaction-scoped lock), so limits hold in arrival order.
    */
-  async submit(records: readonly Uint8Array[]): Promise<SubmitResult[]> {
+  async submit(given: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    const records = ownCopy(given);
     const ids = records.map((r) => toHex(sha256(r)));
     const seen = ids.length > 0 ? await this.storedReceipts(this.o.db, ids) : new Map<string, SubmitResult>();
     // Check structure, chains and limits here, and every signature in one batch on the verifier's threads.
@@ -368,6 +402,7 @@ export class Ledger {
           chains: this.chains,
           deferChains: true,
           batchAccepts,
+          owned: true,
         });
         checked.push(settlement);
         for (const c of signatures) pendingSigs.push({ i, c });
@@ -686,94 +721,120 @@ export class Ledger {
   private applyBatch(items: readonly BatchItem[], state: BatchState, w: Writes): Map<string, Applied> {
     const out = new Map<string, Applied>();
     if (items.length === 0) return out;
+    // Per record this runs under the apply lock and makes garbage every batch in flight is copied with at the
+    // next scavenge: columns are filled directly, not from row arrays, and no closure or tuple is made per record.
     // The channels already known; new ones start empty and are written once, with the outcome, below.
     const chans = state.channels;
-    const fresh = new Map<string, VerifiedSettlement>();
-    for (const { v, channel: id } of items) {
+    const fresh = new Map<string, BatchItem>();
+    for (const x of items) {
+      const id = x.channel;
       if (chans.has(id)) continue;
-      fresh.set(id, v);
+      fresh.set(id, x);
       chans.set(id, { applied: 0n, disputed: false, closed: false, seq: 0, ticks: 0, dirty: true });
     }
     // New channels may bring new parties: remember how to pay them on conventional rails, and their keys.
-    const partyRows = new Map<string, [string, string | null, string | null, string]>();
-    const partyKeys = new Map<string, Uint8Array>();
-    for (const v of fresh.values())
-      for (const c of [v.payer, v.payee]) {
-        const p = c.party;
-        partyRows.set(p.claims.subject, [p.claims.subject, c.paymentRef ?? null, p.claims.category ?? null, toHex(p.subjectKid)]);
-        partyKeys.set(p.claims.subject, p.claims.publicKey);
+    const parties = new Map<string, VerifiedChain>();
+    for (const { v } of fresh.values()) {
+      parties.set(v.payer.party.claims.subject, v.payer);
+      parties.set(v.payee.party.claims.subject, v.payee);
+    }
+    if (parties.size > 0) {
+      const cols: [string[], (string | null)[], (string | null)[], string[], Uint8Array[]] = [[], [], [], [], []];
+      for (const [subject, c] of parties) {
+        cols[0].push(subject);
+        cols[1].push(c.paymentRef ?? null);
+        cols[2].push(c.party.claims.category ?? null);
+        cols[3].push(toHex(c.party.subjectKid));
+        cols[4].push(c.party.claims.publicKey);
       }
-    if (partyRows.size > 0)
       w.add(
         `insert into parties (party, payment_ref, category, kid, public_key)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
          on conflict (party) do update set payment_ref = excluded.payment_ref, category = excluded.category,
            kid = excluded.kid, public_key = excluded.public_key, updated_at = now()
          where (parties.payment_ref, parties.category, parties.kid) is distinct from (excluded.payment_ref, excluded.category, excluded.kid)`,
-        [...columns([...partyRows.values()], 4), [...partyKeys.values()]],
+        cols,
       );
+    }
     const outstanding = state.outstanding;
     // A channel opened with this ledger's reservation ticket is paid from the hold account first: the
     // stored ticket, byte for byte, and for this payer (no signature check needed).
     const holds = new Map<string, string>(); // channel id -> hold account
-    items.forEach(({ v, channel, payerKid }, i) => {
-      const r = state.reservations.get(state.tickets[i] as string);
-      if (r && equalBytes(r.ticket, v.terms.reservation as Uint8Array) && r.payerKid === payerKid)
-        holds.set(channel, `reserve:${state.tickets[i]}`);
-    });
+    if (state.reservations.size > 0)
+      items.forEach(({ v, channel, payerKid }, i) => {
+        const r = state.reservations.get(state.tickets[i] as string);
+        if (r && equalBytes(r.ticket, v.terms.reservation as Uint8Array) && r.payerKid === payerKid)
+          holds.set(channel, `reserve:${state.tickets[i]}`);
+      });
     const accounts = state.accounts;
-    const postings: string[][] = [];
+    const none = () => ({ balance: 0n, credit: 0n });
+    // postings: record, channel, debit, credit, asset, amount
+    const postings: PostingColumns = [[], [], [], [], [], []];
     const deltas = new Map<string, bigint>();
-    const disputes: string[][] = [];
+    const addDelta = (key: string, d: bigint) => deltas.set(key, (deltas.get(key) ?? 0n) + d);
+    const disputes: [string[], string[], string[], string[], string[]] = [[], [], [], [], []];
     const disputeBytes: Uint8Array[] = [];
-    for (const { recordId, bytes, v, channel: id, payerKid } of items) {
+    /** Marks the channel disputed; the first time, records the dispute and returns the device to revoke. */
+    const dispute = (x: BatchItem, ch: { disputed: boolean; dirty: boolean }, kind: string, unpaid: bigint): string | undefined => {
+      const first = !ch.disputed;
+      ch.disputed = true;
+      ch.dirty = true;
+      if (!first) return undefined;
+      disputes[0].push(x.channel);
+      disputes[1].push(x.payerKid);
+      disputes[2].push(x.v.payer.party.claims.subject);
+      disputes[3].push(kind);
+      disputes[4].push(unpaid.toString());
+      disputeBytes.push(x.bytes);
+      return x.payerKid;
+    };
+    for (const x of items) {
+      const { recordId, v, channel: id, payerKid } = x;
       const ch = chans.get(id) as NonNullable<ReturnType<typeof chans.get>>;
-      const payerParty = v.payer.party.claims.subject;
-      const dispute = (kind: string, unpaid: bigint): string | undefined => {
-        const first = !ch.disputed;
-        ch.disputed = true;
-        ch.dirty = true;
-        if (!first) return undefined;
-        disputes.push([id, payerKid, payerParty, kind, unpaid.toString()]);
-        disputeBytes.push(bytes);
-        return payerKid;
-      };
+      const asset = v.terms.asset;
       let r: Applied;
       const increase = v.amount - ch.applied;
-      if (v.equivocation) r = { status: 'disputed', posted: 0n, code: 'LEDGER_EQUIVOCATION', revoke: dispute('equivocation', 0n) };
+      if (v.equivocation) r = { status: 'disputed', posted: 0n, code: 'LEDGER_EQUIVOCATION', revoke: dispute(x, ch, 'equivocation', 0n) };
       else if (ch.disputed) r = { status: 'disputed', posted: 0n, code: 'LEDGER_DISPUTED' };
       else if (increase > 0n) {
         // The device's total outstanding (its open channels' amounts), in arrival order: a claim past its
         // credential's limit is an overspend: refused, the device disputed (and revoked), the unpaid claim
         // recorded against its party.
         const others = (outstanding.get(payerKid) ?? 0n) - (ch.closed ? 0n : ch.applied);
-        const acct = accounts.get(accountKey(payerParty, v.terms.asset)) ?? { balance: 0n, credit: 0n };
+        const payerParty = v.payer.party.claims.subject;
+        const payerKey = accountKey(payerParty, asset);
+        const acct = accounts.get(payerKey) ?? none();
         const holdName = holds.get(id);
-        const hold = holdName ? (accounts.get(accountKey(holdName, v.terms.asset)) ?? { balance: 0n, credit: 0n }) : undefined;
+        const holdKey = holdName ? accountKey(holdName, asset) : '';
+        const hold = holdName ? (accounts.get(holdKey) ?? none()) : undefined;
         const fromHold = hold ? (hold.balance < increase ? hold.balance : increase) : 0n;
         const fromParty = increase - fromHold;
         if (others + v.amount > v.payer.limits.totalOutstanding)
-          r = { status: 'rejected', posted: 0n, code: 'LEDGER_OUTSTANDING', revoke: dispute('overspend', increase) };
+          r = { status: 'rejected', posted: 0n, code: 'LEDGER_OUTSTANDING', revoke: dispute(x, ch, 'overspend', increase) };
         else if (fromParty > 0n && acct.balance - fromParty < -acct.credit) r = { status: 'rejected', posted: 0n, code: 'LEDGER_FUNDS' };
         else {
           const payeeParty = v.payee.party.claims.subject;
-          accounts.set(accountKey(payerParty, v.terms.asset), acct);
-          const payee = accounts.get(accountKey(payeeParty, v.terms.asset));
-          for (const [from, amount, a] of [
-            [holdName, fromHold, hold],
-            [payerParty, fromParty, acct],
-          ] as const) {
-            if (!from || !a || amount === 0n) continue;
-            a.balance -= amount;
-            if (payee) payee.balance += amount; // a party that pays and is paid in one batch
-            postings.push([recordId, id, from, payeeParty, v.terms.asset, amount.toString()]);
-            for (const [party, d] of [
-              [from, -amount],
-              [payeeParty, amount],
-            ] as const)
-              deltas.set(accountKey(party, v.terms.asset), (deltas.get(accountKey(party, v.terms.asset)) ?? 0n) + d);
+          const payeeKey = accountKey(payeeParty, asset);
+          accounts.set(payerKey, acct);
+          const payee = accounts.get(payeeKey);
+          if (hold && fromHold > 0n) {
+            hold.balance -= fromHold;
+            if (payee) payee.balance += fromHold; // a party that pays and is paid in one batch
+            post(postings, recordId, id, holdName as string, payeeParty, asset, fromHold);
+            addDelta(holdKey, -fromHold);
+            addDelta(payeeKey, fromHold);
           }
-          Object.assign(ch, { applied: v.amount, seq: Math.max(ch.seq, v.seq), ticks: Math.max(ch.ticks, v.ticks), dirty: true });
+          if (fromParty > 0n) {
+            acct.balance -= fromParty;
+            if (payee) payee.balance += fromParty;
+            post(postings, recordId, id, payerParty, payeeParty, asset, fromParty);
+            addDelta(payerKey, -fromParty);
+            addDelta(payeeKey, fromParty);
+          }
+          ch.applied = v.amount;
+          if (v.seq > ch.seq) ch.seq = v.seq;
+          if (v.ticks > ch.ticks) ch.ticks = v.ticks;
+          ch.dirty = true;
           outstanding.set(payerKid, ch.closed ? others : others + v.amount);
           if (v.closed && !ch.closed) {
             ch.closed = true;
@@ -789,11 +850,11 @@ export class Ledger {
       } else r = { status: 'duplicate', posted: 0n };
       out.set(recordId, r);
     }
-    if (postings.length > 0)
+    if (postings[0].length > 0)
       w.add(
         `insert into postings (record_id, channel_id, debit, credit, asset, amount)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[])`,
-        columns(postings, 6),
+        postings,
       );
     const moved = [...deltas].filter(([, d]) => d !== 0n);
     if (moved.length > 0)
@@ -805,8 +866,41 @@ export class Ledger {
           3,
         ),
       );
-    const dirty = [...chans].filter(([, c]) => c.dirty);
-    if (dirty.length > 0)
+    // Known channels only update their state: their fixed columns here are not written.
+    const c = {
+      id: [] as string[],
+      payerParty: [] as string[],
+      payeeParty: [] as string[],
+      payerKid: [] as string[],
+      payeeKid: [] as string[],
+      asset: [] as string[],
+      cap: [] as string[],
+      limit: [] as (string | null)[],
+      applied: [] as string[],
+      seq: [] as number[],
+      ticks: [] as number[],
+      closed: [] as boolean[],
+      disputed: [] as boolean[],
+    };
+    chans.forEach((st, id) => {
+      if (!st.dirty) return;
+      const x = fresh.get(id);
+      const v = x?.v;
+      c.id.push(id);
+      c.payerParty.push(v ? v.payer.party.claims.subject : '');
+      c.payeeParty.push(v ? v.payee.party.claims.subject : '');
+      c.payerKid.push(x ? x.payerKid : '');
+      c.payeeKid.push(v ? toHex(v.payee.kid) : '');
+      c.asset.push(v ? v.terms.asset : '');
+      c.cap.push(v ? v.terms.cap.toString() : '0');
+      c.limit.push(v ? v.payer.limits.totalOutstanding.toString() : null);
+      c.applied.push(st.applied.toString());
+      c.seq.push(st.seq);
+      c.ticks.push(st.ticks);
+      c.closed.push(st.closed);
+      c.disputed.push(st.disputed);
+    });
+    if (c.id.length > 0)
       w.add(
         `insert into channels (id, payer_party, payee_party, payer_kid, payee_kid, asset, cap, outstanding_limit,
                                applied, seq, ticks, closed, disputed)
@@ -814,28 +908,7 @@ export class Ledger {
                               $9::numeric[], $10::int[], $11::int[], $12::bool[], $13::bool[])
          on conflict (id) do update set applied = excluded.applied, seq = excluded.seq, ticks = excluded.ticks,
            closed = excluded.closed, disputed = excluded.disputed`,
-        columns(
-          dirty.map(([id, c]) => {
-            // Known channels only update their state: their fixed columns here are not written.
-            const v = fresh.get(id);
-            return [
-              id,
-              v?.payer.party.claims.subject ?? '',
-              v?.payee.party.claims.subject ?? '',
-              v ? toHex(v.payer.kid) : '',
-              v ? toHex(v.payee.kid) : '',
-              v?.terms.asset ?? '',
-              (v?.terms.cap ?? 0n).toString(),
-              v ? v.payer.limits.totalOutstanding.toString() : null,
-              c.applied.toString(),
-              c.seq,
-              c.ticks,
-              c.closed,
-              c.disputed,
-            ];
-          }),
-          13,
-        ),
+        Object.values(c),
       );
     if (outstanding.size > 0)
       w.add(
@@ -846,11 +919,11 @@ export class Ledger {
           2,
         ),
       );
-    if (disputes.length > 0)
+    if (disputeBytes.length > 0)
       w.add(
         `insert into disputes (channel_id, payer_kid, payer_party, kind, unpaid, evidence)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::bytea[]) on conflict do nothing`,
-        [...columns(disputes, 5), disputeBytes],
+        [...disputes, disputeBytes],
       );
     return out;
   }

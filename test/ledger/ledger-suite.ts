@@ -106,13 +106,19 @@ export function ledgerSuite(openDb: () => Promise<Db>): void {
         await deliver(p, await p.payer.pay(channelId, BigInt(100 + i)));
         records.push(encodeSettlement(p.payee.channel(channelId)!));
       }
+      // What is checked is what is applied: the caller's buffers changing meanwhile change nothing.
+      const mine = records.map((r) => r.slice());
+      const pending = ledger.submit([mine[0]!]);
+      mine[0]!.fill(0);
+      const first = await pending;
+      expect(first[0]).toMatchObject({ status: 'accepted', posted: 100n, recordId: sha256(records[0]!) });
       // Neither has a receipt when both are checked: the second finds the first's under the apply lock.
       const [a, b, c] = await Promise.all([
         ledger.submit(records.slice(0, 3)),
         ledger.submit([records[2]!, records[1]!, records[3]!]),
         ledger.submit(records.slice(0, 3)),
       ]);
-      const byId = new Map([...a!, ...b!, ...c!].filter((r) => !r.repeated).map((r) => [toHex(r.recordId), r]));
+      const byId = new Map([...first, ...a!, ...b!, ...c!].filter((r) => !r.repeated).map((r) => [toHex(r.recordId), r]));
       expect(byId.size).toBe(4);
       for (const r of [...a!, ...b!, ...c!]) {
         expect(r).toMatchObject({ status: 'accepted', receipt: byId.get(toHex(r.recordId))!.receipt });
