@@ -866,7 +866,8 @@ export class Ledger {
           3,
         ),
       );
-    // Known channels only update their state: their fixed columns here are not written.
+    // New channels are inserted whole; known ones only update their state. Which is which was read under the
+    // apply lock, which every writer of channels holds: a plain insert, without an upsert's conflict check a row.
     const c = {
       id: [] as string[],
       payerParty: [] as string[],
@@ -875,7 +876,15 @@ export class Ledger {
       payeeKid: [] as string[],
       asset: [] as string[],
       cap: [] as string[],
-      limit: [] as (string | null)[],
+      limit: [] as string[],
+      applied: [] as string[],
+      seq: [] as number[],
+      ticks: [] as number[],
+      closed: [] as boolean[],
+      disputed: [] as boolean[],
+    };
+    const u = {
+      id: [] as string[],
       applied: [] as string[],
       seq: [] as number[],
       ticks: [] as number[],
@@ -885,30 +894,36 @@ export class Ledger {
     chans.forEach((st, id) => {
       if (!st.dirty) return;
       const x = fresh.get(id);
-      const v = x?.v;
-      c.id.push(id);
-      c.payerParty.push(v ? v.payer.party.claims.subject : '');
-      c.payeeParty.push(v ? v.payee.party.claims.subject : '');
-      c.payerKid.push(x ? x.payerKid : '');
-      c.payeeKid.push(v ? toHex(v.payee.kid) : '');
-      c.asset.push(v ? v.terms.asset : '');
-      c.cap.push(v ? v.terms.cap.toString() : '0');
-      c.limit.push(v ? v.payer.limits.totalOutstanding.toString() : null);
-      c.applied.push(st.applied.toString());
-      c.seq.push(st.seq);
-      c.ticks.push(st.ticks);
-      c.closed.push(st.closed);
-      c.disputed.push(st.disputed);
+      const to = x ? c : u;
+      to.id.push(id);
+      to.applied.push(st.applied.toString());
+      to.seq.push(st.seq);
+      to.ticks.push(st.ticks);
+      to.closed.push(st.closed);
+      to.disputed.push(st.disputed);
+      if (!x) return;
+      c.payerParty.push(x.v.payer.party.claims.subject);
+      c.payeeParty.push(x.v.payee.party.claims.subject);
+      c.payerKid.push(x.payerKid);
+      c.payeeKid.push(toHex(x.v.payee.kid));
+      c.asset.push(x.v.terms.asset);
+      c.cap.push(x.v.terms.cap.toString());
+      c.limit.push(x.v.payer.limits.totalOutstanding.toString());
     });
     if (c.id.length > 0)
       w.add(
         `insert into channels (id, payer_party, payee_party, payer_kid, payee_kid, asset, cap, outstanding_limit,
                                applied, seq, ticks, closed, disputed)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[],
-                              $9::numeric[], $10::int[], $11::int[], $12::bool[], $13::bool[])
-         on conflict (id) do update set applied = excluded.applied, seq = excluded.seq, ticks = excluded.ticks,
-           closed = excluded.closed, disputed = excluded.disputed`,
+                              $9::numeric[], $10::int[], $11::int[], $12::bool[], $13::bool[])`,
         Object.values(c),
+      );
+    if (u.id.length > 0)
+      w.add(
+        `update channels set applied = s.applied, seq = s.seq, ticks = s.ticks, closed = s.closed, disputed = s.disputed
+         from unnest($1::text[], $2::numeric[], $3::int[], $4::int[], $5::bool[], $6::bool[]) as s(id, applied, seq, ticks, closed, disputed)
+         where channels.id = s.id`,
+        Object.values(u),
       );
     if (outstanding.size > 0)
       w.add(
