@@ -3,6 +3,7 @@
 import { decodeFrame } from '../../src/channel/messages.js';
 import { Payee } from '../../src/channel/payee.js';
 import { Payer } from '../../src/channel/payer.js';
+import { encodeSettlement } from '../../src/channel/settlement.js';
 import { type ChannelRecord, type ChannelStore, MemoryChannelStore } from '../../src/channel/store.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import type { Signer } from '../../src/crypto/ed25519.js';
@@ -134,6 +135,18 @@ export async function deliver(p: Pair, frame: Uint8Array): Promise<Uint8Array[]>
   const answers = await p.payee.handle(frame);
   for (const a of answers) await p.payer.handle(a);
   return answers;
+}
+
+/** One channel per amount, each paid once with that amount: the payee's settlement records, in order. */
+export async function paidRecords(p: Pair, amounts: readonly bigint[], cap = 1_000n): Promise<Uint8Array[]> {
+  const records: Uint8Array[] = [];
+  for (const amount of amounts) {
+    const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap });
+    await deliver(p, frame);
+    await deliver(p, await p.payer.pay(channelId, amount));
+    records.push(encodeSettlement(p.payee.channel(channelId) as ChannelRecord));
+  }
+  return records;
 }
 
 /** A memory store that counts its writes. */

@@ -9,7 +9,7 @@ import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db } from '../../src/ledger/db.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { verifyReceipt } from '../../src/ledger/receipt.js';
-import { deliver, pair } from '../channel/world.js';
+import { deliver, paidRecords, pair } from '../channel/world.js';
 
 async function setup(db: Db) {
   const p = await pair();
@@ -64,13 +64,7 @@ export function ledgerSuite(openDb: () => Promise<Db>): void {
     try {
       const { p, key, ledger } = await setup(db);
       await ledger.fund('party:fleet', 'EUR', 10_000n);
-      const records: Uint8Array[] = [];
-      for (let i = 0; i < 6; i++) {
-        const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 1_000n });
-        await deliver(p, frame);
-        await deliver(p, await p.payer.pay(channelId, BigInt(10 + i)));
-        records.push(encodeSettlement(p.payee.channel(channelId)!));
-      }
+      const records = await paidRecords(p, [10n, 11n, 12n, 13n, 14n, 15n]);
       const forged = records[2]!.slice();
       forged[forged.length - 3]! ^= 1; // the voucher's signature
       const first = await ledger.submit([records[0]!, forged, records[1]!, records[2]!]);
@@ -99,13 +93,7 @@ export function ledgerSuite(openDb: () => Promise<Db>): void {
     try {
       const { p, key, ledger } = await setup(db);
       await ledger.fund('party:fleet', 'EUR', 10_000n);
-      const records: Uint8Array[] = [];
-      for (let i = 0; i < 4; i++) {
-        const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 1_000n });
-        await deliver(p, frame);
-        await deliver(p, await p.payer.pay(channelId, BigInt(100 + i)));
-        records.push(encodeSettlement(p.payee.channel(channelId)!));
-      }
+      const records = await paidRecords(p, [100n, 101n, 102n, 103n]);
       // What is checked is what is applied: the caller's buffers changing meanwhile change nothing.
       const mine = records.map((r) => r.slice());
       const pending = ledger.submit([mine[0]!]);

@@ -1,15 +1,14 @@
 /**
  * Two ledger processes on one PostgreSQL database (as `bench seed1` runs three): a client that fails over
- * sends the same batch to both. The apply lock orders them; the second finds the first's receipts under
- * the lock and returns them as repeats.
+ * sends the same batch to both. The apply lock orders them; storing the second's receipts conflicts with
+ * the first's, so the second applies the batch again, finds them, and returns them as repeats.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeSettlement } from '../../src/channel/settlement.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { type BatchVerifier, inlineVerifier } from '../../src/crypto/workers.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { deliver, pair } from '../channel/world.js';
+import { paidRecords, pair } from '../channel/world.js';
 import { freshSchema, havePostgres, postgresDb } from './dbs.js';
 
 describe.skipIf(!havePostgres)('two ledger processes on PostgreSQL at 127.0.0.1:5432', () => {
@@ -45,13 +44,7 @@ describe.skipIf(!havePostgres)('two ledger processes on PostgreSQL at 127.0.0.1:
       const a = await open(dbA);
       const b = await open(dbB, held);
       await a.fund('party:fleet', 'EUR', 10_000n);
-      const records: Uint8Array[] = [];
-      for (let i = 0; i < 4; i++) {
-        const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 1_000n });
-        await deliver(p, frame);
-        await deliver(p, await p.payer.pay(channelId, BigInt(100 + i)));
-        records.push(encodeSettlement(p.payee.channel(channelId)!));
-      }
+      const records = await paidRecords(p, [100n, 101n, 102n, 103n]);
       const fromB = b.submit(records);
       await inVerify;
       const fromA = await a.submit(records);
