@@ -9,6 +9,7 @@
  */
 
 import { MAX_SETTLEMENT_BYTES } from '../channel/fastframe.js';
+import type { OpenTerms } from '../channel/messages.js';
 import { reservationId, signReservation } from '../channel/reservation.js';
 import { ChainCache, checkSettlement, type SignatureCheck, type VerifiedSettlement } from '../channel/settlement.js';
 import { equalBytes, fromHex, toHex } from '../codec/bytes.js';
@@ -164,11 +165,43 @@ class Writes {
   }
 }
 
-/** A verified record in a batch, with the hex ids the batch's statements key on (worked out once). */
+/**
+ * What applying a record needs of its verified settlement, taken as soon as it is checked: the decoded frames
+ * (views into the batch) then die young, instead of being copied by every scavenge while the batch waits for
+ * its signatures and the apply lock. The credential chains are the cache's, shared.
+ */
+interface Settled {
+  payer: VerifiedSettlement['payer'];
+  payee: VerifiedSettlement['payee'];
+  terms: Pick<OpenTerms, 'asset' | 'cap' | 'reservation'>;
+  amount: bigint;
+  seq: number;
+  ticks: number;
+  closed: boolean;
+  equivocation: boolean;
+  /** The channel id and the payer's key thumbprint, hex (the batch's statements key on them). */
+  channel: string;
+  payerKid: string;
+}
+
+const settled = (v: VerifiedSettlement): Settled => ({
+  payer: v.payer,
+  payee: v.payee,
+  terms: { asset: v.terms.asset, cap: v.terms.cap, reservation: v.terms.reservation },
+  amount: v.amount,
+  seq: v.seq,
+  ticks: v.ticks,
+  closed: v.closed,
+  equivocation: v.equivocation !== undefined,
+  channel: toHex(v.channelId),
+  payerKid: toHex(v.payer.kid),
+});
+
+/** A verified record in a batch. */
 interface BatchItem {
   recordId: string;
   bytes: Uint8Array;
-  v: VerifiedSettlement;
+  v: Settled;
   channel: string;
   payerKid: string;
 }
@@ -380,7 +413,7 @@ export class Ledger {
     const ids = records.map((r) => toHex(sha256(r)));
     const seen = ids.length > 0 ? await this.storedReceipts(this.o.db, ids) : new Map<string, SubmitResult>();
     // Check structure, chains and limits here, and every signature in one batch on the verifier's threads.
-    const checked: (VerifiedSettlement | EdgepayError | undefined)[] = [];
+    const checked: (Settled | EdgepayError | undefined)[] = [];
     const pendingSigs: { i: number; c: SignatureCheck }[] = [];
     const firstAt = new Map<string, number>();
     const batchAccepts = new Map<string, SignatureCheck>();
@@ -404,7 +437,7 @@ export class Ledger {
           batchAccepts,
           owned: true,
         });
-        checked.push(settlement);
+        checked.push(settled(settlement));
         for (const c of signatures) pendingSigs.push({ i, c });
       } catch (e) {
         if (!(e instanceof EdgepayError)) throw e;
@@ -433,8 +466,8 @@ export class Ledger {
               recordId: ids[i] as string,
               bytes: records[i] as Uint8Array,
               v,
-              channel: toHex(v.channelId),
-              payerKid: toHex(v.payer.kid),
+              channel: v.channel,
+              payerKid: v.payerKid,
             });
         }
         const state = await this.readState(tx, lookLate ? fresh.map((i) => ids[i] as string) : [], candidates);
