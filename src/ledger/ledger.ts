@@ -69,7 +69,15 @@ function columns(rows: readonly (readonly unknown[])[], n: number): unknown[][] 
 type PostingColumns = [string[], string[], string[], string[], string[], string[]];
 
 /** Adds one posting (`amount` from `debit` to `credit`) to a batch's posting columns. */
-function post(cols: PostingColumns, recordId: string, channel: string, debit: string, credit: string, asset: string, amount: bigint): void {
+function addPosting(
+  cols: PostingColumns,
+  recordId: string,
+  channel: string,
+  debit: string,
+  credit: string,
+  asset: string,
+  amount: bigint,
+): void {
   cols[0].push(recordId);
   cols[1].push(channel);
   cols[2].push(debit);
@@ -853,14 +861,14 @@ export class Ledger {
           if (hold && fromHold > 0n) {
             hold.balance -= fromHold;
             if (payee) payee.balance += fromHold; // a party that pays and is paid in one batch
-            post(postings, recordId, id, holdName as string, payeeParty, asset, fromHold);
+            addPosting(postings, recordId, id, holdName as string, payeeParty, asset, fromHold);
             addDelta(holdKey, -fromHold);
             addDelta(payeeKey, fromHold);
           }
           if (fromParty > 0n) {
             acct.balance -= fromParty;
             if (payee) payee.balance += fromParty;
-            post(postings, recordId, id, payerParty, payeeParty, asset, fromParty);
+            addPosting(postings, recordId, id, payerParty, payeeParty, asset, fromParty);
             addDelta(payerKey, -fromParty);
             addDelta(payeeKey, fromParty);
           }
