@@ -210,8 +210,6 @@ interface BatchItem {
   recordId: string;
   bytes: Uint8Array;
   v: Settled;
-  channel: string;
-  payerKid: string;
 }
 
 export class Ledger {
@@ -418,7 +416,8 @@ export class Ledger {
    */
   async submit(given: readonly Uint8Array[]): Promise<SubmitResult[]> {
     const records = ownCopy(given);
-    const ids = records.map((r) => toHex(sha256(r)));
+    const hashes = records.map(sha256);
+    const ids = hashes.map(toHex);
     const seen = ids.length > 0 ? await this.storedReceipts(this.o.db, ids) : new Map<string, SubmitResult>();
     // Check structure, chains and limits here, and every signature in one batch on the verifier's threads.
     const checked: (Settled | EdgepayError | undefined)[] = [];
@@ -474,8 +473,6 @@ export class Ledger {
               recordId: ids[i] as string,
               bytes: records[i] as Uint8Array,
               v,
-              channel: v.channel,
-              payerKid: v.payerKid,
             });
         }
         const state = await this.readState(tx, lookLate ? fresh.map((i) => ids[i] as string) : [], candidates);
@@ -493,7 +490,7 @@ export class Ledger {
           this.o.signer,
           this.o.id,
           this.now(),
-          fresh.map((i, k) => ({ recordId: fromHex(ids[i] as string), ...withoutRevoke(results[k] as Applied) })),
+          fresh.map((i, k) => ({ recordId: hashes[i] as Uint8Array, ...withoutRevoke(results[k] as Applied) })),
         );
         if (fresh.length > 0) {
           // The root once; each row its result and place: the receipt is rebuilt from them if asked again.
@@ -513,7 +510,7 @@ export class Ledger {
         const byId = new Map<string, SubmitResult>();
         fresh.forEach((i, k) => {
           byId.set(ids[i] as string, {
-            recordId: fromHex(ids[i] as string),
+            recordId: hashes[i] as Uint8Array,
             receipt: receipts[k] as Uint8Array,
             ...(results[k] as Applied),
             repeated: false,
@@ -734,8 +731,8 @@ export class Ledger {
     };
     const [r] = await tx.query<Row>(READ_STATE, [
       recordIds,
-      [...new Set(items.map((x) => x.channel))],
-      [...new Set(items.map((x) => x.payerKid))],
+      [...new Set(items.map((x) => x.v.channel))],
+      [...new Set(items.map((x) => x.v.payerKid))],
       ...columns(accountKeys, 2),
       [...new Set(tickets.filter((t) => t !== ''))],
     ]);
@@ -768,7 +765,7 @@ export class Ledger {
     const chans = state.channels;
     const fresh = new Map<string, BatchItem>();
     for (const x of items) {
-      const id = x.channel;
+      const id = x.v.channel;
       if (chans.has(id)) continue;
       fresh.set(id, x);
       chans.set(id, { applied: 0n, disputed: false, closed: false, seq: 0, ticks: 0, dirty: true });
@@ -802,10 +799,10 @@ export class Ledger {
     // stored ticket, byte for byte, and for this payer (no signature check needed).
     const holds = new Map<string, string>(); // channel id -> hold account
     if (state.reservations.size > 0)
-      items.forEach(({ v, channel, payerKid }, i) => {
+      items.forEach(({ v }, i) => {
         const r = state.reservations.get(state.tickets[i] as string);
-        if (r && equalBytes(r.ticket, v.terms.reservation as Uint8Array) && r.payerKid === payerKid)
-          holds.set(channel, `reserve:${state.tickets[i]}`);
+        if (r && equalBytes(r.ticket, v.terms.reservation as Uint8Array) && r.payerKid === v.payerKid)
+          holds.set(v.channel, `reserve:${state.tickets[i]}`);
       });
     const accounts = state.accounts;
     const none = () => ({ balance: 0n, credit: 0n });
@@ -821,16 +818,17 @@ export class Ledger {
       ch.disputed = true;
       ch.dirty = true;
       if (!first) return undefined;
-      disputes[0].push(x.channel);
-      disputes[1].push(x.payerKid);
+      disputes[0].push(x.v.channel);
+      disputes[1].push(x.v.payerKid);
       disputes[2].push(x.v.payer.party.claims.subject);
       disputes[3].push(kind);
       disputes[4].push(unpaid.toString());
       disputeBytes.push(x.bytes);
-      return x.payerKid;
+      return x.v.payerKid;
     };
     for (const x of items) {
-      const { recordId, v, channel: id, payerKid } = x;
+      const { recordId, v } = x;
+      const { channel: id, payerKid } = v;
       const ch = chans.get(id) as NonNullable<ReturnType<typeof chans.get>>;
       const asset = v.terms.asset;
       let r: Applied;
@@ -945,7 +943,7 @@ export class Ledger {
       if (!x) return;
       c.payerParty.push(x.v.payer.party.claims.subject);
       c.payeeParty.push(x.v.payee.party.claims.subject);
-      c.payerKid.push(x.payerKid);
+      c.payerKid.push(x.v.payerKid);
       c.payeeKid.push(toHex(x.v.payee.kid));
       c.asset.push(x.v.terms.asset);
       c.cap.push(x.v.terms.cap.toString());
