@@ -13,7 +13,7 @@ import { asAmount, asArray, asBool, asBytes, asInt, asMap, asText, type CborMap,
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { ChannelError } from '../errors.js';
-import type { VerifiedChain } from '../identity/chain.js';
+import type { ChainFacts } from '../identity/chain.js';
 import { REVOCATION_CONTENT_TYPE } from '../identity/revocation.js';
 import {
   fastDecodeAccept,
@@ -59,7 +59,7 @@ export interface OpenTerms {
  * so a rogue payer device and a colluding payee cannot widen the party's limits. `field` names the terms.
  * @throws ChannelError CH_TERMS.
  */
-export function checkTermsWithin(t: OpenTerms, payer: VerifiedChain, field: string): void {
+export function checkTermsWithin(t: OpenTerms, payer: Pick<ChainFacts, 'limits' | 'validUntil'>, field: string): void {
   const refuse = (why: string, f: string): never => {
     throw new ChannelError('CH_TERMS', why, `${field}.${f}`);
   };

@@ -15,11 +15,11 @@ import { BoundedMap, BoundedSet } from '../bounded.js';
 import { equalBytes, sameBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { type Sign1, sigStructure } from '../codec/cose-sign1.js';
-import { asArray, asBytes, asInt, asMap, need, onlyKeys } from '../codec/fields.js';
+import { asArray, asBytes, asInt, asMap, type CborMap, need, onlyKeys } from '../codec/fields.js';
 import { sha256 } from '../crypto/hash.js';
 import { getEd25519 } from '../crypto/index.js';
 import { ChannelError, CoseError, EdgepayError, IdentityError } from '../errors.js';
-import { checkCounterparty, type DeferredCheck, type VerifiedChain, verifyChain } from '../identity/chain.js';
+import { type ChainFacts, checkCounterparty, type DeferredCheck, verifyChain } from '../identity/chain.js';
 import { kidPrefix } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { fastReadSettlement, MAX_SETTLEMENT_BYTES } from './fastframe.js';
@@ -71,8 +71,8 @@ export function encodeSettlement(r: ChannelRecord): Uint8Array {
 export interface VerifiedSettlement {
   channelId: Uint8Array;
   terms: OpenTerms;
-  payer: VerifiedChain;
-  payee: VerifiedChain;
+  payer: ChainFacts;
+  payee: ChainFacts;
   /** The newest payer-signed state: seq and the amount it (with proven ticks) makes owed. */
   seq: number;
   ticks: number;
@@ -102,6 +102,8 @@ export interface SignatureCheck {
   failed?: () => void;
   /** For a credential chain's signature: the chain's hash (hex), so a ledger that verified it before may skip it. */
   chain?: string;
+  /** For a credential chain's signature: what the chain proves, for a ledger to store once it verified. */
+  chainFacts?: ChainFacts;
   /**
    * For an accept: another accept in the same batch by the same payee key with the same chain. If that one
    * verifies, this one binds the same and need not be checked; if it fails, this one is checked on its own.
@@ -145,6 +147,40 @@ export interface SettlementCheckOptions {
    * whole batch into one buffer): read in place, not copied first.
    */
   owned?: boolean;
+  /**
+   * What a ledger's store holds for chains it verified before, by chain key ({@link ChainCache.keyOf}): such a
+   * chain is taken from here, not decoded (revocation is still checked against the newest lists).
+   */
+  storedChains?: ReadonlyMap<string, ChainFacts>;
+}
+
+/** A settlement record's frames, read but not yet checked ({@link readSettlement}). */
+export interface SettlementFrames {
+  m: CborMap;
+  open: Extract<Frame, { type: 'open' }>;
+  accept: Extract<Frame, { type: 'accept' }>;
+}
+
+/**
+ * Reads a settlement record's map and its open and accept frames; {@link checkSettlement} does the rest. A
+ * ledger reads a batch first to look up the chains it carries in one query.
+ * @throws ChannelError CH_SETTLEMENT, CodecError, CoseError, each naming the field.
+ */
+export function readSettlement(bytes: Uint8Array, owned = false): SettlementFrames {
+  // One copy of the whole record, then every frame read in place: what the result holds (terms, chain
+  // bytes, signatures) are views into that copy, which nobody else can change. A ledger reads thousands
+  // a second, and copying each field out cost more memory traffic than the reading.
+  const own = owned || bytes.length > MAX_SETTLEMENT_BYTES ? bytes : new Uint8Array(bytes); // too large: refused below
+  const m = fastReadSettlement(own) ?? asMap(decode(own, { maxBytes: MAX_SETTLEMENT_BYTES, maxDepth: 4, tags: [] }), 'settlement');
+  onlyKeys(m, [0, 1, 2, 3, 4, 5, 6], 'settlement');
+  if (asInt(need(m, 0, 'settlement.version'), 'settlement.version') !== 1) bad('unsupported version', 'settlement.version');
+  // Every byte string in `m` is ours (views into `own`, or the general decoder's copies): frames read in place.
+  const open = decodeFrame(asBytes(need(m, 1, 'settlement.open'), 'settlement.open'), true);
+  const accept = decodeFrame(asBytes(need(m, 2, 'settlement.accept'), 'settlement.accept'), true);
+  if (open.type !== 'open') return bad('not an open frame', 'settlement.open');
+  if (accept.type !== 'accept' || !equalBytes(accept.channelId, open.channelId))
+    return bad('not the accept of this channel', 'settlement.accept');
+  return { m, open, accept };
 }
 
 const sigCheck = (frame: { sign1: Sign1 }, publicKey: Uint8Array, field: string): SignatureCheck => ({
@@ -166,27 +202,17 @@ const sigCheck = (frame: { sign1: Sign1 }, publicKey: Uint8Array, field: string)
  * Credential chains are verified once each (`ChainCache`), revocation on every use.
  */
 export async function checkSettlement(
-  bytes: Uint8Array,
+  record: Uint8Array | SettlementFrames,
   o: SettlementCheckOptions,
 ): Promise<{ settlement: VerifiedSettlement; signatures: SignatureCheck[] }> {
-  // One copy of the whole record, then every frame read in place: what the result holds (terms, chain
-  // bytes, signatures) are views into that copy, which nobody else can change. A ledger reads thousands
-  // a second, and copying each field out cost more memory traffic than the reading.
-  const own = o.owned || bytes.length > MAX_SETTLEMENT_BYTES ? bytes : new Uint8Array(bytes); // too large: refused below
-  const m = fastReadSettlement(own) ?? asMap(decode(own, { maxBytes: MAX_SETTLEMENT_BYTES, maxDepth: 4, tags: [] }), 'settlement');
-  onlyKeys(m, [0, 1, 2, 3, 4, 5, 6], 'settlement');
-  if (asInt(need(m, 0, 'settlement.version'), 'settlement.version') !== 1) bad('unsupported version', 'settlement.version');
-  // Every byte string in `m` is ours (views into `own`, or the general decoder's copies): frames read in place.
-  const open = decodeFrame(asBytes(need(m, 1, 'settlement.open'), 'settlement.open'), true);
-  const accept = decodeFrame(asBytes(need(m, 2, 'settlement.accept'), 'settlement.accept'), true);
-  if (open.type !== 'open') return bad('not an open frame', 'settlement.open');
-  if (accept.type !== 'accept' || !equalBytes(accept.channelId, open.channelId))
-    return bad('not the accept of this channel', 'settlement.accept');
+  const { m, open, accept } = record instanceof Uint8Array ? readSettlement(record, o.owned) : record;
   // Credentials are checked as of when they were used: their expiry does not void a payment made in time.
   const chainOpts = { trust: o.trust, now: o.now, revocationAt: o.revocationAt, skipTimeCheck: true };
   const signatures: SignatureCheck[] = [];
   const chain = (bytes: Uint8Array, key?: string) =>
-    o.chains ? o.chains.verify(bytes, chainOpts, o.deferChains ? signatures : undefined, key) : verifyChain(bytes, chainOpts);
+    o.chains
+      ? o.chains.verify(bytes, chainOpts, o.deferChains ? signatures : undefined, key, o.storedChains)
+      : verifyChain(bytes, chainOpts);
   // The payee's chain key is asked for again below: hashed once.
   const payeeChainKey = o.chains ? o.chains.keyFor(accept.chain) : '';
   const payer = await chain(open.terms.chain);
@@ -197,8 +223,8 @@ export async function checkSettlement(
   const limits = payer.limits;
   checkTermsWithin(t, payer, 'settlement.open');
   // Either side's credentials may name the categories it deals with; the other's credential says what it is.
-  checkCounterparty(payer.counterparties, payee.device.claims.category, 'settlement.accept');
-  checkCounterparty(payee.counterparties, payer.device.claims.category, 'settlement.open');
+  checkCounterparty(payer.counterparties, payee.deviceCategory, 'settlement.accept');
+  checkCounterparty(payee.counterparties, payer.deviceCategory, 'settlement.open');
 
   const voucherOf = (b: CborValue | undefined, f: string, key: Uint8Array, type: 'voucher' | 'close'): Voucher | undefined => {
     if (b === undefined) return undefined;
@@ -332,12 +358,19 @@ export class ChainCache {
     opts: Parameters<typeof verifyChain>[1],
     deferred?: SignatureCheck[],
     key = this.keyFor(bytes),
-  ): Promise<VerifiedChain> {
+    stored?: ReadonlyMap<string, ChainFacts>,
+  ): Promise<ChainFacts> {
     const hit = this.map.get(key);
     if (hit) return recheck(hit, opts);
+    const facts = stored?.get(key);
+    if (facts) {
+      const k = known(facts);
+      this.admit(bytes, key, k, false);
+      return recheck(k, opts);
+    }
     if (!deferred) {
       const v = await verifyChain(bytes, opts);
-      this.put(bytes, key, known(v));
+      this.put(bytes, key, known(factsOf(v)));
       return v;
     }
     const pending = this.pending.get(key);
@@ -349,11 +382,12 @@ export class ChainCache {
     const v = await verifyChain(bytes, { ...opts, deferSignatures: raw, learnParty: false });
     const done = new Set<number>();
     let checkedNow = false;
-    const k = known(v);
+    const k = known(factsOf(v));
     const checks = raw.map(
       (c, i): SignatureCheck => ({
         ...c,
         chain: key,
+        chainFacts: k.chain,
         verified: (stored) => {
           done.add(i);
           checkedNow ||= !stored;
@@ -367,6 +401,11 @@ export class ChainCache {
     this.pending.set(key, { known: k, checks });
     deferred.push(...checks);
     return v;
+  }
+
+  /** True when the chain whose key is `key` is cached here (verified, or taken from a store, before). */
+  has(key: string): boolean {
+    return this.map.has(key);
   }
 
   /**
@@ -393,14 +432,14 @@ export class ChainCache {
  * worked out once: a ledger re-checks every record's chains against the newest lists.
  */
 interface Known {
-  chain: VerifiedChain;
+  chain: ChainFacts;
   revocation: readonly { authority: string; subject: string; field: string }[];
 }
 
-function known(chain: VerifiedChain): Known {
-  const root = toHex(chain.party.sign1.kid as Uint8Array);
-  const party = toHex(chain.party.subjectKid);
-  const partyPrefix = toHex(kidPrefix(chain.party.subjectKid));
+function known(chain: ChainFacts): Known {
+  const root = toHex(chain.issuerKid);
+  const party = toHex(chain.partyKid);
+  const partyPrefix = toHex(kidPrefix(chain.partyKid));
   const devicePrefix = toHex(kidPrefix(chain.kid));
   return {
     chain,
@@ -412,7 +451,25 @@ function known(chain: VerifiedChain): Known {
   };
 }
 
-function recheck(k: Known, opts: Parameters<typeof verifyChain>[1]): VerifiedChain {
+/** A verified chain's facts alone: what is cached need not keep the decoded credentials alive. */
+export function factsOf(v: ChainFacts): ChainFacts {
+  return {
+    partyId: v.partyId,
+    partyCategory: v.partyCategory,
+    partyKey: v.partyKey,
+    partyKid: v.partyKid,
+    issuerKid: v.issuerKid,
+    deviceCategory: v.deviceCategory,
+    publicKey: v.publicKey,
+    kid: v.kid,
+    limits: v.limits,
+    counterparties: v.counterparties,
+    paymentRef: v.paymentRef,
+    validUntil: v.validUntil,
+  };
+}
+
+function recheck(k: Known, opts: Parameters<typeof verifyChain>[1]): ChainFacts {
   const at = opts.revocationAt ?? opts.now ?? Math.floor(Date.now() / 1000);
   for (let i = 0; i < k.revocation.length; i++) {
     const r = k.revocation[i] as Known['revocation'][number];

@@ -57,10 +57,19 @@ async function checkSignature(s: Sign1, publicKey: Uint8Array, o: ChainVerifyOpt
   o.deferSignatures.push({ publicKey, message, signature: s.signature, field });
 }
 
-/** What a verified chain proves. */
-export interface VerifiedChain {
-  readonly party: Credential;
-  readonly device: Credential;
+/**
+ * What a verified chain proves, flat: all a ledger needs of it. A ledger stores these for each chain it has
+ * verified, so a chain it meets again (in another process, after a restart) is looked up, not decoded.
+ */
+export interface ChainFacts {
+  /** The party's id (its credential's `sub`), category, key and key thumbprint. */
+  readonly partyId: string;
+  readonly partyCategory: string;
+  readonly partyKey: Uint8Array;
+  readonly partyKid: Uint8Array;
+  /** The thumbprint of the network issuer key that signed the party credential. */
+  readonly issuerKid: Uint8Array;
+  readonly deviceCategory: string;
   /** The device's key (its credential's `cnf`) and that key's thumbprint. */
   readonly publicKey: Uint8Array;
   readonly kid: Uint8Array;
@@ -71,6 +80,12 @@ export interface VerifiedChain {
   readonly paymentRef: string | undefined;
   /** The earliest expiry along the chain. */
   readonly validUntil: number;
+}
+
+/** What a verified chain proves, with the credentials themselves. */
+export interface VerifiedChain extends ChainFacts {
+  readonly party: Credential;
+  readonly device: Credential;
   /** Age in seconds of the oldest revocation list consulted; undefined when an authority has none. */
   readonly revocationAge: number | undefined;
 }
@@ -190,6 +205,12 @@ export async function verifyChain(chain: readonly Uint8Array[] | Uint8Array, o: 
   return {
     party,
     device,
+    partyId: p.subject,
+    partyCategory: p.category,
+    partyKey: p.publicKey,
+    partyKid: party.subjectKid,
+    issuerKid: party.sign1.kid as Uint8Array,
+    deviceCategory: d.category,
     publicKey: d.publicKey,
     kid: device.subjectKid,
     limits,

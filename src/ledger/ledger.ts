@@ -11,14 +11,22 @@
 import { MAX_SETTLEMENT_BYTES } from '../channel/fastframe.js';
 import type { OpenTerms } from '../channel/messages.js';
 import { reservationId, signReservation } from '../channel/reservation.js';
-import { ChainCache, checkSettlement, type SignatureCheck, type VerifiedSettlement } from '../channel/settlement.js';
+import {
+  ChainCache,
+  checkSettlement,
+  readSettlement,
+  type SettlementFrames,
+  type SignatureCheck,
+  type VerifiedSettlement,
+} from '../channel/settlement.js';
 import { equalBytes, fromHex, toHex } from '../codec/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../crypto/workers.js';
 import { CoseError, EdgepayError, LedgerError } from '../errors.js';
-import type { VerifiedChain } from '../identity/chain.js';
+import type { ChainFacts } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
+import { decodeChainFacts, encodeChainFacts } from './chain-facts.js';
 import type { Db, Sql } from './db.js';
 import { type ReceiptStatus, rebuildReceipts, signReceiptBatch } from './receipt.js';
 import { migrate } from './schema.js';
@@ -144,6 +152,9 @@ export const STORED_RECEIPTS = `select t.* from ${byKeys('receipts', 'record_id'
 
 /** Which of the chain hashes in `$1` this ledger has verified. */
 export const KNOWN_CHAINS = `select t.hash from ${byKeys('chains', 'hash', '$1', 'hash')}`;
+
+/** The stored facts of the chains whose hashes are in `$1` (null for rows stored before facts were). */
+export const STORED_CHAINS = `select t.hash, t.facts from ${byKeys('chains', 'hash', '$1', 'hash, facts')}`;
 
 /**
  * The records copied into one buffer, as views: what is checked is what is applied, whatever the caller does
@@ -438,30 +449,42 @@ export class Ledger {
     const hashes = records.map(sha256);
     const ids = hashes.map(toHex);
     const seen = ids.length > 0 ? await this.storedReceipts(this.o.db, ids) : new Map<string, SubmitResult>();
+    // Read every new record's frames first, so the chains they carry are looked up in one query.
+    const firstAt = new Map<string, number>();
+    const frames: (SettlementFrames | EdgepayError | undefined)[] = records.map((r, i) => {
+      const id = ids[i] as string;
+      if (seen.has(id) || firstAt.has(id)) return undefined;
+      firstAt.set(id, i);
+      try {
+        return readSettlement(r, true);
+      } catch (e) {
+        if (!(e instanceof EdgepayError)) throw e;
+        return e;
+      }
+    });
+    const storedChains = await this.storedChains(frames);
     // Check structure, chains and limits here, and every signature in one batch on the verifier's threads.
     const checked: (Settled | EdgepayError | undefined)[] = [];
     const pendingSigs: { i: number; c: SignatureCheck }[] = [];
-    const firstAt = new Map<string, number>();
     const batchAccepts = new Map<string, SignatureCheck>();
     for (let i = 0; i < records.length; i++) {
-      const id = ids[i] as string;
-      if (seen.has(id) || firstAt.has(id)) {
-        checked.push(undefined);
+      const f = frames[i];
+      if (f === undefined || f instanceof EdgepayError) {
+        checked.push(f);
         continue;
       }
-      firstAt.set(id, i);
       // Checking a batch takes tens of milliseconds of this thread; another batch's transaction holds the
       // apply lock meanwhile and waits on this thread for each of its query results. Letting I/O in every
       // 64 records keeps that transaction, which every batch queues behind, from waiting on this loop.
       if ((i & 63) === 63) await yieldToIo();
       try {
-        const { settlement, signatures } = await checkSettlement(records[i] as Uint8Array, {
+        const { settlement, signatures } = await checkSettlement(f, {
           trust: this.o.trust,
           now: this.now(),
           chains: this.chains,
           deferChains: true,
           batchAccepts,
-          owned: true,
+          storedChains,
         });
         checked.push(settled(settlement));
         for (const c of signatures) pendingSigs.push({ i, c });
@@ -631,10 +654,45 @@ export class Ledger {
       else c.failed?.();
       if (c.chain) (good ? verifiedChains : failedChains).add(c.chain);
     }
-    const fresh = [...verifiedChains].filter((h) => !known.has(h) && !failedChains.has(h));
-    if (fresh.length > 0)
-      await this.o.db.query('insert into chains (hash) select * from unnest($1::text[]) on conflict do nothing', [fresh]);
+    // Chains verified now are stored with their facts; those stored before without facts get them.
+    const facts = new Map<string, Uint8Array>();
+    for (const c of checks)
+      if (c.chain && c.chainFacts && verifiedChains.has(c.chain) && !failedChains.has(c.chain) && !facts.has(c.chain))
+        facts.set(c.chain, encodeChainFacts(c.chainFacts));
+    if (facts.size > 0)
+      await this.o.db.query(
+        `insert into chains (hash, facts) select * from unnest($1::text[], $2::bytea[])
+         on conflict (hash) do update set facts = excluded.facts where chains.facts is null`,
+        [[...facts.keys()], [...facts.values()]],
+      );
     return checks.map((c) => result.get(c) ?? true);
+  }
+
+  /**
+   * What the store holds for the chains a batch's records carry, by chain key: those this process has not
+   * cached and any ledger process verified (or enrolled) before. One query a batch; unreadable rows are
+   * left out (their chains are verified again).
+   */
+  private async storedChains(frames: readonly (SettlementFrames | EdgepayError | undefined)[]): Promise<Map<string, ChainFacts>> {
+    const keys = new Set<string>();
+    for (const f of frames) {
+      if (f === undefined || f instanceof EdgepayError) continue;
+      for (const chain of [f.open.terms.chain, f.accept.chain]) {
+        const key = this.chains.keyFor(chain);
+        if (!this.chains.has(key)) keys.add(key);
+      }
+    }
+    const out = new Map<string, ChainFacts>();
+    if (keys.size === 0) return out;
+    for (const r of await this.o.db.query<{ hash: string; facts: Uint8Array | null }>(STORED_CHAINS, [[...keys]])) {
+      if (r.facts === null) continue;
+      try {
+        out.set(r.hash, decodeChainFacts(new Uint8Array(r.facts)));
+      } catch (e) {
+        if (!(e instanceof EdgepayError)) throw e;
+      }
+    }
+    return out;
   }
 
   /**
@@ -731,7 +789,7 @@ export class Ledger {
     });
     const accountKeys = uniqueBy(
       [
-        ...items.map((x) => [x.v.payer.party.claims.subject, x.v.terms.asset] as const),
+        ...items.map((x) => [x.v.payer.partyId, x.v.terms.asset] as const),
         ...items.flatMap((x, i) => (tickets[i] ? [[`reserve:${tickets[i]}`, x.v.terms.asset] as const] : [])),
       ],
       ([p, a]) => accountKey(p, a),
@@ -785,19 +843,19 @@ export class Ledger {
       chans.set(id, { applied: 0n, disputed: false, closed: false, seq: 0, ticks: 0, dirty: true });
     }
     // New channels may bring new parties: remember how to pay them on conventional rails, and their keys.
-    const parties = new Map<string, VerifiedChain>();
+    const parties = new Map<string, ChainFacts>();
     for (const { v } of fresh.values()) {
-      parties.set(v.payer.party.claims.subject, v.payer);
-      parties.set(v.payee.party.claims.subject, v.payee);
+      parties.set(v.payer.partyId, v.payer);
+      parties.set(v.payee.partyId, v.payee);
     }
     if (parties.size > 0) {
       const cols: [string[], (string | null)[], (string | null)[], string[], Uint8Array[]] = [[], [], [], [], []];
       for (const [subject, c] of parties) {
         cols[0].push(subject);
         cols[1].push(c.paymentRef ?? null);
-        cols[2].push(c.party.claims.category ?? null);
-        cols[3].push(toHex(c.party.subjectKid));
-        cols[4].push(c.party.claims.publicKey);
+        cols[2].push(c.partyCategory);
+        cols[3].push(toHex(c.partyKid));
+        cols[4].push(c.partyKey);
       }
       w.add(
         `insert into parties (party, payment_ref, category, kid, public_key)
@@ -834,7 +892,7 @@ export class Ledger {
       if (!first) return undefined;
       disputes[0].push(x.v.channel);
       disputes[1].push(x.v.payerKid);
-      disputes[2].push(x.v.payer.party.claims.subject);
+      disputes[2].push(x.v.payer.partyId);
       disputes[3].push(kind);
       disputes[4].push(unpaid.toString());
       disputeBytes.push(x.bytes);
@@ -854,7 +912,7 @@ export class Ledger {
         // credential's limit is an overspend: refused, the device disputed (and revoked), the unpaid claim
         // recorded against its party.
         const others = (outstanding.get(payerKid) ?? 0n) - (ch.closed ? 0n : ch.applied);
-        const payerParty = v.payer.party.claims.subject;
+        const payerParty = v.payer.partyId;
         const payerKey = accountKey(payerParty, asset);
         const acct = accounts.get(payerKey) ?? none();
         const holdName = holds.get(id);
@@ -866,7 +924,7 @@ export class Ledger {
           r = { status: 'rejected', posted: 0n, code: 'LEDGER_OUTSTANDING', revoke: dispute(x, ch, 'overspend', increase) };
         else if (fromParty > 0n && acct.balance - fromParty < -acct.credit) r = { status: 'rejected', posted: 0n, code: 'LEDGER_FUNDS' };
         else {
-          const payeeParty = v.payee.party.claims.subject;
+          const payeeParty = v.payee.partyId;
           const payeeKey = accountKey(payeeParty, asset);
           accounts.set(payerKey, acct);
           const payee = accounts.get(payeeKey);
@@ -955,8 +1013,8 @@ export class Ledger {
       to.closed.push(st.closed);
       to.disputed.push(st.disputed);
       if (!x) return;
-      c.payerParty.push(x.v.payer.party.claims.subject);
-      c.payeeParty.push(x.v.payee.party.claims.subject);
+      c.payerParty.push(x.v.payer.partyId);
+      c.payeeParty.push(x.v.payee.partyId);
       c.payerKid.push(x.v.payerKid);
       c.payeeKid.push(toHex(x.v.payee.kid));
       c.asset.push(x.v.terms.asset);

@@ -83,6 +83,9 @@ const MIGRATIONS: string[] = [
   `create index if not exists receipts_batch on receipts (batch, idx)`,
   // Reservations still held, by expiry: releasing the expired ones reads those, not every reservation ever made.
   `create index if not exists reservations_held on reservations (expires_at) where not released`,
+  // What each verified chain proves (ledger/chain-facts): a chain met again is looked up with its batch, not
+  // decoded. Rows written before have none: their chains are decoded once more, then filled in.
+  `alter table chains add column if not exists facts bytea`,
 ];
 
 /** Applies the migrations this database has not seen yet. */

@@ -136,7 +136,7 @@ describe('settlement records', () => {
     const rec = encodeSettlement(p.payee.channel(channelId)!);
     const trust = new TrustStore(p.roots);
     const meaning = (v: Awaited<ReturnType<typeof verifySettlement>>) =>
-      [toHex(v.channelId), v.seq, v.ticks, v.amount, v.closed, toHex(v.payer.kid), toHex(v.payee.kid), v.payee.party.claims.subject].join();
+      [toHex(v.channelId), v.seq, v.ticks, v.amount, v.closed, toHex(v.payer.kid), toHex(v.payee.kid), v.payee.partyId].join();
     const want = meaning(await verifySettlement(rec, { trust, now: p.clock.now }));
     // The open's signature: the voucher signs the channel id, which is the SHA-256 of the signed terms.
     const openSig = (() => {

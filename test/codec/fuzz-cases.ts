@@ -23,6 +23,7 @@ import { decodeChain, decodeCredential } from '../../src/identity/credential.js'
 import { envelopePublicKey } from '../../src/identity/key-envelope.js';
 import { decodeRevocationList, signRevocationList } from '../../src/identity/revocation.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
+import { decodeChainFacts, encodeChainFacts } from '../../src/ledger/chain-facts.js';
 import { signReceipt, verifyReceipt, verifyReceipts } from '../../src/ledger/receipt.js';
 import { decodeAnswer } from '../../src/sync/mqtt.js';
 import { decodeAdmin, decodeSubmission, signSubmission } from '../../src/sync/submission.js';
@@ -66,6 +67,7 @@ const decoders: [string, (b: Uint8Array) => unknown][] = [
     },
   ],
   ['decodeAnswer', (b) => decodeAnswer(b)],
+  ['decodeChainFacts', (b) => decodeChainFacts(b)],
   ['verifySettlement', (b) => verifySettlement(b, { trust: new TrustStore([]), now: 0 })],
   [
     'verifyReservation',
@@ -138,6 +140,32 @@ export function fuzzSuite(runs: number): void {
         let out: unknown;
         if (await edgepayOnly(() => (out = decode(bytes)))) expect(equalBytes(encode(out as never), bytes)).toBe(true);
         for (const [, f] of decoders) await edgepayOnly(() => f(bytes));
+      }),
+      { numRuns: runs },
+    );
+  });
+
+  it(`mutated chain facts (what a ledger stores for a verified chain): only EdgepayError, or facts that encode back (${runs} cases)`, async () => {
+    const facts = encodeChainFacts({
+      partyId: 'party:fleet',
+      partyCategory: 'fleet',
+      partyKey: PK1,
+      partyKid: new Uint8Array(32).fill(1),
+      issuerKid: new Uint8Array(32).fill(2),
+      deviceCategory: 'drone',
+      publicKey: PK1,
+      kid: new Uint8Array(32).fill(3),
+      limits: { asset: 'EUR', perPayment: 10n, perChannel: 100n, perPeriod: 1000n, periodSeconds: 86_400, totalOutstanding: 500n },
+      counterparties: ['charging-pad'],
+      paymentRef: 'DE89370400440532013000',
+      validUntil: 1_900_000_000,
+    });
+    expect(encodeChainFacts(decodeChainFacts(facts))).toEqual(facts);
+    await fc.assert(
+      fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), async (ms) => {
+        const bytes = mutate(facts, ms);
+        let out: unknown;
+        if (await edgepayOnly(() => (out = decodeChainFacts(bytes)))) expect(encodeChainFacts(out as never)).toEqual(bytes);
       }),
       { numRuns: runs },
     );

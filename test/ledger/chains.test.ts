@@ -8,10 +8,13 @@ import { ASSET, accountDevice, accountParty, accountRecord, type Seed1World, see
 import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { encodeSettlementParts } from '../../src/channel/settlement.js';
 import { toHex } from '../../src/codec/bytes.js';
+import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../../src/crypto/workers.js';
 import { decodeChain, encodeChain } from '../../src/identity/credential.js';
+import { signRevocationList } from '../../src/identity/revocation.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
+import { decodeChainFacts, encodeChainFacts } from '../../src/ledger/chain-facts.js';
 import { openPglite } from '../../src/ledger/db.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 
@@ -74,6 +77,60 @@ describe('chains verified once per ledger database', () => {
     // Only the merchant's chain (valid, in the same records) was stored.
     expect(await db.query('select hash from chains')).toEqual([{ hash: toHex(sha256(w.merchant.chain)) }]);
     expect(await ledger.balance(accountParty(7), ASSET)).toBe(7n);
+    await db.close();
+  });
+
+  it('a stored chain is taken from its facts, not decoded, in a fresh process; revocation still applies; rows without facts get them', async () => {
+    const seed = 'chains-test';
+    const w = await seed1World(seed);
+    const db = await openPglite();
+    const trust = new TrustStore(w.roots);
+    const open = async (verifier?: BatchVerifier) =>
+      Ledger.open({ db, signer: w.ledgerKey, id: 'ledger:t', trust: new TrustStore(w.roots), verifier });
+    const devices = await Promise.all([1, 2, 3, 4].map((k) => accountDevice(w, seed, k)));
+    const [d1, d2, d3, d4] = devices as [(typeof devices)[0], (typeof devices)[0], (typeof devices)[0], (typeof devices)[0]];
+    const ledgerA = await open();
+    expect(await ledgerA.enroll([w.merchant.chain, ...devices.map((d) => d.chain)])).toEqual(Array(5).fill(undefined));
+    await ledgerA.fundMany([1, 2, 3, 4].map((k) => ({ party: accountParty(k), asset: ASSET, amount: BigInt(k), ref: `t${k}` })));
+    await ledgerA.fundMany([{ party: 'acct:other', asset: ASSET, amount: 1n, ref: 'other' }]);
+    // Enrolment stored what each chain proves.
+    const stored = async (chain: Uint8Array) =>
+      (await db.query<{ facts: Uint8Array | null }>('select facts from chains where hash = $1', [toHex(sha256(chain))]))[0]?.facts;
+    const facts1 = decodeChainFacts(new Uint8Array((await stored(d1.chain)) as Uint8Array));
+    expect(facts1).toMatchObject({ partyId: accountParty(1), partyCategory: 'wallet', deviceCategory: 'wallet', limits: { asset: ASSET } });
+    expect(decodeChainFacts(encodeChainFacts(facts1))).toEqual(facts1);
+    // Stored facts naming another party (written here by hand, as only the ledger would): a fresh process
+    // debits that party, so it read the facts and did not decode the chain. One signature checked: the voucher.
+    await db.query('update chains set facts = $1 where hash = $2', [
+      encodeChainFacts({ ...facts1, partyId: 'acct:other' }),
+      toHex(sha256(d1.chain)),
+    ]);
+    const b = counting();
+    const ledgerB = await open(b);
+    const [r1] = await ledgerB.submit([await accountRecord(w, d1, 1)]);
+    expect(r1?.status).toBe('accepted');
+    expect([await ledgerB.balance('acct:other', ASSET), await ledgerB.balance(accountParty(1), ASSET)]).toEqual([0n, 1n]);
+    // Revoked by the issuer after enrolment: refused, though its facts are stored.
+    const now = Math.floor(Date.now() / 1000);
+    const list = await signRevocationList(w.issuer, {
+      issuer: 'net',
+      version: 1,
+      issuedAt: now,
+      entries: [{ kid: coseKeyThumbprint(d2.signer.publicKey), revokedAt: now - 60 }],
+    });
+    const ledgerC = await Ledger.open({ db, signer: w.ledgerKey, id: 'ledger:t', trust, verifier: inlineVerifier });
+    expect(await trust.applyRevocationList(list)).toBe('applied');
+    const [r2] = await ledgerC.submit([await accountRecord(w, d2, 2)]);
+    expect(r2).toMatchObject({ status: 'rejected', code: 'ID_REVOKED' });
+    // A row stored before facts were (hash only) and unreadable facts: the chain is decoded and its facts written.
+    await db.query('update chains set facts = null where hash = $1', [toHex(sha256(d3.chain))]);
+    const [r3] = await (await open()).submit([await accountRecord(w, d3, 3)]);
+    expect(r3?.status).toBe('accepted');
+    expect(decodeChainFacts(new Uint8Array((await stored(d3.chain)) as Uint8Array))).toMatchObject({ partyId: accountParty(3) });
+    await db.query('update chains set facts = $1 where hash = $2', [new Uint8Array([0x83, 1, 2, 3]), toHex(sha256(d4.chain))]);
+    const [r4] = await (await open()).submit([await accountRecord(w, d4, 4)]);
+    expect(r4?.status).toBe('accepted');
+    expect(await ledgerB.balance('merchant', ASSET)).toBe(8n);
     await db.close();
   });
 });
