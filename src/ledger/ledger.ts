@@ -627,7 +627,7 @@ export class Ledger {
   /**
    * Checks signatures in one batch on the verifier's threads. A credential chain's signatures are skipped
    * when this ledger verified that chain before (its hash is stored in `chains`: shared by every ledger
-   * process on the database, and surviving restarts); chains verified now are stored.
+   * process on the database, and surviving restarts); chains verified now are stored with their facts.
    * @returns per check, whether it verified.
    */
   private async verifyChecks(checks: readonly SignatureCheck[]): Promise<boolean[]> {
