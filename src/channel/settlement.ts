@@ -369,9 +369,9 @@ export class ChainCache {
       return recheck(k, opts);
     }
     if (!deferred) {
-      const v = await verifyChain(bytes, opts);
-      this.put(bytes, key, known(factsOf(v)));
-      return v;
+      const k = known(factsOf(await verifyChain(bytes, opts)));
+      this.put(bytes, key, k);
+      return k.chain;
     }
     const pending = this.pending.get(key);
     if (pending) {
@@ -382,6 +382,7 @@ export class ChainCache {
     const v = await verifyChain(bytes, { ...opts, deferSignatures: raw, learnParty: false });
     const done = new Set<number>();
     let checkedNow = false;
+    // The facts alone are kept and returned: a checked record then holds no decoded credentials.
     const k = known(factsOf(v));
     const checks = raw.map(
       (c, i): SignatureCheck => ({
@@ -400,7 +401,7 @@ export class ChainCache {
     );
     this.pending.set(key, { known: k, checks });
     deferred.push(...checks);
-    return v;
+    return k.chain;
   }
 
   /** True when the chain whose key is `key` is cached here (verified, or taken from a store, before). */
