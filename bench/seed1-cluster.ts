@@ -4,21 +4,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const NODE = fileURLToPath(new URL('./seed1-node.ts', import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resident set high-water mark of a live process, bytes (0 when it is gone). */
 async function peakRss(pid: number | undefined): Promise<number> {
@@ -48,16 +36,30 @@ export class LedgerCluster {
   }
 
   static async start(n: number, seed: string, pgUrl: string, schema: string, threads: number): Promise<LedgerCluster> {
-    const ports: number[] = [];
-    for (let i = 0; i < n; i++) ports.push(await freePort());
-    const c = new LedgerCluster([seed, pgUrl, schema], ports);
+    // Each process first binds a port of its own choosing (0) and says which; a port picked here and handed
+    // over could be taken by anything else on the machine before the process binds it.
+    const c = new LedgerCluster([seed, pgUrl, schema], Array(n).fill(0));
     c.threads = threads;
-    await Promise.all(ports.map((_, i) => c.up(i)));
+    await Promise.all(c.ports.map((_, i) => c.up(i)));
     return c;
   }
 
-  /** Starts process `i`; resolves once it serves. */
+  /**
+   * Starts process `i` (again on its port, once it has one); resolves once it serves. A restart whose port is
+   * still held (the killed process's socket not yet gone, or another program in between) is tried again.
+   */
   async up(i: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.start1(i);
+      } catch (e) {
+        if (this.ports[i] === 0 || attempt === 5) throw e;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  }
+
+  private async start1(i: number): Promise<void> {
     // EDGEPAY_SEED1_PROF=<dir>: a CPU profile of each ledger process, written when the run ends.
     const prof = process.env.EDGEPAY_SEED1_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.EDGEPAY_SEED1_PROF}`] : [];
     const p = spawn(process.execPath, [...prof, '--import', 'tsx', NODE, ...this.args, String(this.ports[i]), String(this.threads)], {
@@ -68,7 +70,11 @@ export class LedgerCluster {
       let out = '';
       const onData = (b: Buffer) => {
         out += b.toString();
-        if (out.includes('"listening"')) {
+        const line = /\{"listening":"([^"]+)"\}/.exec(out);
+        if (line) {
+          const url = line[1] as string;
+          this.urls[i] = url;
+          this.ports[i] = Number(new URL(url).port);
           p.stdout?.off('data', onData);
           p.stdout?.resume();
           resolve();
