@@ -152,6 +152,11 @@ export interface SettlementCheckOptions {
    * chain is taken from here, not decoded (revocation is still checked against the newest lists).
    */
   storedChains?: ReadonlyMap<string, ChainFacts>;
+  /**
+   * The record's payer and payee chain keys as `chains.keyFor` gives them, when the caller worked them out
+   * already (a ledger does, to look the chains up). A wrong key would take another chain's facts.
+   */
+  chainKeys?: readonly [payer: string, payee: string];
 }
 
 /** A settlement record's frames, read but not yet checked ({@link readSettlement}). */
@@ -213,9 +218,10 @@ export async function checkSettlement(
     o.chains
       ? o.chains.verify(bytes, chainOpts, o.deferChains ? signatures : undefined, key, o.storedChains)
       : verifyChain(bytes, chainOpts);
-  // The payee's chain key is asked for again below: hashed once.
-  const payeeChainKey = o.chains ? o.chains.keyFor(accept.chain) : '';
-  const payer = await chain(open.terms.chain);
+  // Each chain hashed once: the payee's key is asked for again below, and a ledger hashed both to look them up.
+  const [payerChainKey, payeeChainKey] =
+    o.chainKeys ?? (o.chains ? [o.chains.keyFor(open.terms.chain), o.chains.keyFor(accept.chain)] : ['', '']);
+  const payer = await chain(open.terms.chain, payerChainKey);
   const payee = await chain(accept.chain, payeeChainKey);
   if (!equalBytes(payee.kid, open.terms.payeeKid)) bad('accepted by another payee than the terms name', 'settlement.accept');
   // What the payee checked offline, checked again: a rogue payer and a colluding payee cannot widen limits.

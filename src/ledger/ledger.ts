@@ -462,7 +462,12 @@ export class Ledger {
         return e;
       }
     });
-    const storedChains = await this.storedChains(frames);
+    const chainKeys = frames.map((f): readonly [string, string] | undefined =>
+      f === undefined || f instanceof EdgepayError
+        ? undefined
+        : [this.chains.keyFor(f.open.terms.chain), this.chains.keyFor(f.accept.chain)],
+    );
+    const storedChains = await this.storedChains(chainKeys);
     // Check structure, chains and limits here, and every signature in one batch on the verifier's threads.
     const checked: (Settled | EdgepayError | undefined)[] = [];
     const pendingSigs: { i: number; c: SignatureCheck }[] = [];
@@ -485,6 +490,7 @@ export class Ledger {
           deferChains: true,
           batchAccepts,
           storedChains,
+          chainKeys: chainKeys[i],
         });
         checked.push(settled(settlement));
         for (const c of signatures) pendingSigs.push({ i, c });
@@ -673,15 +679,9 @@ export class Ledger {
    * cached and any ledger process verified (or enrolled) before. One query a batch; unreadable rows are
    * left out (their chains are verified again).
    */
-  private async storedChains(frames: readonly (SettlementFrames | EdgepayError | undefined)[]): Promise<Map<string, ChainFacts>> {
+  private async storedChains(chainKeys: readonly (readonly string[] | undefined)[]): Promise<Map<string, ChainFacts>> {
     const keys = new Set<string>();
-    for (const f of frames) {
-      if (f === undefined || f instanceof EdgepayError) continue;
-      for (const chain of [f.open.terms.chain, f.accept.chain]) {
-        const key = this.chains.keyFor(chain);
-        if (!this.chains.has(key)) keys.add(key);
-      }
-    }
+    for (const key of chainKeys.flat()) if (key !== undefined && !this.chains.has(key)) keys.add(key);
     const out = new Map<string, ChainFacts>();
     if (keys.size === 0) return out;
     for (const r of await this.o.db.query<{ hash: string; facts: Uint8Array | null }>(STORED_CHAINS, [[...keys]])) {
@@ -918,6 +918,7 @@ export class Ledger {
         const holdName = holds.get(id);
         const holdKey = holdName ? accountKey(holdName, asset) : '';
         const hold = holdName ? (accounts.get(holdKey) ?? none()) : undefined;
+        // biome-ignore lint/complexity/useMathMinMax: bigints; Math.min takes numbers only
         const fromHold = hold ? (hold.balance < increase ? hold.balance : increase) : 0n;
         const fromParty = increase - fromHold;
         if (others + v.amount > v.payer.limits.totalOutstanding)
