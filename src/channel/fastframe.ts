@@ -19,6 +19,7 @@
 import { copyRange, viewRange } from '../codec/bytes.js';
 import type { CborValue } from '../codec/cbor.js';
 import { bigSize, readBig, readBytes, readUint, uintSize, writeBig, writeUint } from '../codec/fixed.js';
+import { MAX_CHAIN_LENGTH } from './hashchain.js';
 import type { OpenTerms, Voucher } from './messages.js';
 
 const HEAD_TICK = [0x84, 0x07, 0x58, 0x20];
@@ -289,9 +290,9 @@ export function fastDecodeOpen(b: Uint8Array, version: number, views = false): O
     if (b[at + 1] !== 0xa3 || b[at + 2] !== 0x01 || b[at + 3] !== 0x58 || b[at + 4] !== 0x20 || b[at + 37] !== 0x02) return undefined;
     const root: [number, number] = [at + 5, at + 37];
     const length = readUint(b, at + 38);
-    if (!length || length[0] < 1 || length[0] > 10_000_000 || b[length[1]] !== 0x03) return undefined;
+    if (!length || length[0] < 1 || length[0] > MAX_CHAIN_LENGTH || b[length[1]] !== 0x03) return undefined;
     const tickValue = readBig(b, length[1] + 1, MAX_AMOUNT);
-    if (!tickValue) return undefined;
+    if (!tickValue || tickValue[0] < 1n) return undefined;
     payword = { root: take(views, b, root), length: length[0], tickValue: tickValue[0] };
     at = tickValue[1];
     left--;

@@ -7,6 +7,9 @@
 import { equalBytes } from '../codec/bytes.js';
 import { randomBytes, sha256 } from '../crypto/hash.js';
 
+/** The longest hash chain a channel may commit to (and so the most ticks it may carry). */
+export const MAX_CHAIN_LENGTH = 10_000_000;
+
 /** The payer's side: every preimage, from the root (index 0) to the seed (index n). */
 export class HashChain {
   private readonly words: Uint8Array[];
@@ -31,6 +34,22 @@ export class HashChain {
     if (!Number.isInteger(index) || index < 1 || index > this.length) throw new RangeError(`tick ${index} outside 1..${this.length}`);
     return this.words[index] as Uint8Array;
   }
+}
+
+/**
+ * A tick to check: `word`, hashed `steps` times, must give `known` (the newest verified word, or the root).
+ * A ledger collects these and checks them on its verifier's threads once the signatures that commit to
+ * the chain have verified: until then, nobody has proved the hashing is owed to them.
+ */
+export interface TickProof {
+  known: Uint8Array;
+  word: Uint8Array;
+  steps: number;
+}
+
+/** Checks a {@link TickProof} here (`steps` hashes). */
+export function verifyTickProof(p: TickProof): boolean {
+  return verifyTick(p.known, 0, p.word, p.steps, p.steps);
 }
 
 /**

@@ -9,7 +9,7 @@
 import { toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { decodeSign1, type Sign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';
-import { asAmount, asArray, asBool, asBytes, asInt, asMap, asText, type CborMap, need, onlyKeys } from '../codec/fields.js';
+import { asAmount, asArray, asBool, asBytes, asInt, asMap, asText, asTime, asUint, type CborMap, need, onlyKeys } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { ChannelError } from '../errors.js';
@@ -27,6 +27,7 @@ import {
   fastEncodeVoucher,
   type TickPool,
 } from './fastframe.js';
+import { MAX_CHAIN_LENGTH } from './hashchain.js';
 
 export const MSG = { hello: 1, open: 2, accept: 3, voucher: 4, close: 5, error: 6, tick: 7, ack: 8 } as const;
 export const PROTOCOL_VERSION = 1;
@@ -55,17 +56,40 @@ export interface OpenTerms {
 
 /**
  * Checks open terms against the payer's verified credential chain: the credential's asset, the per-channel
- * cap, no outliving the credential. A payee checks this before it accepts; a ledger again on every record,
- * so a rogue payer device and a colluding payee cannot widen the party's limits. `field` names the terms.
+ * cap, no outliving any credential of either chain (`payee`: the payee's, when known). A payee checks this
+ * before it accepts; a ledger again on every record, so a rogue payer device and a colluding payee cannot
+ * widen the party's limits. A tick's value is at most the per-payment limit (each tick is a payment).
+ * `field` names the terms.
  * @throws ChannelError CH_TERMS.
  */
-export function checkTermsWithin(t: OpenTerms, payer: Pick<ChainFacts, 'limits' | 'validUntil'>, field: string): void {
+export function checkTermsWithin(
+  t: OpenTerms,
+  payer: Pick<ChainFacts, 'limits' | 'validUntil'>,
+  field: string,
+  payee?: Pick<ChainFacts, 'validUntil'>,
+): void {
   const refuse = (why: string, f: string): never => {
     throw new ChannelError('CH_TERMS', why, `${field}.${f}`);
   };
   if (t.asset !== payer.limits.asset) refuse(`asset ${t.asset} is not the credential's ${payer.limits.asset}`, 'asset');
   if (t.cap > payer.limits.perChannel) refuse(`cap ${t.cap} exceeds the per-channel limit ${payer.limits.perChannel}`, 'cap');
   if (t.expiresAt > payer.validUntil) refuse('the channel outlives the payer credential', 'expiresAt');
+  if (payee && t.expiresAt > payee.validUntil) refuse('the channel outlives the payee credential', 'expiresAt');
+  if (t.payword && t.payword.tickValue > payer.limits.perPayment)
+    refuse(`a tick of ${t.payword.tickValue} exceeds the per-payment limit ${payer.limits.perPayment}`, 'payword.tickValue');
+}
+
+/**
+ * A voucher's tick checkpoint, as the payer makes it: only on a hash-chain channel, within the chain, and
+ * worth its ticks (the cumulative amount includes every tick it checkpoints). So a checkpoint cannot make
+ * a tick's hashing run past what the cap pays for.
+ */
+export function checkCheckpoint(v: Voucher, pw: OpenTerms['payword'], field: string): void {
+  const n = v.ticks ?? 0;
+  if (n === 0) return;
+  if (!pw || n > pw.length) throw new ChannelError('CH_TICK', `a checkpoint of ${n} ticks beyond the hash chain`, `${field}.ticks`);
+  if (v.cumulative < BigInt(n) * pw.tickValue)
+    throw new ChannelError('CH_TICK', `${n} ticks are worth more than the ${v.cumulative} the voucher claims`, `${field}.ticks`);
 }
 
 export interface Voucher {
@@ -214,7 +238,7 @@ export function decodeFrame(bytes: Uint8Array, views = false): Frame {
         type: 'tick',
         bytes,
         channelId: asBytes(a[1], 'tick.channel', 32),
-        index: asInt(a[2], 'tick.index'),
+        index: asUint(a[2], 'tick.index'),
         word: asBytes(a[3], 'tick.word', 32),
       };
     if (type === MSG.ack && a.length === 4)
@@ -222,8 +246,8 @@ export function decodeFrame(bytes: Uint8Array, views = false): Frame {
         type: 'ack',
         bytes,
         channelId: asBytes(a[1], 'ack.channel', 32),
-        seq: asInt(a[2], 'ack.seq'),
-        ticks: asInt(a[3], 'ack.ticks'),
+        seq: asUint(a[2], 'ack.seq'),
+        ticks: asUint(a[3], 'ack.ticks'),
       };
     return bad(`unknown unsigned frame type ${type}`, 'frame[0]');
   }
@@ -249,7 +273,7 @@ export function decodeFrame(bytes: Uint8Array, views = false): Frame {
       const flat = asArray(need(m, 3, 'hello.versions'), 'hello.versions');
       const versions = new Map<string, number>();
       for (let i = 0; i + 1 < flat.length; i += 2)
-        versions.set(toHex(asBytes(flat[i], `hello.versions[${i}]`, 32)), asInt(flat[i + 1], `hello.versions[${i + 1}]`));
+        versions.set(toHex(asBytes(flat[i], `hello.versions[${i}]`, 32)), asUint(flat[i + 1], `hello.versions[${i + 1}]`));
       return {
         type: 'hello',
         sign1,
@@ -307,7 +331,7 @@ export function openTermsOf(m: CborMap): OpenTerms {
     asset: asText(need(m, 4, 'open.asset'), 'open.asset', 32),
     cap: asAmount(need(m, 5, 'open.cap'), 'open.cap'),
     unitPrice: asAmount(need(m, 6, 'open.unitPrice'), 'open.unitPrice'),
-    expiresAt: asInt(need(m, 7, 'open.expiresAt'), 'open.expiresAt'),
+    expiresAt: asTime(need(m, 7, 'open.expiresAt'), 'open.expiresAt'),
     nonce: asBytes(need(m, 8, 'open.nonce'), 'open.nonce', { min: 8, max: 32 }),
     payword: pw && readPayword(pw),
     reservation: m.has(10) ? asBytes(m.get(10), 'open.reservation', { max: 1024 }) : undefined,
@@ -317,21 +341,21 @@ export function openTermsOf(m: CborMap): OpenTerms {
 function readPayword(m: CborMap): NonNullable<OpenTerms['payword']> {
   onlyKeys(m, [1, 2, 3], 'open.payword');
   const length = asInt(need(m, 2, 'open.payword.length'), 'open.payword.length');
-  if (length < 1 || length > 10_000_000) throw new ChannelError('CH_MALFORMED', 'hash chain length outside 1..10^7', 'open.payword.length');
-  return {
-    root: asBytes(need(m, 1, 'open.payword.root'), 'open.payword.root', 32),
-    length,
-    tickValue: asAmount(need(m, 3, 'open.payword.tickValue'), 'open.payword.tickValue'),
-  };
+  if (length < 1 || length > MAX_CHAIN_LENGTH)
+    throw new ChannelError('CH_MALFORMED', `hash chain length outside 1..${MAX_CHAIN_LENGTH}`, 'open.payword.length');
+  const tickValue = asAmount(need(m, 3, 'open.payword.tickValue'), 'open.payword.tickValue');
+  // A tick of no value would let ticks run past any cap: the cap would no longer bound a tick check's hashing.
+  if (tickValue < 1n) throw new ChannelError('CH_MALFORMED', 'a tick is worth at least one minor unit', 'open.payword.tickValue');
+  return { root: asBytes(need(m, 1, 'open.payword.root'), 'open.payword.root', 32), length, tickValue };
 }
 
 function readVoucher(m: CborMap, f: string): Voucher {
   onlyKeys(m, [0, 2, 3, 4, 5, 6, 7], f);
   return {
     channelId: asBytes(need(m, 2, `${f}.channel`), `${f}.channel`, 32),
-    seq: asInt(need(m, 3, `${f}.seq`), `${f}.seq`),
+    seq: asUint(need(m, 3, `${f}.seq`), `${f}.seq`),
     cumulative: asAmount(need(m, 4, `${f}.cumulative`), `${f}.cumulative`),
-    ticks: m.has(5) ? asInt(m.get(5), `${f}.ticks`) : undefined,
+    ticks: m.has(5) ? asUint(m.get(5), `${f}.ticks`) : undefined,
     meter: m.has(6) ? asAmount(m.get(6), `${f}.meter`) : undefined,
     final: m.has(7) ? asBool(m.get(7), `${f}.final`) : undefined,
   };

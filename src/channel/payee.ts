@@ -19,12 +19,14 @@ import { ChannelError, EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';
 import { type VerifiedChain, verifyChain } from '../identity/chain.js';
 import type { Limits } from '../identity/claims.js';
+import { decodeChain, decodeCredential } from '../identity/credential.js';
 import type { TrustRoot, TrustStore } from '../identity/trust-store.js';
 import { fastDecodeTick } from './fastframe.js';
 import { verifyTick } from './hashchain.js';
 import { answerHello } from './hello.js';
 import { IdKeys } from './keys.js';
 import {
+  checkCheckpoint,
   checkTermsWithin,
   decodeFrame,
   encodeAck,
@@ -119,6 +121,14 @@ export class Payee extends Emitter<PayeeEvents> {
     return live;
   }
 
+  private ownValidUntil: number | undefined;
+
+  /** When this payee's own credential chain expires (no channel it accepts may outlive it). */
+  private validUntil(): number {
+    this.ownValidUntil ??= Math.min(...decodeChain(this.o.chain).map((c) => decodeCredential(c).claims.expiresAt));
+    return this.ownValidUntil;
+  }
+
   /** The current record of a channel. */
   channel(id: Uint8Array): ChannelRecord | undefined {
     return this.live.get(this.ids.key(id))?.record;
@@ -190,7 +200,7 @@ export class Payee extends Emitter<PayeeEvents> {
       throw new ChannelError('CH_TERMS', why, field);
     };
     if (!equalBytes(t.payeeKid, this.o.kid)) terms('the channel is addressed to another payee', 'open.payee');
-    checkTermsWithin(t, payer, 'open');
+    checkTermsWithin(t, payer, 'open', { validUntil: this.validUntil() });
     if (t.expiresAt + skew <= now) throw new ChannelError('CH_EXPIRED', 'the channel has expired', 'open.expiresAt');
     let reservation: Reservation | undefined;
     if (t.reservation) {
@@ -266,6 +276,7 @@ export class Payee extends Emitter<PayeeEvents> {
       throw new ChannelError('CH_EQUIVOCATION', `two different vouchers for seq ${v.seq}`, 'voucher.seq');
     }
     if (v.seq <= r.seq) throw new ChannelError('CH_SEQ', `seq ${v.seq} is not above ${r.seq}`, 'voucher.seq');
+    checkCheckpoint(v, l.terms.payword, 'voucher');
     if (v.cumulative < r.cumulative)
       throw new ChannelError('CH_DECREASING', `cumulative ${v.cumulative} is below ${r.cumulative}`, 'voucher.cumulative');
     const vt = v.ticks ?? 0;
@@ -323,13 +334,15 @@ export class Payee extends Emitter<PayeeEvents> {
     const pw = l.terms.payword;
     if (!pw) throw new ChannelError('CH_TICK', 'this channel has no hash chain', 'tick');
     if (frame.index <= r.ticks) return false;
-    // From the newest word actually verified, not from `ticks`: a voucher may have counted lost ticks.
-    const known = r.tickWord && r.tickIndex !== undefined ? { word: r.tickWord, index: r.tickIndex } : { word: pw.root, index: 0 };
-    if (frame.index > pw.length || !verifyTick(known.word, known.index, frame.word, frame.index, pw.length))
-      throw new ChannelError('CH_TICK', `tick ${frame.index} does not verify against the chain`, 'tick.word');
+    if (frame.index > pw.length) throw new ChannelError('CH_TICK', `tick ${frame.index} is beyond the hash chain`, 'tick.index');
+    // What the tick would pay is checked before it is hashed: the per-payment limit then bounds the hashing.
     const before = this.total(l, r.cumulative, r.voucherTicks, r.ticks);
     const after = this.total(l, r.cumulative, r.voucherTicks, frame.index);
     this.checkPayment(l, after, before);
+    // From the newest word actually verified, not from `ticks`: a voucher may have counted lost ticks.
+    const known = r.tickWord && r.tickIndex !== undefined ? { word: r.tickWord, index: r.tickIndex } : { word: pw.root, index: 0 };
+    if (!verifyTick(known.word, known.index, frame.word, frame.index, pw.length))
+      throw new ChannelError('CH_TICK', `tick ${frame.index} does not verify against the chain`, 'tick.word');
     r.ticks = frame.index;
     r.tickWord = frame.word;
     r.tickIndex = frame.index;

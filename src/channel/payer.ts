@@ -8,6 +8,7 @@
  */
 import { equalBytes } from '../codec/bytes.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
+import { MAX_COUNTER } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { randomBytes } from '../crypto/hash.js';
 import { ChannelError, EdgepayError } from '../errors.js';
@@ -15,7 +16,7 @@ import { Emitter } from '../events.js';
 import { type VerifiedChain, verifyChain } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { TickPool } from './fastframe.js';
-import { HashChain } from './hashchain.js';
+import { HashChain, MAX_CHAIN_LENGTH } from './hashchain.js';
 import { answerHello, signHello } from './hello.js';
 import { IdKeys } from './keys.js';
 import { decodeFrame, encodeTick, encodeTicks, type Frame, type OpenTerms, signOpen, signVoucher, verifyFrame } from './messages.js';
@@ -180,6 +181,13 @@ export class Payer extends Emitter<PayerEvents> {
       throw new ChannelError('CH_LIMIT', `cap ${req.cap} exceeds the per-channel limit ${lim.perChannel}`, 'cap');
     if (this.outstanding() + req.cap > lim.totalOutstanding)
       throw new ChannelError('CH_LIMIT', `the total outstanding would exceed ${lim.totalOutstanding}`, 'cap');
+    if (req.payword) {
+      const { length, tickValue } = req.payword;
+      if (!Number.isSafeInteger(length) || length < 1 || length > MAX_CHAIN_LENGTH)
+        throw new ChannelError('CH_TICK', `a hash chain of 1 to ${MAX_CHAIN_LENGTH} ticks`, 'payword.length');
+      if (tickValue < 1n || tickValue > lim.perPayment)
+        throw new ChannelError('CH_LIMIT', `a tick is worth 1 to ${lim.perPayment} (the per-payment limit)`, 'payword.tickValue');
+    }
     const hashChain = req.payword ? new HashChain(req.payword.length) : undefined;
     const now = this.now();
     const terms: OpenTerms = {
@@ -234,6 +242,7 @@ export class Payer extends Emitter<PayerEvents> {
     if (amount < 0n) throw new ChannelError('CH_LIMIT', 'a payment is not negative', 'amount');
     if (amount > this.o.self.limits.perPayment)
       throw new ChannelError('CH_LIMIT', `payment ${amount} exceeds the per-payment limit ${this.o.self.limits.perPayment}`, 'amount');
+    if (r.seq >= MAX_COUNTER) throw new ChannelError('CH_LIMIT', 'the channel has used every seq: open another', 'channel');
     if (this.now() > l.terms.expiresAt) throw new ChannelError('CH_EXPIRED', 'the channel has expired', 'channel');
     // Ticks revealed so far become part of the signed amount: the voucher checkpoints them.
     const tickValue = l.terms.payword?.tickValue ?? 0n;

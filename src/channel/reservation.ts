@@ -14,7 +14,7 @@ import { equalBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';
-import { asAmount, asBytes, asInt, asMap, asText, need, onlyKeys } from '../codec/fields.js';
+import { asAmount, asBytes, asMap, asText, asTime, need, onlyKeys } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { ChannelError, EdgepayError } from '../errors.js';
 import type { TrustRoot } from '../identity/trust-store.js';
@@ -88,7 +88,7 @@ export async function verifyReservation(
       payeeKid: m.has(4) ? asBytes(m.get(4), 'reservation.payee', 32) : undefined,
       asset: asText(need(m, 5, 'reservation.asset'), 'reservation.asset', 32),
       amount: asAmount(need(m, 6, 'reservation.amount'), 'reservation.amount'),
-      expiresAt: asInt(need(m, 7, 'reservation.expiresAt'), 'reservation.expiresAt'),
+      expiresAt: asTime(need(m, 7, 'reservation.expiresAt'), 'reservation.expiresAt'),
     };
   } catch (e) {
     if (e instanceof ChannelError || !(e instanceof EdgepayError)) throw e;

@@ -15,7 +15,7 @@ import { BoundedMap, BoundedSet } from '../bounded.js';
 import { equalBytes, sameBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { type Sign1, sigStructure } from '../codec/cose-sign1.js';
-import { asArray, asBytes, asInt, asMap, type CborMap, need, onlyKeys } from '../codec/fields.js';
+import { asArray, asBytes, asInt, asMap, asUint, type CborMap, need, onlyKeys } from '../codec/fields.js';
 import { sha256 } from '../crypto/hash.js';
 import { getEd25519 } from '../crypto/index.js';
 import { ChannelError, CoseError, EdgepayError, IdentityError } from '../errors.js';
@@ -23,8 +23,8 @@ import { type ChainFacts, checkCounterparty, type DeferredCheck, verifyChain } f
 import { kidPrefix } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { fastReadSettlement, MAX_SETTLEMENT_BYTES } from './fastframe.js';
-import { verifyTick } from './hashchain.js';
-import { checkTermsWithin, decodeFrame, type Frame, type OpenTerms, type Voucher } from './messages.js';
+import { type TickProof, verifyTickProof } from './hashchain.js';
+import { checkCheckpoint, checkTermsWithin, decodeFrame, type Frame, type OpenTerms, type Voucher } from './messages.js';
 import type { SettlementSink } from './metered.js';
 import type { ChannelRecord } from './store.js';
 
@@ -73,8 +73,12 @@ export interface VerifiedSettlement {
   terms: OpenTerms;
   payer: ChainFacts;
   payee: ChainFacts;
-  /** The newest payer-signed state: seq and the amount it (with proven ticks) makes owed. */
+  /** The newest payer-signed voucher (absent: none yet): its seq, bytes, amount and tick checkpoint. */
   seq: number;
+  voucher: Uint8Array | undefined;
+  voucherAmount: bigint;
+  voucherTicks: number;
+  /** The ticks proven (the checkpoint, or a newer tick the record carries) and the amount they make owed. */
   ticks: number;
   amount: bigint;
   /** True when the payee countersigned the final state (a cooperative close). */
@@ -115,17 +119,19 @@ export interface SignatureCheck {
  * Verifies a settlement record offline: the payer's chain and signed terms, the payee's chain and signed
  * accept, the newest voucher (and close) under the right keys and channel, a tick against the committed
  * root, equivocation evidence. Revocation is judged as of `revocationAt` (a ledger passes when it first saw
- * the channel); `maxTickSteps` bounds the hashing a tick may cost.
+ * the channel).
  * @throws ChannelError CH_SETTLEMENT, IdentityError, CoseError, CodecError, each naming the field.
  */
 export async function verifySettlement(bytes: Uint8Array, o: SettlementCheckOptions): Promise<VerifiedSettlement> {
-  const { settlement, signatures } = await checkSettlement(bytes, o);
+  const { settlement, signatures, tick } = await checkSettlement(bytes, o);
   const provider = await getEd25519();
   for (const c of signatures) {
     if (!(await provider.verify(c.signature, c.message, c.publicKey)))
       throw new CoseError('COSE_SIGNATURE', 'signature does not verify', c.field);
     c.verified?.();
   }
+  // Hashed only once the signatures binding the chain's root have verified.
+  if (tick && !verifyTickProof(tick)) bad('the tick does not verify against the committed root', 'settlement.tick');
   return settlement;
 }
 
@@ -133,7 +139,11 @@ export interface SettlementCheckOptions {
   trust: TrustStore;
   now: number;
   revocationAt?: number;
-  maxTickSteps?: number;
+  /**
+   * Refuse a record whose channel expired more than this many seconds ago (a ledger's settlement window:
+   * devices sync late, but a credential's holder cannot settle channels back-dated into its validity for ever).
+   */
+  settlementWindowSeconds?: number;
   chains?: ChainCache;
   /** Leave the signatures of chains not yet cached to the caller too (a ledger batches them); needs `chains`. */
   deferChains?: boolean;
@@ -196,22 +206,24 @@ const sigCheck = (frame: { sign1: Sign1 }, publicKey: Uint8Array, field: string)
 });
 
 /**
- * Checks everything in a settlement record but the signatures of its frames, and says which signatures
- * must still verify for the record to stand. That is one, in the common case: the payer's newest voucher.
+ * Checks everything in a settlement record but the signatures of its frames and its tick, and says which
+ * signatures must still verify for the record to stand (one, in the common case: the payer's newest
+ * voucher) and which tick must then be hashed. Nothing here costs more than reading the record.
  * Why the others may be skipped:
  * - the open: its channel id is the SHA-256 of the signed terms, and the voucher signs that id, so the
  *   payer's voucher signature binds the terms (the open's own signature is checked only without a voucher);
  * - the accept: it binds the payee's key to the chain that names the party to credit. Once a payee key has
  *   signed an accept with a chain, any accept by that key with that chain binds the same (`ChainCache`
  *   remembers it); a different chain for the key needs its own signature.
- * Credential chains are verified once each (`ChainCache`), revocation on every use.
+ * Credential chains are verified once each (`ChainCache`), revocation and expiry on every use.
  */
 export async function checkSettlement(
   record: Uint8Array | SettlementFrames,
   o: SettlementCheckOptions,
-): Promise<{ settlement: VerifiedSettlement; signatures: SignatureCheck[] }> {
+): Promise<{ settlement: VerifiedSettlement; signatures: SignatureCheck[]; tick?: TickProof | undefined }> {
   const { m, open, accept } = record instanceof Uint8Array ? readSettlement(record, o.owned) : record;
-  // Credentials are checked as of when they were used: their expiry does not void a payment made in time.
+  // Credentials are judged as of when they were used: their expiry does not void a payment made in time. The
+  // channel's expiry (within every credential of both chains) and the settlement window bound how late.
   const chainOpts = { trust: o.trust, now: o.now, revocationAt: o.revocationAt, skipTimeCheck: true };
   const signatures: SignatureCheck[] = [];
   const chain = (bytes: Uint8Array, key?: string) =>
@@ -227,15 +239,21 @@ export async function checkSettlement(
   // What the payee checked offline, checked again: a rogue payer and a colluding payee cannot widen limits.
   const t = open.terms;
   const limits = payer.limits;
-  checkTermsWithin(t, payer, 'settlement.open');
+  checkTermsWithin(t, payer, 'settlement.open', payee);
+  if (o.settlementWindowSeconds !== undefined && o.now > t.expiresAt + o.settlementWindowSeconds)
+    throw new ChannelError('CH_EXPIRED', 'the channel expired more than the settlement window ago', 'settlement.open.expiresAt');
   // Either side's credentials may name the categories it deals with; the other's credential says what it is.
   checkCounterparty(payer.counterparties, payee.deviceCategory, 'settlement.accept');
   checkCounterparty(payee.counterparties, payer.deviceCategory, 'settlement.open');
+  const pw = t.payword;
 
+  // Everything below is read and compared, never hashed or verified: the work a record can cause before
+  // its signatures verify is a few decodes. Signatures are collected for the caller; the tick is returned.
   const voucherOf = (b: CborValue | undefined, f: string, key: Uint8Array, type: 'voucher' | 'close'): Voucher | undefined => {
     if (b === undefined) return undefined;
     const fr: Frame = decodeFrame(asBytes(b, f), true);
     if (fr.type !== type || !equalBytes(fr.voucher.channelId, open.channelId)) return bad(`not a ${type} of this channel`, f);
+    checkCheckpoint(fr.voucher, pw, f);
     signatures.push(sigCheck(fr, key, f));
     return fr.voucher;
   };
@@ -256,18 +274,20 @@ export async function checkSettlement(
   const close = voucherOf(m.get(4), 'settlement.close', payee.publicKey, 'close');
   if (close && (!voucher?.final || close.seq !== voucher.seq || close.cumulative !== voucher.cumulative))
     bad('the close does not countersign the final voucher', 'settlement.close');
-  let ticks = voucher?.ticks ?? 0;
+  const voucherTicks = voucher?.ticks ?? 0;
+  let ticks = voucherTicks;
   let amount = voucher?.cumulative ?? 0n;
+  let tick: TickProof | undefined;
   if (m.has(5)) {
     const [index, word] = asArray(m.get(5), 'settlement.tick', 2);
-    const i = asInt(index, 'settlement.tick[0]');
+    const i = asUint(index, 'settlement.tick[0]');
     const w = asBytes(word, 'settlement.tick[1]', 32);
-    if (!t.payword || i > t.payword.length || i <= ticks) bad('a tick beyond the voucher is not valid here', 'settlement.tick');
-    const pw = t.payword as NonNullable<OpenTerms['payword']>;
-    if (!verifyTick(pw.root, 0, w, i, o.maxTickSteps ?? 1_000_000))
-      bad('the tick does not verify against the committed root', 'settlement.tick');
-    amount += BigInt(i - ticks) * pw.tickValue;
+    if (!pw || i > pw.length || i <= ticks) bad('a tick beyond the voucher is not valid here', 'settlement.tick');
+    amount += BigInt(i - ticks) * (pw as NonNullable<typeof pw>).tickValue;
     ticks = i;
+    // From the root: at most the chain's length, and (the cap being checked below, and a voucher's checkpoint
+    // worth its ticks) at most cap / tick value steps.
+    tick = { known: (pw as NonNullable<typeof pw>).root, word: w, steps: i };
   }
   if (amount > t.cap) bad(`claims ${amount}, above the cap ${t.cap}`, 'settlement');
   // Each payment a payee takes is at most the per-payment limit, and there were at most seq vouchers and
@@ -290,12 +310,15 @@ export async function checkSettlement(
     payer,
     payee,
     seq: voucher?.seq ?? 0,
+    voucherTicks,
+    voucherAmount: voucher?.cumulative ?? 0n,
+    voucher: m.get(3) as Uint8Array | undefined,
     ticks,
     amount,
     closed: close !== undefined,
     equivocation,
   };
-  return { settlement, signatures };
+  return { settlement, signatures, tick };
 }
 
 /** A chain's length and last three bytes (a signature's: as good as random), to find it among remembered ones. */
@@ -476,14 +499,32 @@ export function factsOf(v: ChainFacts): ChainFacts {
   };
 }
 
+/**
+ * A cached chain checked again for what may have changed since it was verified: revocation (against the
+ * newest lists held) and, unless the caller judges time itself (`skipTimeCheck`), expiry.
+ */
 function recheck(k: Known, opts: Parameters<typeof verifyChain>[1]): ChainFacts {
-  const at = opts.revocationAt ?? opts.now ?? Math.floor(Date.now() / 1000);
+  const now = opts.now ?? Math.floor(Date.now() / 1000);
+  const at = opts.revocationAt ?? now;
   for (let i = 0; i < k.revocation.length; i++) {
     const r = k.revocation[i] as Known['revocation'][number];
     const revokedAt = opts.trust.revokedSince(r.authority, r.subject);
     if (revokedAt !== undefined && at >= revokedAt) throw new IdentityError('ID_REVOKED', `revoked since ${revokedAt}`, r.field);
   }
+  if (!opts.skipTimeCheck && now - (opts.skewSeconds ?? 300) >= k.chain.validUntil)
+    throw new IdentityError('ID_EXPIRED', `expired at ${k.chain.validUntil}, now is ${now}`, 'device.exp');
   return k.chain;
+}
+
+/** Whether the newest lists in `trust` revoke the chain whose facts are `chain` as of `at`: the refusal, or undefined. */
+export function revokedChain(chain: ChainFacts, trust: TrustStore, at: number): IdentityError | undefined {
+  try {
+    recheck(known(chain), { trust, now: at, skipTimeCheck: true });
+    return undefined;
+  } catch (e) {
+    if (e instanceof IdentityError) return e;
+    throw e;
+  }
 }
 
 /** A settlement sink that puts each closed (or checkpointed) channel's record in an outbox. */

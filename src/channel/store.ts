@@ -5,7 +5,7 @@
  * record is durable. Stores: memory (here), a Node file store, an IndexedDB store; one abstract suite.
  */
 import { type CborValue, decode, encode } from '../codec/cbor.js';
-import { asAmount, asArray, asBytes, asInt, asMap, need } from '../codec/fields.js';
+import { asAmount, asArray, asBytes, asInt, asMap, asTime, asUint, need } from '../codec/fields.js';
 import { CodecError } from '../errors.js';
 import { IdKeys } from './keys.js';
 
@@ -96,19 +96,19 @@ export function decodeRecord(bytes: Uint8Array): ChannelRecord {
     role: role as ChannelRole,
     state: state as ChannelState,
     open: asBytes(need(m, 4, 'record.open'), 'record.open'),
-    seq: asInt(need(m, 5, 'record.seq'), 'record.seq'),
+    seq: asUint(need(m, 5, 'record.seq'), 'record.seq'),
     cumulative: asAmount(need(m, 6, 'record.cumulative'), 'record.cumulative'),
-    voucherTicks: asInt(need(m, 7, 'record.voucherTicks'), 'record.voucherTicks'),
-    ticks: asInt(need(m, 8, 'record.ticks'), 'record.ticks'),
-    updatedAt: asInt(need(m, 9, 'record.updatedAt'), 'record.updatedAt'),
+    voucherTicks: asUint(need(m, 7, 'record.voucherTicks'), 'record.voucherTicks'),
+    ticks: asUint(need(m, 8, 'record.ticks'), 'record.ticks'),
+    updatedAt: asTime(need(m, 9, 'record.updatedAt'), 'record.updatedAt'),
     accept: opt(10, 'record.accept'),
     voucher: opt(11, 'record.voucher'),
     tickWord: opt(12, 'record.tickWord'),
     seed: opt(13, 'record.seed'),
     close: opt(14, 'record.close'),
     evidence: m.has(15) ? asArray(m.get(15), 'record.evidence').map((e, i) => asBytes(e, `record.evidence[${i}]`)) : undefined,
-    tickIndex: m.has(16) ? asInt(m.get(16), 'record.tickIndex') : undefined,
-    periodStart: m.has(17) ? asInt(m.get(17), 'record.periodStart') : undefined,
+    tickIndex: m.has(16) ? asUint(m.get(16), 'record.tickIndex') : undefined,
+    periodStart: m.has(17) ? asTime(m.get(17), 'record.periodStart') : undefined,
     periodSpent: m.has(18) ? asAmount(m.get(18), 'record.periodSpent') : undefined,
   };
 }

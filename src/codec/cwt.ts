@@ -6,7 +6,7 @@
 import { CodecError } from '../errors.js';
 import type { CborValue } from './cbor.js';
 import { type CoseKey, coseKeyMap, readCoseKey } from './cose-key.js';
-import { asBytes, asInt, asMap, asText, type CborMap } from './fields.js';
+import { asBytes, asMap, asText, asTime, type CborMap } from './fields.js';
 
 export const CLAIM = { iss: 1, sub: 2, aud: 3, exp: 4, nbf: 5, iat: 6, cti: 7, cnf: 8 } as const;
 const CNF_COSE_KEY = 1;
@@ -69,13 +69,13 @@ export function readClaims(value: CborValue, field = 'claims'): CwtClaims {
         c.aud = asText(v, `${field}.aud`);
         break;
       case CLAIM.exp:
-        c.exp = asInt(v, `${field}.exp`);
+        c.exp = asTime(v, `${field}.exp`);
         break;
       case CLAIM.nbf:
-        c.nbf = asInt(v, `${field}.nbf`);
+        c.nbf = asTime(v, `${field}.nbf`);
         break;
       case CLAIM.iat:
-        c.iat = asInt(v, `${field}.iat`);
+        c.iat = asTime(v, `${field}.iat`);
         break;
       case CLAIM.cti:
         c.cti = asBytes(v, `${field}.cti`, { max: 64 });

@@ -52,21 +52,46 @@ export function asBytes(v: CborValue | undefined, field: string, length?: number
   return b;
 }
 
-/** The value as text of at most `maxLength` UTF-16 code units. */
+/**
+ * The value as text of at most `maxLength` UTF-16 code units, without U+0000: no text a signed object
+ * carries may hold a NUL, which PostgreSQL's `text` cannot store (a ledger must hold whatever it accepts).
+ */
 export function asText(v: CborValue | undefined, field: string, maxLength = 256): string {
   if (typeof v !== 'string') type(v, 'text', field);
   const s = v as string;
   if (s.length > maxLength) throw new CodecError('FIELD_RANGE', `text longer than ${maxLength}`, field);
+  if (s.includes('\u0000')) throw new CodecError('FIELD_RANGE', 'text holds a NUL character', field);
   return s;
 }
 
-/** The value as a safe integer (times, small counters, enumerations). */
+/** The value as a safe integer, negative or not (enumerations, claim labels). Counters and times: {@link asUint}, {@link asTime}. */
 export function asInt(v: CborValue | undefined, field: string): number {
   if (typeof v !== 'number') {
     if (typeof v === 'bigint') throw new CodecError('FIELD_RANGE', 'integer too large', field);
     type(v, 'an integer', field);
   }
   return v as number;
+}
+
+/**
+ * The one range of every counter on the wire (a voucher's seq and ticks, a tick's index, an ack, a
+ * revocation list's version): 0 to 2^32 - 1, what the fixed frame layouts carry and the ledger stores.
+ */
+export const MAX_COUNTER = 0xffff_ffff;
+
+/** The one range of every time on the wire, in whole seconds since 1970: up to 9999-12-31T23:59:59Z. */
+export const MAX_TIME = 253_402_300_799;
+
+/** The value as an integer in [min, max] (default [0, {@link MAX_COUNTER}]). */
+export function asUint(v: CborValue | undefined, field: string, max = MAX_COUNTER, min = 0): number {
+  const n = asInt(v, field);
+  if (n < min || n > max) throw new CodecError('FIELD_RANGE', `${n} is outside [${min}, ${max}]`, field);
+  return n;
+}
+
+/** The value as a time: whole seconds since 1970, in [0, {@link MAX_TIME}]. */
+export function asTime(v: CborValue | undefined, field: string): number {
+  return asUint(v, field, MAX_TIME);
 }
 
 /** The value as a non-negative integer amount, always as bigint (money is never a float). */

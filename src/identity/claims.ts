@@ -16,7 +16,7 @@
 import { type CborValue, Tagged } from '../codec/cbor.js';
 import type { CoseKey } from '../codec/cose-key.js';
 import { CLAIM, type CwtClaims, claimsMap, readClaims } from '../codec/cwt.js';
-import { asAmount, asArray, asInt, asMap, asText, type CborMap, need, onlyKeys } from '../codec/fields.js';
+import { asAmount, asArray, asInt, asMap, asText, asUint, type CborMap, MAX_COUNTER, need, onlyKeys } from '../codec/fields.js';
 import { CodecError, IdentityError } from '../errors.js';
 
 export const EDGEPAY_CLAIM = -65537;
@@ -181,8 +181,7 @@ function readLimits(m: CborMap, f: string): Partial<Limits> {
   if (m.has(3)) l.perChannel = asAmount(m.get(3), `${f}.perChannel`);
   if (m.has(4)) l.perPeriod = asAmount(m.get(4), `${f}.perPeriod`);
   if (m.has(5)) {
-    l.periodSeconds = asInt(m.get(5), `${f}.periodSeconds`);
-    if (l.periodSeconds <= 0) throw new CodecError('FIELD_RANGE', 'period must be positive', `${f}.periodSeconds`);
+    l.periodSeconds = asUint(m.get(5), `${f}.periodSeconds`, MAX_COUNTER, 1);
   }
   if (m.has(6)) l.totalOutstanding = asAmount(m.get(6), `${f}.totalOutstanding`);
   return l;

@@ -16,7 +16,7 @@ import { compareBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, type Sign1, signSign1 } from '../codec/cose-sign1.js';
-import { asArray, asBytes, asInt, asMap, asText, need, onlyKeys } from '../codec/fields.js';
+import { asArray, asBytes, asMap, asText, asTime, asUint, need, onlyKeys } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { IdentityError } from '../errors.js';
 
@@ -90,13 +90,13 @@ export function decodeRevocationList(bytes: Uint8Array): RevocationList {
     const kid = asBytes(flat[i], `list.entries[${i}]`, KID_PREFIX_LENGTH);
     if (entries.length > 0 && compareBytes((entries[entries.length - 1] as RevocationEntry).kid, kid) >= 0)
       throw new IdentityError('ID_REVOCATION_LIST', 'entries must be in strictly increasing kid order', `list.entries[${i}]`);
-    entries.push({ kid, revokedAt: asInt(flat[i + 1], `list.entries[${i + 1}]`) });
+    entries.push({ kid, revokedAt: asTime(flat[i + 1], `list.entries[${i + 1}]`) });
   }
   const content: RevocationListContent = {
     issuer: asText(need(m, 1, 'list.iss'), 'list.iss'),
-    version: asInt(need(m, 2, 'list.version'), 'list.version'),
-    issuedAt: asInt(need(m, 3, 'list.issuedAt'), 'list.issuedAt'),
-    base: m.has(4) ? asInt(m.get(4), 'list.base') : undefined,
+    version: asUint(need(m, 2, 'list.version'), 'list.version'),
+    issuedAt: asTime(need(m, 3, 'list.issuedAt'), 'list.issuedAt'),
+    base: m.has(4) ? asUint(m.get(4), 'list.base') : undefined,
     entries,
   };
   if (content.base !== undefined && content.base >= content.version)

@@ -13,7 +13,7 @@
  * ```
  */
 import { type CborValue, decode, encode } from '../codec/cbor.js';
-import { asAmount, asArray, asBytes, asInt, asText } from '../codec/fields.js';
+import { asAmount, asArray, asBytes, asText, asTime, asUint, MAX_COUNTER } from '../codec/fields.js';
 import { LedgerError } from '../errors.js';
 import type { ChainFacts } from '../identity/chain.js';
 
@@ -56,11 +56,11 @@ export function decodeChainFacts(bytes: Uint8Array): ChainFacts {
       perPayment: asAmount(l[1], 'facts.limits.perPayment'),
       perChannel: asAmount(l[2], 'facts.limits.perChannel'),
       perPeriod: asAmount(l[3], 'facts.limits.perPeriod'),
-      periodSeconds: asInt(l[4], 'facts.limits.periodSeconds'),
+      periodSeconds: asUint(l[4], 'facts.limits.periodSeconds', MAX_COUNTER, 1),
       totalOutstanding: asAmount(l[5], 'facts.limits.totalOutstanding'),
     },
     counterparties: orNull(a[10], (v) => asArray(v, 'facts.counterparties').map((c, i) => asText(c, `facts.counterparties[${i}]`))),
     paymentRef: orNull(a[11], (v) => asText(v, 'facts.paymentRef')),
-    validUntil: asInt(a[12], 'facts.validUntil'),
+    validUntil: asTime(a[12], 'facts.validUntil'),
   };
 }

@@ -9,12 +9,15 @@
  */
 
 import { MAX_SETTLEMENT_BYTES } from '../channel/fastframe.js';
+import type { TickProof } from '../channel/hashchain.js';
 import type { OpenTerms } from '../channel/messages.js';
 import { reservationId, signReservation } from '../channel/reservation.js';
 import {
   ChainCache,
   checkSettlement,
+  encodeSettlementParts,
   readSettlement,
+  revokedChain,
   type SettlementFrames,
   type SignatureCheck,
   type VerifiedSettlement,
@@ -23,11 +26,13 @@ import { equalBytes, fromHex, toHex } from '../codec/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../crypto/workers.js';
-import { CoseError, EdgepayError, LedgerError } from '../errors.js';
-import type { ChainFacts } from '../identity/chain.js';
+import { ChannelError, CoseError, EdgepayError, LedgerError } from '../errors.js';
+import { type ChainFacts, verifyParty } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { decodeChainFacts, encodeChainFacts } from './chain-facts.js';
 import type { Db, Sql } from './db.js';
+import { type ChannelHistory, judge } from './history.js';
+import { type Logger, silentLogger } from './log.js';
 import { type ReceiptStatus, rebuildReceipts, signReceiptBatch } from './receipt.js';
 import { migrate } from './schema.js';
 import { type Payout, payoutPain001, readStatement, type Statement } from './statement.js';
@@ -45,6 +50,34 @@ export interface LedgerOptions {
   now?: () => number;
   /** Where signatures are checked (default: this thread). A service passes `workerVerifier()`. */
   verifier?: BatchVerifier;
+  /**
+   * How long after its channel expired a record may still settle, in seconds (default {@link SETTLEMENT_WINDOW}):
+   * devices sync late, but a channel back-dated into an expired credential's validity settles only this long.
+   */
+  settlementWindowSeconds?: number;
+  /** Where the ledger says what went wrong (default: nowhere). */
+  log?: Logger;
+}
+
+/** The default settlement window: three days, for devices that are offline over a long weekend. */
+export const SETTLEMENT_WINDOW = 3 * 86_400;
+
+/** The work a submission asks of the ledger, known before its signatures are checked (see {@link SubmitOptions}). */
+export interface SubmitCost {
+  /** New records (not seen before). */
+  records: number;
+  /** Signature checks. */
+  signatures: number;
+  /** SHA-256 steps its ticks need. */
+  hashSteps: number;
+}
+
+export interface SubmitOptions {
+  /**
+   * Called with what the new records will cost once they have been read and checked (cheaply), before any
+   * signature is verified or tick hashed: throw (a LedgerError LEDGER_RATE, say) to refuse the submission.
+   */
+  budget?: (cost: SubmitCost) => void;
 }
 
 export interface SubmitResult {
@@ -113,7 +146,9 @@ export const BATCH_MEMBERS = `select record_id, status, code, amount::text as am
 interface BatchState {
   /** Record ids another ledger process stored receipts for since the batch was checked. */
   late: Set<string>;
-  channels: Map<string, { applied: bigint; disputed: boolean; closed: boolean; seq: number; ticks: number; dirty: boolean }>;
+  channels: Map<string, ChannelHistory & { dirty: boolean }>;
+  /** The newest revocation list in the store (`authority_lists.id`). */
+  lists: number;
   /** Each payer device's outstanding total, by kid. */
   outstanding: Map<string, bigint>;
   /** Balances and credit lines, by `accountKey`. */
@@ -138,14 +173,16 @@ const byKeys = (table: string, key: string, param: string, cols: string, and = '
 /** What a batch's outcome depends on (see {@link BatchState}); exported for the plan test. */
 export const READ_STATE = `select
   (select coalesce(json_agg(t.record_id), '[]') from ${byKeys('receipts', 'record_id', '$1', 'record_id')}) as late,
-  (select coalesce(json_agg(json_build_array(t.id, t.applied::text, t.disputed, t.closed, t.seq, t.ticks)), '[]')
-     from ${byKeys('channels', 'id', '$2', 'id, applied, disputed, closed, seq, ticks')}) as channels,
+  (select coalesce(json_agg(json_build_array(t.id, t.applied::text, t.disputed, t.closed, t.seq, t.ticks,
+     encode(t.voucher, 'hex'), t.vcum::text, t.vticks)), '[]')
+     from ${byKeys('channels', 'id', '$2', 'id, applied, disputed, closed, seq, ticks, voucher, vcum, vticks')}) as channels,
   (select coalesce(json_agg(json_build_array(t.kid, t.outstanding::text)), '[]') from ${byKeys('devices', 'kid', '$3', 'kid, outstanding')}) as devices,
   (select coalesce(json_agg(json_build_array(t.party, t.asset, t.balance::text, t.credit_line::text)), '[]')
      from unnest($4::text[], $5::text[]) as k(p, a)
      cross join lateral (select party, asset, balance, credit_line from accounts where party = k.p and asset = k.a limit 1) as t) as accounts,
   (select coalesce(json_agg(json_build_array(t.id, encode(t.ticket, 'hex'), t.payer_kid)), '[]')
-     from ${byKeys('reservations', 'id', '$6', 'id, ticket, payer_kid', 'and not released')}) as reservations`;
+     from ${byKeys('reservations', 'id', '$6', 'id, ticket, payer_kid', 'and not released')}) as reservations,
+  (select coalesce(max(id), 0) from authority_lists) as lists`;
 
 /** Receipts already given for any of the record ids (hex) in `$1`. */
 export const STORED_RECEIPTS = `select t.* from ${byKeys('receipts', 'record_id', '$1', 'record_id, status, code, amount::text as amount, receipt, batch::text as batch')}`;
@@ -172,6 +209,19 @@ function ownCopy(records: readonly Uint8Array[]): Uint8Array[] {
     at += r.length;
     return buf.subarray(at - r.length, at);
   });
+}
+
+/**
+ * A database error over what was written (SQLSTATE class 22, data exception, or 23, integrity constraint):
+ * a record's values, not the database's health. Anything else (connections, timeouts) fails the call.
+ */
+const isDataError = (e: unknown) =>
+  typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' && /^2[23]/.test((e as { code: string }).code);
+
+/** Equivocation evidence found across records: the record's own open and accept, with the two vouchers. */
+function evidenceRecord(record: Uint8Array, vouchers: [Uint8Array, Uint8Array]): Uint8Array {
+  const { open, accept } = readSettlement(record);
+  return encodeSettlementParts({ open: open.bytes, accept: accept.bytes, evidence: vouchers });
 }
 
 /** A database error from storing a receipt for a record that has one (unique key of `receipts`). */
@@ -214,7 +264,11 @@ interface Settled {
   terms: Pick<OpenTerms, 'asset' | 'cap' | 'reservation'>;
   amount: bigint;
   seq: number;
+  voucher: Uint8Array | undefined;
+  voucherAmount: bigint;
+  voucherTicks: number;
   ticks: number;
+  tickValue: bigint;
   closed: boolean;
   equivocation: boolean;
   /** The channel id and the payer's key thumbprint, hex (the batch's statements key on them). */
@@ -228,18 +282,34 @@ const settled = (v: VerifiedSettlement): Settled => ({
   terms: { asset: v.terms.asset, cap: v.terms.cap, reservation: v.terms.reservation },
   amount: v.amount,
   seq: v.seq,
+  voucher: v.voucher,
+  voucherAmount: v.voucherAmount,
+  voucherTicks: v.voucherTicks,
   ticks: v.ticks,
+  tickValue: v.terms.payword?.tickValue ?? 0n,
   closed: v.closed,
   equivocation: v.equivocation !== undefined,
   channel: toHex(v.channelId),
   payerKid: toHex(v.payer.kid),
 });
 
-/** A verified record in a batch. */
+/** A verified record in a batch, and its place in it. */
 interface BatchItem {
   recordId: string;
   bytes: Uint8Array;
   v: Settled;
+  i: number;
+}
+
+/** A submission's records as `submit` has read and checked them. */
+interface Batch {
+  records: Uint8Array[];
+  hashes: Uint8Array[];
+  ids: string[];
+  /** Per record: what it settles, why it is refused, or nothing (a repeat). */
+  checked: (Settled | EdgepayError | undefined)[];
+  /** Receipts given before, by record id. */
+  seen: Map<string, SubmitResult>;
 }
 
 export class Ledger {
@@ -249,15 +319,20 @@ export class Ledger {
 
   private readonly verifier: BatchVerifier;
 
+  private readonly log: Logger;
+
   private constructor(private readonly o: LedgerOptions) {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
     this.verifier = o.verifier ?? inlineVerifier;
+    this.log = o.log ?? silentLogger;
   }
 
   /** Opens the ledger on `db`, applying any pending migrations. */
   static async open(o: LedgerOptions): Promise<Ledger> {
     await migrate(o.db);
-    return new Ledger(o);
+    const ledger = new Ledger(o);
+    await ledger.loadLists();
+    return ledger;
   }
 
   /**
@@ -438,13 +513,15 @@ export class Ledger {
 
   /**
    * Verifies and applies settlement records; one result per record, in order. Only a failure of the
-   * call itself (the database) rejects; a bad record gets a `rejected` receipt with its code.
+   * call itself (the database) rejects; a record that fails for any reason gets its own `rejected` receipt
+   * with its code, and never fails the others.
    *
-   * Cost per record: one signature check in the common case (see `checkSettlement`), spread over the
-   * verifier's threads, and a share of a fixed number of set-based statements per batch. Batches are
-   * applied one at a time (a transaction-scoped lock), so limits hold in arrival order.
+   * Cost per record: reading it and one signature check in the common case (see `checkSettlement`), spread
+   * over the verifier's threads; a tick's hashing after that, on the same threads, only once the
+   * signatures binding its chain have verified; and a share of a fixed number of set-based statements per
+   * batch. Batches are applied one at a time (a transaction-scoped lock), so limits hold in arrival order.
    */
-  async submit(given: readonly Uint8Array[]): Promise<SubmitResult[]> {
+  async submit(given: readonly Uint8Array[], options: SubmitOptions = {}): Promise<SubmitResult[]> {
     const records = ownCopy(given);
     const hashes = records.map(sha256);
     const ids = hashes.map(toHex);
@@ -458,8 +535,7 @@ export class Ledger {
       try {
         return readSettlement(r, true);
       } catch (e) {
-        if (!(e instanceof EdgepayError)) throw e;
-        return e;
+        return this.refusal(e, id);
       }
     });
     const chainKeys = frames.map((f): readonly [string, string] | undefined =>
@@ -468,9 +544,11 @@ export class Ledger {
         : [this.chains.keyFor(f.open.terms.chain), this.chains.keyFor(f.accept.chain)],
     );
     const storedChains = await this.storedChains(chainKeys);
-    // Check structure, chains and limits here, and every signature in one batch on the verifier's threads.
+    // Check structure, chains, limits and amounts here; every signature then in one batch on the verifier's
+    // threads, and ticks after that (nothing here hashes or verifies: see `checkSettlement`).
     const checked: (Settled | EdgepayError | undefined)[] = [];
     const pendingSigs: { i: number; c: SignatureCheck }[] = [];
+    const ticks: (TickProof | undefined)[] = [];
     const batchAccepts = new Map<string, SignatureCheck>();
     for (let i = 0; i < records.length; i++) {
       const f = frames[i];
@@ -483,9 +561,10 @@ export class Ledger {
       // 64 records keeps that transaction, which every batch queues behind, from waiting on this loop.
       if ((i & 63) === 63) await yieldToIo();
       try {
-        const { settlement, signatures } = await checkSettlement(f, {
+        const { settlement, signatures, tick } = await checkSettlement(f, {
           trust: this.o.trust,
           now: this.now(),
+          settlementWindowSeconds: this.o.settlementWindowSeconds ?? SETTLEMENT_WINDOW,
           chains: this.chains,
           deferChains: true,
           batchAccepts,
@@ -493,92 +572,197 @@ export class Ledger {
           chainKeys: chainKeys[i],
         });
         checked.push(settled(settlement));
+        ticks[i] = tick;
         for (const c of signatures) pendingSigs.push({ i, c });
       } catch (e) {
-        if (!(e instanceof EdgepayError)) throw e;
-        checked.push(e);
+        checked.push(this.refusal(e, ids[i] as string));
       }
     }
+    let hashSteps = 0;
+    for (let i = 0; i < records.length; i++) if (ticks[i] && !(checked[i] instanceof EdgepayError)) hashSteps += ticks[i]?.steps ?? 0;
+    options.budget?.({ records: firstAt.size, signatures: pendingSigs.length, hashSteps });
     const ok = await this.verifyChecks(pendingSigs.map((p) => p.c));
     pendingSigs.forEach(({ i, c }, k) => {
       if (!ok[k] && !(checked[i] instanceof EdgepayError))
         checked[i] = new CoseError('COSE_SIGNATURE', 'signature does not verify', c.field);
     });
-    const firsts = [...firstAt.values()];
-    // Another submission (a client that retried before its answer, or failed over to another ledger process
-    // on the same database) may have applied some of these while we verified: theirs stand, and are returned
-    // as repeats. That is rare, so it is not looked up first: storing this batch's receipts then fails on
-    // their key, which rolls everything back, and the batch is applied again, looking for them under the lock.
-    const apply = (lookLate: boolean) =>
-      this.o.db.transaction(async (tx) => {
-        await this.exclusive(tx);
-        let fresh = firsts;
-        const candidates: BatchItem[] = [];
-        for (const i of fresh) {
-          const v = checked[i];
-          if (v && !(v instanceof EdgepayError))
-            candidates.push({
-              recordId: ids[i] as string,
-              bytes: records[i] as Uint8Array,
-              v,
-            });
-        }
-        const state = await this.readState(tx, lookLate ? fresh.map((i) => ids[i] as string) : [], candidates);
-        if (state.late.size > 0) {
-          for (const [id, r] of await this.storedReceipts(tx, [...state.late])) seen.set(id, r);
-          fresh = fresh.filter((i) => !state.late.has(ids[i] as string));
-        }
-        const w = new Writes();
-        const applied = this.applyBatch(state.late.size > 0 ? candidates.filter((x) => !state.late.has(x.recordId)) : candidates, state, w);
-        const results = fresh.map((i): Applied => {
-          const v = checked[i];
-          return v instanceof EdgepayError ? { status: 'rejected', posted: 0n, code: v.code } : (applied.get(ids[i] as string) as Applied);
+    // Ticks are hashed only for records whose signatures all verified: those bind the chain's root.
+    const tickAt = [...ticks.keys()].filter((i) => ticks[i] && !(checked[i] instanceof EdgepayError));
+    if (tickAt.length > 0) {
+      const good = await this.verifier.hashChains(tickAt.map((i) => ticks[i] as TickProof));
+      tickAt.forEach((i, k) => {
+        if (!good[k])
+          checked[i] = new ChannelError('CH_SETTLEMENT', 'the tick does not verify against the committed root', 'settlement.tick');
+      });
+    }
+    const byId = await this.applyAll([...firstAt.values()], { records, hashes, ids, checked, seen });
+    return ids.map((id, i) => {
+      const prior = seen.get(id);
+      if (prior) return prior;
+      const r = byId.get(id) as SubmitResult;
+      if (i === firstAt.get(id)) return r;
+      const { revoke: _, ...again } = r;
+      return { ...again, repeated: true };
+    });
+  }
+
+  /**
+   * A record's refusal: its own error, or for anything else (a fault of ours that this record brought out)
+   * LEDGER_UNPROCESSABLE, logged with its cause: the record is refused for good, and the others go on.
+   */
+  private refusal(e: unknown, recordId: string): EdgepayError {
+    if (e instanceof EdgepayError) return e;
+    this.log.error({ recordId, err: e }, 'a record could not be processed; it is refused');
+    return new LedgerError('LEDGER_UNPROCESSABLE', 'the ledger could not process this record', 'record', { cause: e });
+  }
+
+  /**
+   * Applies the checked records at `firsts` (indices into the batch) as one transaction. Should the
+   * database refuse the batch over what a record holds (a data or constraint error: something the checks
+   * should have caught), each record is applied on its own, and one that still fails gets its own
+   * LEDGER_UNPROCESSABLE receipt: a batch is never failed for one record.
+   */
+  private async applyAll(firsts: number[], b: Batch): Promise<Map<string, SubmitResult>> {
+    try {
+      return await this.applyOnce(firsts, b, false);
+    } catch (e) {
+      if (isReceiptConflict(e)) return this.applyOnce(firsts, b, true);
+      if (!isDataError(e)) throw e;
+      this.log.warn({ records: firsts.length, err: e }, 'the database refused a batch; applying its records one by one');
+    }
+    const out = new Map<string, SubmitResult>();
+    for (const i of firsts) {
+      let one: Map<string, SubmitResult>;
+      try {
+        one = await this.applyOnce([i], b, true);
+      } catch (e) {
+        if (!isDataError(e)) throw e;
+        b.checked[i] = this.refusal(e, b.ids[i] as string);
+        one = await this.applyOnce([i], b, true);
+      }
+      for (const [id, r] of one) out.set(id, r);
+    }
+    return out;
+  }
+
+  /**
+   * One transaction: the records at `firsts` decided against the state read under the apply lock, their
+   * postings and state written, their receipts signed as one batch and stored. Another submission (a client
+   * that retried before its answer, or failed over to another ledger process on the same database) may
+   * have applied some of these meanwhile: theirs stand, and are returned as repeats (`b.seen`). That is
+   * rare, so it is looked up only with `lookLate` (storing this batch's receipts fails on their key, which
+   * rolls everything back, and the batch is applied again looking for them under the lock).
+   */
+  private applyOnce(firsts: number[], b: Batch, lookLate: boolean): Promise<Map<string, SubmitResult>> {
+    const { records, hashes, ids, checked, seen } = b;
+    return this.o.db.transaction(async (tx) => {
+      await this.exclusive(tx);
+      let fresh = firsts;
+      const candidates: BatchItem[] = [];
+      for (const i of fresh) {
+        const v = checked[i];
+        if (v && !(v instanceof EdgepayError)) candidates.push({ recordId: ids[i] as string, bytes: records[i] as Uint8Array, v, i });
+      }
+      const state = await this.readState(tx, lookLate ? fresh.map((i) => ids[i] as string) : [], candidates);
+      if (state.late.size > 0) {
+        for (const [id, r] of await this.storedReceipts(tx, [...state.late])) seen.set(id, r);
+        fresh = fresh.filter((i) => !state.late.has(ids[i] as string));
+      }
+      // A revocation list another process stored since this one last looked applies to this batch too.
+      let items = state.late.size > 0 ? candidates.filter((x) => !state.late.has(x.recordId)) : candidates;
+      if (state.lists > this.listsSeen) {
+        await this.loadLists(tx);
+        items = items.filter((x) => {
+          const revoked = this.revokedNow(x.v);
+          if (revoked) checked[x.i] = revoked;
+          return !revoked;
         });
-        const { root, receipts } = await signReceiptBatch(
-          this.o.signer,
-          this.o.id,
-          this.now(),
-          fresh.map((i, k) => ({ recordId: hashes[i] as Uint8Array, ...withoutRevoke(results[k] as Applied) })),
-        );
-        if (fresh.length > 0) {
-          // The root once; each row its result and place: the receipt is rebuilt from them if asked again.
-          w.add('insert into receipt_batches (root) values ($1) returning id', [root], 'batch');
-          w.add(
-            `insert into receipts (record_id, status, code, amount, batch, idx)
+      }
+      const w = new Writes();
+      const applied = this.applyBatch(items, state, w);
+      const results = fresh.map((i): Applied => {
+        const v = checked[i];
+        return v instanceof EdgepayError ? { status: 'rejected', posted: 0n, code: v.code } : (applied.get(ids[i] as string) as Applied);
+      });
+      const { root, receipts } = await signReceiptBatch(
+        this.o.signer,
+        this.o.id,
+        this.now(),
+        fresh.map((i, k) => ({ recordId: hashes[i] as Uint8Array, ...withoutRevoke(results[k] as Applied) })),
+      );
+      if (fresh.length > 0) {
+        // The root once; each row its result and place: the receipt is rebuilt from them if asked again.
+        w.add('insert into receipt_batches (root) values ($1) returning id', [root], 'batch');
+        w.add(
+          `insert into receipts (record_id, status, code, amount, batch, idx)
            select r, s, c, a, (select id from batch), i - 1 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) with ordinality as u(r, s, c, a, i)`,
-            [
-              fresh.map((i) => ids[i]),
-              results.map((r) => r.status),
-              results.map((r) => r.code ?? null),
-              results.map((r) => r.posted.toString()),
-            ],
-          );
-        }
-        await w.run(tx);
-        const byId = new Map<string, SubmitResult>();
-        fresh.forEach((i, k) => {
-          byId.set(ids[i] as string, {
-            recordId: hashes[i] as Uint8Array,
-            receipt: receipts[k] as Uint8Array,
-            ...(results[k] as Applied),
-            repeated: false,
-          });
-        });
-        return ids.map((id, i) => {
-          const prior = seen.get(id);
-          if (prior) return prior;
-          const r = byId.get(id) as SubmitResult;
-          if (i === firstAt.get(id)) return r;
-          const { revoke: _, ...again } = r;
-          return { ...again, repeated: true };
+          [
+            fresh.map((i) => ids[i]),
+            results.map((r) => r.status),
+            results.map((r) => r.code ?? null),
+            results.map((r) => r.posted.toString()),
+          ],
+        );
+      }
+      await w.run(tx);
+      const byId = new Map<string, SubmitResult>();
+      fresh.forEach((i, k) => {
+        byId.set(ids[i] as string, {
+          recordId: hashes[i] as Uint8Array,
+          receipt: receipts[k] as Uint8Array,
+          ...(results[k] as Applied),
+          repeated: false,
         });
       });
-    try {
-      return await apply(false);
-    } catch (e) {
-      if (!isReceiptConflict(e)) throw e;
-      return apply(true);
+      return byId;
+    });
+  }
+
+  /** The newest `authority_lists.id` this process has applied to its trust store. */
+  private listsSeen = 0;
+
+  /**
+   * Applies to the trust store every revocation list stored since this process last looked (received or
+   * made by another ledger process on the database, or before a restart). A party's list comes with the
+   * party's credential, which vouched for its key when the list was taken.
+   */
+  async loadLists(sql: Sql = this.o.db): Promise<void> {
+    const rows = await sql.query<{ id: string; list: Uint8Array; party: Uint8Array | null }>(
+      'select id::text as id, list, party from authority_lists where id > $1 order by id',
+      [this.listsSeen],
+    );
+    for (const r of rows) {
+      try {
+        if (r.party) await verifyParty(new Uint8Array(r.party), { trust: this.o.trust, skipTimeCheck: true, skipRevocation: true });
+        await this.o.trust.applyRevocationList(new Uint8Array(r.list), { persist: false });
+      } catch (e) {
+        if (!(e instanceof EdgepayError)) throw e;
+        this.log.warn({ list: r.id, err: e }, 'a stored revocation list no longer applies');
+      }
+      this.listsSeen = Math.max(this.listsSeen, Number(r.id));
     }
+  }
+
+  /**
+   * Stores a revocation list (which the caller's trust store has verified and applied) for every ledger
+   * process and restart; `party` is the party credential that vouches for a party's key. Taken under the
+   * apply lock: a batch applied after this sees the list. Idempotent by authority and version.
+   */
+  async storeList(list: Uint8Array, authority: string, version: number, party?: Uint8Array): Promise<void> {
+    await this.o.db.transaction(async (tx) => {
+      await this.exclusive(tx);
+      await tx.query('insert into authority_lists (authority, version, list, party) values ($1, $2, $3, $4) on conflict do nothing', [
+        authority,
+        version,
+        list,
+        party ?? null,
+      ]);
+    });
+  }
+
+  /** A checked record's refusal if a list applied since revokes either side now (undefined when not). */
+  private revokedNow(v: Settled): EdgepayError | undefined {
+    return revokedChain(v.payer, this.o.trust, this.now()) ?? revokedChain(v.payee, this.o.trust, this.now());
   }
 
   /** The party whose credential key has thumbprint `kid`, as seen in a settled channel. */
@@ -796,10 +980,11 @@ export class Ledger {
     );
     type Row = {
       late: string[];
-      channels: [string, string, boolean, boolean, number, number][];
+      channels: [string, string, boolean, boolean, number, number, string | null, string | null, number | null][];
       devices: [string, string][];
       accounts: [string, string, string, string][];
       reservations: [string, string, string][];
+      lists: number | string;
     };
     const [r] = await tx.query<Row>(READ_STATE, [
       recordIds,
@@ -812,11 +997,22 @@ export class Ledger {
     return {
       late: new Set(row.late),
       channels: new Map(
-        row.channels.map(([id, applied, disputed, closed, seq, ticks]) => [
+        row.channels.map(([id, applied, disputed, closed, seq, ticks, voucher, vcum, vticks]) => [
           id,
-          { applied: BigInt(applied), disputed, closed, seq: Number(seq), ticks: Number(ticks), dirty: false },
+          {
+            applied: BigInt(applied),
+            disputed,
+            closed,
+            seq: Number(seq),
+            ticks: Number(ticks),
+            voucher: voucher === null ? undefined : fromHex(voucher),
+            vcum: vcum === null ? undefined : BigInt(vcum),
+            vticks: Number(vticks ?? 0),
+            dirty: false,
+          },
         ]),
       ),
+      lists: Number(row.lists),
       outstanding: new Map(row.devices.map(([kid, o]) => [kid, BigInt(o)])),
       accounts: new Map(row.accounts.map(([party, asset, b, c]) => [accountKey(party, asset), { balance: BigInt(b), credit: BigInt(c) }])),
       reservations: new Map(row.reservations.map(([id, ticket, payerKid]) => [id, { ticket: fromHex(ticket), payerKid }])),
@@ -840,7 +1036,17 @@ export class Ledger {
       const id = x.v.channel;
       if (chans.has(id)) continue;
       fresh.set(id, x);
-      chans.set(id, { applied: 0n, disputed: false, closed: false, seq: 0, ticks: 0, dirty: true });
+      chans.set(id, {
+        applied: 0n,
+        disputed: false,
+        closed: false,
+        seq: 0,
+        ticks: 0,
+        voucher: undefined,
+        vcum: 0n,
+        vticks: 0,
+        dirty: true,
+      });
     }
     // New channels may bring new parties: remember how to pay them on conventional rails, and their keys.
     const parties = new Map<string, ChainFacts>();
@@ -884,8 +1090,17 @@ export class Ledger {
     const addDelta = (key: string, d: bigint) => deltas.set(key, (deltas.get(key) ?? 0n) + d);
     const disputes: [string[], string[], string[], string[], string[]] = [[], [], [], [], []];
     const disputeBytes: Uint8Array[] = [];
-    /** Marks the channel disputed; the first time, records the dispute and returns the device to revoke. */
-    const dispute = (x: BatchItem, ch: { disputed: boolean; dirty: boolean }, kind: string, unpaid: bigint): string | undefined => {
+    /**
+     * Marks the channel disputed; the first time, records the dispute (with `evidence`, by default the record
+     * itself) and returns the device to revoke.
+     */
+    const dispute = (
+      x: BatchItem,
+      ch: { disputed: boolean; dirty: boolean },
+      kind: string,
+      unpaid: bigint,
+      evidence = x.bytes,
+    ): string | undefined => {
       const first = !ch.disputed;
       ch.disputed = true;
       ch.dirty = true;
@@ -895,7 +1110,7 @@ export class Ledger {
       disputes[2].push(x.v.payer.partyId);
       disputes[3].push(kind);
       disputes[4].push(unpaid.toString());
-      disputeBytes.push(x.bytes);
+      disputeBytes.push(evidence);
       return x.v.payerKid;
     };
     for (const x of items) {
@@ -904,62 +1119,76 @@ export class Ledger {
       const ch = chans.get(id) as NonNullable<ReturnType<typeof chans.get>>;
       const asset = v.terms.asset;
       let r: Applied;
-      const increase = v.amount - ch.applied;
+      // The channel's history judges the record (ledger/history): equivocation across records, older or
+      // smaller vouchers, anything after a close. What the channel owes comes from its newest state.
+      const verdict = v.equivocation || ch.disputed ? undefined : judge(ch, { ...v, cap: v.terms.cap });
       if (v.equivocation) r = { status: 'disputed', posted: 0n, code: 'LEDGER_EQUIVOCATION', revoke: dispute(x, ch, 'equivocation', 0n) };
       else if (ch.disputed) r = { status: 'disputed', posted: 0n, code: 'LEDGER_DISPUTED' };
-      else if (increase > 0n) {
-        // The device's total outstanding (its open channels' amounts), in arrival order: a claim past its
-        // credential's limit is an overspend: refused, the device disputed (and revoked), the unpaid claim
-        // recorded against its party.
-        const others = (outstanding.get(payerKid) ?? 0n) - (ch.closed ? 0n : ch.applied);
-        const payerParty = v.payer.partyId;
-        const payerKey = accountKey(payerParty, asset);
-        const acct = accounts.get(payerKey) ?? none();
-        const holdName = holds.get(id);
-        const holdKey = holdName ? accountKey(holdName, asset) : '';
-        const hold = holdName ? (accounts.get(holdKey) ?? none()) : undefined;
-        // biome-ignore lint/complexity/useMathMinMax: bigints; Math.min takes numbers only
-        const fromHold = hold ? (hold.balance < increase ? hold.balance : increase) : 0n;
-        const fromParty = increase - fromHold;
-        if (others + v.amount > v.payer.limits.totalOutstanding)
-          r = { status: 'rejected', posted: 0n, code: 'LEDGER_OUTSTANDING', revoke: dispute(x, ch, 'overspend', increase) };
-        else if (fromParty > 0n && acct.balance - fromParty < -acct.credit) r = { status: 'rejected', posted: 0n, code: 'LEDGER_FUNDS' };
-        else {
-          const payeeParty = v.payee.partyId;
-          const payeeKey = accountKey(payeeParty, asset);
-          accounts.set(payerKey, acct);
-          const payee = accounts.get(payeeKey);
-          if (hold && fromHold > 0n) {
-            hold.balance -= fromHold;
-            if (payee) payee.balance += fromHold; // a party that pays and is paid in one batch
-            addPosting(postings, recordId, id, holdName as string, payeeParty, asset, fromHold);
-            addDelta(holdKey, -fromHold);
-            addDelta(payeeKey, fromHold);
-          }
-          if (fromParty > 0n) {
-            acct.balance -= fromParty;
-            if (payee) payee.balance += fromParty;
-            addPosting(postings, recordId, id, payerParty, payeeParty, asset, fromParty);
-            addDelta(payerKey, -fromParty);
-            addDelta(payeeKey, fromParty);
-          }
-          ch.applied = v.amount;
-          if (v.seq > ch.seq) ch.seq = v.seq;
-          if (v.ticks > ch.ticks) ch.ticks = v.ticks;
+      else if (verdict?.kind === 'equivocation') {
+        const revoke = dispute(x, ch, 'equivocation', 0n, evidenceRecord(x.bytes, verdict.evidence));
+        r = { status: 'disputed', posted: 0n, code: 'LEDGER_EQUIVOCATION', revoke };
+      } else if (verdict?.kind === 'refused') r = { status: 'rejected', posted: 0n, code: verdict.code };
+      else {
+        const { next, owed } = verdict as Extract<NonNullable<typeof verdict>, { kind: 'state' }>;
+        const increase = owed - ch.applied;
+        const take = () => {
+          Object.assign(ch, next);
           ch.dirty = true;
-          outstanding.set(payerKid, ch.closed ? others : others + v.amount);
+        };
+        if (increase > 0n) {
+          // The device's total outstanding (its open channels' amounts), in arrival order: a claim past its
+          // credential's limit is an overspend: refused, the device disputed (and revoked), the unpaid claim
+          // recorded against its party.
+          const others = (outstanding.get(payerKid) ?? 0n) - (ch.closed ? 0n : ch.applied);
+          const payerParty = v.payer.partyId;
+          const payerKey = accountKey(payerParty, asset);
+          const acct = accounts.get(payerKey) ?? none();
+          const holdName = holds.get(id);
+          const holdKey = holdName ? accountKey(holdName, asset) : '';
+          const hold = holdName ? (accounts.get(holdKey) ?? none()) : undefined;
+          // biome-ignore lint/complexity/useMathMinMax: bigints; Math.min takes numbers only
+          const fromHold = hold ? (hold.balance < increase ? hold.balance : increase) : 0n;
+          const fromParty = increase - fromHold;
+          if (others + owed > v.payer.limits.totalOutstanding)
+            r = { status: 'rejected', posted: 0n, code: 'LEDGER_OUTSTANDING', revoke: dispute(x, ch, 'overspend', increase) };
+          else if (fromParty > 0n && acct.balance - fromParty < -acct.credit) r = { status: 'rejected', posted: 0n, code: 'LEDGER_FUNDS' };
+          else {
+            const payeeParty = v.payee.partyId;
+            const payeeKey = accountKey(payeeParty, asset);
+            accounts.set(payerKey, acct);
+            const payee = accounts.get(payeeKey);
+            if (hold && fromHold > 0n) {
+              hold.balance -= fromHold;
+              if (payee) payee.balance += fromHold; // a party that pays and is paid in one batch
+              addPosting(postings, recordId, id, holdName as string, payeeParty, asset, fromHold);
+              addDelta(holdKey, -fromHold);
+              addDelta(payeeKey, fromHold);
+            }
+            if (fromParty > 0n) {
+              acct.balance -= fromParty;
+              if (payee) payee.balance += fromParty;
+              addPosting(postings, recordId, id, payerParty, payeeParty, asset, fromParty);
+              addDelta(payerKey, -fromParty);
+              addDelta(payeeKey, fromParty);
+            }
+            ch.applied = owed;
+            take();
+            outstanding.set(payerKid, ch.closed ? others : others + owed);
+            if (v.closed && !ch.closed) {
+              ch.closed = true;
+              outstanding.set(payerKid, others);
+            }
+            r = { status: 'accepted', posted: increase };
+          }
+        } else {
+          take(); // a newer voucher owing no more, or a repeat: the channel's history still moves on
           if (v.closed && !ch.closed) {
             ch.closed = true;
-            outstanding.set(payerKid, others);
-          }
-          r = { status: 'accepted', posted: increase };
+            outstanding.set(payerKid, (outstanding.get(payerKid) ?? 0n) - ch.applied);
+            r = { status: 'accepted', posted: 0n };
+          } else r = { status: 'duplicate', posted: 0n };
         }
-      } else if (v.closed && !ch.closed) {
-        ch.closed = true;
-        ch.dirty = true;
-        outstanding.set(payerKid, (outstanding.get(payerKid) ?? 0n) - ch.applied);
-        r = { status: 'accepted', posted: 0n };
-      } else r = { status: 'duplicate', posted: 0n };
+      }
       out.set(recordId, r);
     }
     if (postings[0].length > 0)
@@ -994,6 +1223,9 @@ export class Ledger {
       ticks: [] as number[],
       closed: [] as boolean[],
       disputed: [] as boolean[],
+      voucher: [] as (Uint8Array | null)[],
+      vcum: [] as (string | null)[],
+      vticks: [] as number[],
     };
     const u = {
       id: [] as string[],
@@ -1002,6 +1234,9 @@ export class Ledger {
       ticks: [] as number[],
       closed: [] as boolean[],
       disputed: [] as boolean[],
+      voucher: [] as (Uint8Array | null)[],
+      vcum: [] as (string | null)[],
+      vticks: [] as number[],
     };
     chans.forEach((st, id) => {
       if (!st.dirty) return;
@@ -1013,6 +1248,9 @@ export class Ledger {
       to.ticks.push(st.ticks);
       to.closed.push(st.closed);
       to.disputed.push(st.disputed);
+      to.voucher.push(st.voucher ?? null);
+      to.vcum.push(st.vcum === undefined ? null : st.vcum.toString());
+      to.vticks.push(st.vticks);
       if (!x) return;
       c.payerParty.push(x.v.payer.partyId);
       c.payeeParty.push(x.v.payee.partyId);
@@ -1025,15 +1263,17 @@ export class Ledger {
     if (c.id.length > 0)
       w.add(
         `insert into channels (id, payer_party, payee_party, payer_kid, payee_kid, asset, cap, outstanding_limit,
-                               applied, seq, ticks, closed, disputed)
+                               applied, seq, ticks, closed, disputed, voucher, vcum, vticks)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[],
-                              $9::numeric[], $10::int[], $11::int[], $12::bool[], $13::bool[])`,
+                              $9::numeric[], $10::bigint[], $11::bigint[], $12::bool[], $13::bool[], $14::bytea[], $15::numeric[], $16::bigint[])`,
         Object.values(c),
       );
     if (u.id.length > 0)
       w.add(
-        `update channels set applied = s.applied, seq = s.seq, ticks = s.ticks, closed = s.closed, disputed = s.disputed
-         from unnest($1::text[], $2::numeric[], $3::int[], $4::int[], $5::bool[], $6::bool[]) as s(id, applied, seq, ticks, closed, disputed)
+        `update channels set applied = s.applied, seq = s.seq, ticks = s.ticks, closed = s.closed, disputed = s.disputed,
+           voucher = s.voucher, vcum = s.vcum, vticks = s.vticks
+         from unnest($1::text[], $2::numeric[], $3::bigint[], $4::bigint[], $5::bool[], $6::bool[], $7::bytea[], $8::numeric[], $9::bigint[])
+           as s(id, applied, seq, ticks, closed, disputed, voucher, vcum, vticks)
          where channels.id = s.id`,
         Object.values(u),
       );

@@ -24,7 +24,7 @@ import { equalBytes, sameBytes, toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';
-import { asAmount, asArray, asBytes, asInt, asMap, asText, need } from '../codec/fields.js';
+import { asAmount, asArray, asBytes, asInt, asMap, asText, asTime, asUint, need } from '../codec/fields.js';
 import { bigSize, readBytes, readUint, uintSize, writeBig, writeBytes, writeHead, writeUint } from '../codec/fixed.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
@@ -223,7 +223,7 @@ function parts(bytes: Uint8Array): Parts {
   const [leafV, indexV, pathV, rootV] = asArray(decode(bytes, { maxBytes: 16 * 1024, maxDepth: 3, tags: [] }), 'receipt', 4);
   return {
     leaf: asBytes(leafV, 'receipt.leaf', { max: 1024 }),
-    index: asInt(indexV, 'receipt.index'),
+    index: asUint(indexV, 'receipt.index'),
     path: asArray(pathV, 'receipt.path').map((p, i) => asBytes(p, `receipt.path[${i}]`, 32)),
     root: asBytes(rootV, 'receipt.root', { max: 1024 }),
   };
@@ -245,7 +245,7 @@ async function signedRoot(rootBytes: Uint8Array, ledgerKey: Uint8Array): Promise
 }
 
 const rootHash = (payload: Map<number, CborValue>) => asBytes(need(payload, 7, 'receipt.root.root'), 'receipt.root.root', 32);
-const rootCount = (payload: Map<number, CborValue>) => asInt(need(payload, 8, 'receipt.root.count'), 'receipt.root.count');
+const rootCount = (payload: Map<number, CborValue>) => asUint(need(payload, 8, 'receipt.root.count'), 'receipt.root.count');
 const badPath = () => new LedgerError('LEDGER_RECEIPT', 'the audit path does not lead to the signed root', 'receipt.path');
 
 /** The receipt a verified leaf says, under its verified root's payload. */
@@ -259,7 +259,7 @@ function receiptOf(leaf: Uint8Array, payload: Map<number, CborValue>): Receipt {
     status,
     posted: asAmount(need(m, 4, 'receipt.posted'), 'receipt.posted'),
     code: m.has(5) ? asText(m.get(5), 'receipt.code') : undefined,
-    time: asInt(need(payload, 6, 'receipt.time'), 'receipt.time'),
+    time: asTime(need(payload, 6, 'receipt.time'), 'receipt.time'),
   };
 }
 

@@ -86,6 +86,20 @@ const MIGRATIONS: string[] = [
   // What each verified chain proves (ledger/chain-facts): a chain met again is looked up with its batch, not
   // decoded. Rows written before have none: their chains are decoded once more, then filled in.
   `alter table chains add column if not exists facts bytea`,
+  // Counters hold what the wire allows (0 to 2^32 - 1), not only what `integer` holds.
+  `alter table channels alter column seq type bigint, alter column ticks type bigint`,
+  `alter table revocation_lists alter column version type bigint`,
+  // A channel's newest voucher (its bytes, cumulative amount and tick checkpoint): the ledger judges each
+  // record against it, so two vouchers for one seq are equivocation whichever records bring them. Rows
+  // written before have none; they are judged from their next voucher on.
+  `alter table channels add column if not exists voucher bytea, add column if not exists vcum numeric(39,0),
+     add column if not exists vticks bigint`,
+  // Every revocation list the ledger holds, received or made, in arrival order: each ledger process loads
+  // what it has not seen before it applies a batch, so a list applies at once on every process. A party's
+  // list is stored with the party's credential, which vouches for its key.
+  `create table if not exists authority_lists (
+     id bigserial primary key, authority text not null, version bigint not null, list bytea not null,
+     party bytea, created_at timestamptz not null default now(), unique (authority, version))`,
 ];
 
 /** Applies the migrations this database has not seen yet. */

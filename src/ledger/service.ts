@@ -9,7 +9,7 @@ import { equalBytes, fromHex, toHex } from '../codec/bytes.js';
 import type { CborValue } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { verifySign1 } from '../codec/cose-sign1.js';
-import { asAmount, asInt, asText } from '../codec/fields.js';
+import { asAmount, asText, asTime } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { EdgepayError, LedgerError } from '../errors.js';
 import { verifyParty } from '../identity/chain.js';
@@ -228,8 +228,8 @@ export class LedgerService {
         const s = await ledger.statement(
           who('party'),
           text('asset'),
-          asInt(a.get('from'), 'admin.args.from'),
-          asInt(a.get('to'), 'admin.args.to'),
+          asTime(a.get('from'), 'admin.args.from'),
+          asTime(a.get('to'), 'admin.args.to'),
         );
         return { document: statementCsv(s), mediaType: 'text/csv; charset=utf-8' };
       }
@@ -247,7 +247,7 @@ export class LedgerService {
           payeeKid: a.has('payee') ? hex('payee') : undefined,
           asset: text('asset'),
           amount: asAmount(a.get('amount'), 'admin.args.amount'),
-          expiresAt: asInt(a.get('expiresAt'), 'admin.args.expiresAt'),
+          expiresAt: asTime(a.get('expiresAt'), 'admin.args.expiresAt'),
         });
         return { data: new Map<string, CborValue>([['ticket', ticket]]) };
       }

@@ -15,7 +15,7 @@
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, type Sign1, signSign1 } from '../codec/cose-sign1.js';
-import { asArray, asBytes, asInt, asMap, asText, need } from '../codec/fields.js';
+import { asArray, asBytes, asMap, asText, asTime, need } from '../codec/fields.js';
 import { DEFAULT_LIMITS } from '../codec/scan.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { SyncError } from '../errors.js';
@@ -57,7 +57,7 @@ export function decodeSubmission(bytes: Uint8Array, maxBytes = 8 * 1024 * 1024):
     sign1,
     chain: asBytes(need(m, 1, 'submission.chain'), 'submission.chain'),
     records: records.map((r, i) => asBytes(r, `submission.records[${i}]`)),
-    time: asInt(need(m, 3, 'submission.time'), 'submission.time'),
+    time: asTime(need(m, 3, 'submission.time'), 'submission.time'),
   };
 }
 
@@ -96,7 +96,7 @@ export function decodeAdmin(bytes: Uint8Array): AdminCall {
     sign1,
     op: asText(need(m, 1, 'admin.op'), 'admin.op'),
     args: asMap(need(m, 2, 'admin.args'), 'admin.args'),
-    time: asInt(need(m, 3, 'admin.time'), 'admin.time'),
+    time: asTime(need(m, 3, 'admin.time'), 'admin.time'),
     nonce: asBytes(need(m, 4, 'admin.nonce'), 'admin.nonce', { min: 8, max: 64 }),
   };
 }

@@ -26,6 +26,7 @@ function counting(): BatchVerifier & { count: number } {
       v.count += items.length;
       return inlineVerifier.verifyMany(items);
     },
+    hashChains: inlineVerifier.hashChains,
     close: async () => {},
   };
   return v;

@@ -39,6 +39,7 @@ describe.skipIf(!havePostgres)('two ledger processes on PostgreSQL at 127.0.0.1:
           await aDone;
           return inlineVerifier.verifyMany(items);
         },
+        hashChains: inlineVerifier.hashChains,
         close: async () => {},
       };
       const a = await open(dbA);
