@@ -24,8 +24,9 @@ const ledger = await Ledger.open({
   trust,
   verifier: workerVerifier(threads ? { threads: Number(threads) } : {}),
 });
-const service = await LedgerService.open({ ledger, trust });
-// Clients are the trial's own, on loopback: no per-address rate limit.
+// Clients are the trial's own, on loopback, all submitting as its merchant: no per-address rate limit and
+// no per-submitter work budget.
+const service = await LedgerService.open({ ledger, trust, limits: { submitter: { perSecond: 1e9, burst: 1e9 }, maxPending: 1e6 } });
 const http = await serveHttp(service, { port: Number(port), host: '127.0.0.1', rate: { perSecond: 1e9, burst: 1e9 } });
 console.log(JSON.stringify({ listening: http.url }));
 // The end of a run stops processes with SIGTERM (a profile, if one is being taken, is written on exit).

@@ -20,7 +20,7 @@ import { type Credential, CWT_CONTENT_TYPE, decodeChain, decodeCredential, encod
 import { FileKeyStore } from '../identity/keystore-file.js';
 import { decodeRevocationList, REVOCATION_CONTENT_TYPE, signRevocationList } from '../identity/revocation.js';
 import { type TrustRoot, TrustStore } from '../identity/trust-store.js';
-import { CliError, type Format, parseFormat, passphrase, printJson, readObject, writeObject } from './io.js';
+import { CliError, type Format, parseFormat, passphrase, printJson, readObject, toJson, writeObject } from './io.js';
 
 export type Out = (line: string) => void;
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -277,7 +277,10 @@ export const commands: Record<string, Command> = {
   revoke: {
     usage:
       'edgepay revoke --authority <dir> [--key-name issuer|party] [--id <authority id>] (--cred <file> | --kid <hex>) [--at <unix time>]\n' +
-      "    --list <revocations file>\n  Adds a revocation to the authority's list (creating it), bumps its version and re-signs it.",
+      '    --list <revocations file> [--ledger <url> [--party-cred <file>]]\n' +
+      "  Adds a revocation to the authority's list (creating it), bumps its version and re-signs it. With --ledger,\n" +
+      "  sends the list to the ledger, which applies it at once and republishes it to devices (a party's list goes\n" +
+      "  with the party's credential: from the device chain given as --cred, or --party-cred).",
     options: {
       authority: { type: 'string' },
       'key-name': { type: 'string' },
@@ -286,6 +289,8 @@ export const commands: Record<string, Command> = {
       kid: { type: 'string' },
       at: { type: 'string' },
       list: { type: 'string' },
+      ledger: { type: 'string' },
+      'party-cred': { type: 'string' },
       ...COMMON,
     },
     async run(v, _p, out) {
@@ -294,9 +299,11 @@ export const commands: Record<string, Command> = {
       const id = str(v, 'id', !isIssuer) || (JSON.parse(await readFile(join(dir, 'issuer.json'), 'utf8')).id as string);
       const signer = await signerIn(dir, str(v, 'key-name', false) || (isIssuer ? 'issuer' : 'party'), v);
       let kid: Uint8Array;
+      let partyCred = str(v, 'party-cred', false) ? await readObject(str(v, 'party-cred')) : undefined;
       if (str(v, 'cred', false)) {
         const creds = decodeChain(await readObject(str(v, 'cred')));
         kid = decodeCredential(creds[creds.length - 1] as Uint8Array).subjectKid;
+        if (creds.length === 2 && !isIssuer) partyCred ??= creds[0];
       } else kid = Buffer.from(str(v, 'kid'), 'hex');
       const listPath = str(v, 'list');
       const prev = existsSync(listPath) ? decodeRevocationList(await readObject(listPath)).content : undefined;
@@ -309,8 +316,9 @@ export const commands: Record<string, Command> = {
         entries: [...(prev?.entries ?? []), { kid, revokedAt: at }],
       });
       await writeObject(listPath, bytes, parseFormat(v.format as string | undefined));
+      const ledger = str(v, 'ledger', false) ? await sendList(str(v, 'ledger'), bytes, isIssuer ? undefined : partyCred) : undefined;
       printJson(
-        { wrote: listPath, issuer: id, version: (prev?.version ?? 0) + 1, revoked: toHex(kid), revokedAt: at, bytes: bytes.length },
+        { wrote: listPath, issuer: id, version: (prev?.version ?? 0) + 1, revoked: toHex(kid), revokedAt: at, bytes: bytes.length, ledger },
         out,
       );
       return 0;
@@ -354,5 +362,22 @@ export const commands: Record<string, Command> = {
     },
   },
 };
+
+/** Sends a revocation list (with the party's credential, for a party's list) to the ledger at `url`. */
+async function sendList(url: string, list: Uint8Array, partyCred: Uint8Array | undefined): Promise<unknown> {
+  const endpoint = `${url.replace(/\/+$/, '')}/v1/revocations`;
+  const body = partyCred ? encode([list, partyCred]) : list;
+  let res: Response;
+  try {
+    res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: body as Uint8Array<ArrayBuffer> });
+  } catch (e) {
+    throw new CliError('CLI_NETWORK', `cannot reach ${endpoint}: ${(e as Error).message}`, 'ledger');
+  }
+  if (!res.ok) {
+    const e = (await res.json().catch(() => ({}))) as { code?: string; message?: string; field?: string };
+    throw new CliError(e.code ?? 'CLI_NETWORK', `the ledger refused the list (${res.status}): ${e.message ?? ''}`, e.field);
+  }
+  return toJson(decode(new Uint8Array(await res.arrayBuffer())));
+}
 
 export type { Format };

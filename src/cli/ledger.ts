@@ -12,13 +12,14 @@ import { workerVerifier } from '../crypto/workers.js';
 import { filePersistence } from '../identity/node-files.js';
 import { TrustStore } from '../identity/trust-store.js';
 import { openPglite, openPostgres } from '../ledger/db.js';
-import { serveHttp } from '../ledger/http.js';
-import { Ledger } from '../ledger/ledger.js';
+import { DEFAULT_HTTP_LIMITS, serveHttp, serveOperator } from '../ledger/http.js';
+import { Ledger, SETTLEMENT_WINDOW } from '../ledger/ledger.js';
+import { jsonLogger } from '../ledger/log.js';
 import { serveMqtt } from '../ledger/mqtt.js';
-import { LedgerService } from '../ledger/service.js';
+import { DEFAULT_LIMITS, LedgerService } from '../ledger/service.js';
 import { signAdmin } from '../sync/submission.js';
 import { COMMON, type Command, int, keygen, keyStore, signerIn, str, trustRoots } from './identity.js';
-import { CliError, printJson, toJson } from './io.js';
+import { CliError, printJson, readObject, toJson } from './io.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -26,11 +27,18 @@ const serve: Command = {
   usage:
     'edgepay ledger serve --dir <dir> --trust <issuer.pub> [--issuer-id <id>] [--db postgres://...] [--schema <name>]\n' +
     '    [--port 8787] [--host 127.0.0.1] [--id ledger] [--debtor-name <n> --debtor-account <acct>]\n' +
-    '    [--issuer <issuer dir>] [--mqtt mqtt://host:1883 [--mqtt-prefix edgepay]]\n' +
+    '    [--issuer <issuer dir>] [--revocations <list file>]... [--settlement-window <seconds>]\n' +
+    '    [--mqtt mqtt://host:1883 [--mqtt-prefix edgepay] [--mqtt-username <u> --mqtt-password-file <f>]]\n' +
+    '    [--operator-port 8788 | off] [--operator-host 127.0.0.1]\n' +
+    '    [--submitter-rate 5000] [--submitter-burst 20000] [--max-pending 256] [--rate 200] [--rate-burst 400]\n' +
+    '    [--max-connections 768] [--max-connections-per-address 64] [--idle-timeout 30] [--keep-alive-timeout 5]\n' +
     '  Runs the settlement ledger over HTTP. <dir> holds its key (created on first start: <dir>/ledger.pub is what\n' +
     '  devices verify receipts with) and, without --db, its embedded PGlite database (<dir>/db).\n' +
     '  With --issuer, disputed devices are revoked in a new issuer list (served at /v1/revocations and, with\n' +
-    '  --mqtt, retained on <prefix>/revocations/<kid>). With --mqtt it also takes submissions over MQTT.',
+    '  --mqtt, retained on <prefix>/revocations/<kid>). With --mqtt it also takes submissions over MQTT.\n' +
+    '  --revocations takes signed lists at start (more arrive at POST /v1/revocations or `edgepay revoke --ledger`).\n' +
+    '  /metrics is served on the operator listener only. Limits and their defaults: docs/security.md.\n' +
+    '  Logs are JSON lines on standard error.',
   options: {
     dir: { type: 'string' },
     trust: { type: 'string', multiple: true },
@@ -45,6 +53,21 @@ const serve: Command = {
     issuer: { type: 'string' },
     mqtt: { type: 'string' },
     'mqtt-prefix': { type: 'string' },
+    'mqtt-username': { type: 'string' },
+    'mqtt-password-file': { type: 'string' },
+    revocations: { type: 'string', multiple: true },
+    'settlement-window': { type: 'string' },
+    'operator-port': { type: 'string' },
+    'operator-host': { type: 'string' },
+    'submitter-rate': { type: 'string' },
+    'submitter-burst': { type: 'string' },
+    'max-pending': { type: 'string' },
+    rate: { type: 'string' },
+    'rate-burst': { type: 'string' },
+    'max-connections': { type: 'string' },
+    'max-connections-per-address': { type: 'string' },
+    'idle-timeout': { type: 'string' },
+    'keep-alive-timeout': { type: 'string' },
     ...COMMON,
   },
   async run(v, _p, out) {
@@ -55,9 +78,18 @@ const serve: Command = {
     if (url && !/^postgres(ql)?:\/\//.test(url)) throw new CliError('CLI_USAGE', '--db takes a postgres:// URL', 'db');
     const db = url ? await openPostgres(url, str(v, 'schema', false) || undefined) : await openPglite(join(dir, 'db'));
     const trust = await TrustStore.open(await trustRoots(v), filePersistence(join(dir, 'trust.cbor')));
+    const log = jsonLogger({ base: { service: 'edgepay-ledger' } });
     // Signature checks on every core.
     const verifier = workerVerifier();
-    const ledger = await Ledger.open({ db, signer, id: str(v, 'id', false) || 'ledger', trust, verifier });
+    const ledger = await Ledger.open({
+      db,
+      signer,
+      id: str(v, 'id', false) || 'ledger',
+      trust,
+      verifier,
+      settlementWindowSeconds: int(v, 'settlement-window', SETTLEMENT_WINDOW),
+      log,
+    });
     const debtorName = str(v, 'debtor-name', false);
     const issuerDir = str(v, 'issuer', false);
     const mqttUrl = str(v, 'mqtt', false);
@@ -72,25 +104,69 @@ const serve: Command = {
             revocation: {
               signer: await signerIn(issuerDir, 'issuer', v),
               issuer: JSON.parse(await readFile(join(issuerDir, 'issuer.json'), 'utf8')).id as string,
-              publish: (l: Uint8Array) => publish?.(l),
             },
           }
         : {}),
+      publish: (l: Uint8Array) => publish?.(l),
+      limits: {
+        submitter: {
+          perSecond: int(v, 'submitter-rate', DEFAULT_LIMITS.submitter.perSecond),
+          burst: int(v, 'submitter-burst', DEFAULT_LIMITS.submitter.burst),
+        },
+        maxPending: int(v, 'max-pending', DEFAULT_LIMITS.maxPending),
+      },
+      log,
     });
-    const http = await serveHttp(service, { port: int(v, 'port', 8787), host: str(v, 'host', false) || '127.0.0.1', trust });
-    const ingest = mqttUrl ? await serveMqtt(service, { url: mqttUrl, prefix: str(v, 'mqtt-prefix', false) || 'edgepay' }) : undefined;
+    for (const f of (v.revocations as string[] | undefined) ?? []) await service.takeRevocationList(await readObject(f));
+    const http = await serveHttp(service, {
+      port: int(v, 'port', 8787),
+      host: str(v, 'host', false) || '127.0.0.1',
+      trust,
+      log,
+      rate: { perSecond: int(v, 'rate', 200), burst: int(v, 'rate-burst', 400) },
+      limits: {
+        maxConnections: int(v, 'max-connections', DEFAULT_HTTP_LIMITS.maxConnections),
+        maxConnectionsPerAddress: int(v, 'max-connections-per-address', DEFAULT_HTTP_LIMITS.maxConnectionsPerAddress),
+        idleTimeoutMs: 1000 * int(v, 'idle-timeout', DEFAULT_HTTP_LIMITS.idleTimeoutMs / 1000),
+        keepAliveTimeoutMs: 1000 * int(v, 'keep-alive-timeout', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs / 1000),
+      },
+    });
+    const operatorPort = str(v, 'operator-port', false) || '8788';
+    if (operatorPort !== 'off' && !/^\d+$/.test(operatorPort))
+      throw new CliError('CLI_USAGE', '--operator-port takes a port number, or off', 'operator-port');
+    const operator =
+      operatorPort === 'off'
+        ? undefined
+        : await serveOperator(service, { port: Number(operatorPort), host: str(v, 'operator-host', false) || '127.0.0.1', log });
+    const password = str(v, 'mqtt-password-file', false);
+    const ingest = mqttUrl
+      ? await serveMqtt(service, {
+          url: mqttUrl,
+          prefix: str(v, 'mqtt-prefix', false) || 'edgepay',
+          log,
+          mqtt: {
+            ...(str(v, 'mqtt-username', false) ? { username: str(v, 'mqtt-username') } : {}),
+            ...(password ? { password: (await readFile(password, 'utf8')).trim() } : {}),
+          },
+        })
+      : undefined;
     if (ingest) {
       publish = (l) => ingest.publishRevocationList(l);
-      const newest = await ledger.newestRevocationList();
-      if (newest) await ingest.publishRevocationList(newest.list);
+      for (const l of trust.lists()) await ingest.publishRevocationList(l);
     }
-    printJson({ listening: http.url, mqtt: mqttUrl || undefined, db: db.kind, ledgerKey: join(dir, 'ledger.pub') }, out);
+    log.info({ listening: http.url, operator: operator?.url, mqtt: mqttUrl || undefined, db: db.kind }, 'ledger serving');
+    printJson(
+      { listening: http.url, operator: operator?.url, mqtt: mqttUrl || undefined, db: db.kind, ledgerKey: join(dir, 'ledger.pub') },
+      out,
+    );
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    log.info({}, 'ledger stopping');
     await ingest?.close();
+    await operator?.close();
     await http.close();
     await db.close();
     await verifier.close();

@@ -123,6 +123,11 @@ export class TrustStore {
     return this.roots.get(k) ?? this.parties.get(k)?.authority;
   }
 
+  /** The credential of a learned party, by its key's thumbprint (what vouches for its revocation lists). */
+  partyCredential(kid: Uint8Array): Uint8Array | undefined {
+    return this.parties.get(toHex(kid))?.credential;
+  }
+
   /** Records a party whose credential has been verified, so its revocation lists can be checked. */
   async learnParty(party: Credential): Promise<void> {
     const k = toHex(party.subjectKid);

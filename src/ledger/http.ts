@@ -1,23 +1,56 @@
 /**
  * @module ledger/http
- * The ledger's HTTP API (node:http; no framework needed for five routes):
+ * The ledger's HTTP API (node:http; no framework needed for a handful of routes):
  *
  *   POST /v1/submit       a signed submission (application/cbor) → a CBOR array of signed receipts
- *   POST /v1/admin        a signed administrative call → CBOR data, CSV or pain.001 XML
+ *   POST /v1/admin        a signed administrative call (application/cbor) → CBOR data, CSV or pain.001 XML
+ *   POST /v1/revocations  a signed revocation list, or [list, party credential] (application/cbor)
  *   GET  /v1/revocations  the newest signed revocation lists the ledger holds (a CBOR array)
  *   GET  /health          200 when the database answers
- *   GET  /metrics         Prometheus text
  *
- * Errors are JSON `{ code, message, field }` with a 4xx status (5xx only for the ledger's own faults).
- * Bodies are bounded; each client address gets a token bucket of requests.
+ * and, on the operator's listener ({@link serveOperator}, never the devices'): `GET /metrics` (Prometheus
+ * text) and `GET /health`.
+ *
+ * Errors are JSON `{ code, message, field }` with a 4xx status (5xx only for the ledger's own faults, each
+ * logged with its cause). What a client can hold is bounded: bodies, the request rate per address,
+ * connections in all and per address, and how long a connection may idle or take to send a request
+ * ({@link HttpLimits}).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { BoundedMap } from '../bounded.js';
-import { encode } from '../codec/cbor.js';
+import { decode, encode } from '../codec/cbor.js';
+import { asArray, asBytes } from '../codec/fields.js';
 import { EdgepayError, LedgerError } from '../errors.js';
+import { MAX_REVOCATION_BYTES } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
+import { type Logger, silentLogger } from './log.js';
 import type { LedgerService } from './service.js';
+
+/** What one client may hold of the server (see docs/security.md; each has a `ledger serve` option). */
+export interface HttpLimits {
+  /** Open connections in all (default 768: under the usual 1,024 file descriptors, with room for the database's). */
+  maxConnections: number;
+  /** Open connections from one address (default 64). */
+  maxConnectionsPerAddress: number;
+  /** A connection with no traffic for this long is closed, ms (default 30,000). */
+  idleTimeoutMs: number;
+  /** A kept-alive connection waiting for its next request is closed after this long, ms (default 5,000). */
+  keepAliveTimeoutMs: number;
+  /** The request headers must arrive within this long, ms (default 10,000). */
+  headersTimeoutMs: number;
+  /** The whole request must arrive within this long, ms (default 30,000). */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxConnections: 768,
+  maxConnectionsPerAddress: 64,
+  idleTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+};
 
 export interface HttpOptions {
   port?: number;
@@ -26,10 +59,12 @@ export interface HttpOptions {
   maxBodyBytes?: number;
   /** Requests per second per client address, and the burst allowed (default 200/s, burst 400). */
   rate?: { perSecond: number; burst: number };
+  limits?: Partial<HttpLimits>;
   /** Where the served revocation lists come from (default: none). */
   trust?: TrustStore;
   /** Static files served at exact paths (GET): a device simulator's page served by the ledger itself. */
   files?: Record<string, { type: string; body: string | Uint8Array }>;
+  log?: Logger;
 }
 
 export interface HttpLedger {
@@ -41,10 +76,12 @@ export interface HttpLedger {
 const STATUS: Record<string, number> = {
   LEDGER_UNAUTHORIZED: 403,
   LEDGER_BODY_SIZE: 413,
+  LEDGER_MEDIA_TYPE: 415,
   LEDGER_RATE: 429,
   LEDGER_NOT_FOUND: 404,
   LEDGER_METHOD: 405,
   LEDGER_CONFIG: 501,
+  LEDGER_BUSY: 503,
 };
 
 class Buckets {
@@ -75,8 +112,15 @@ async function body(req: IncomingMessage, max: number): Promise<Uint8Array> {
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-function send(res: ServerResponse, status: number, type: string, data: Uint8Array | string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+/** Bodies are CBOR: `application/cbor`, or an `application/*+cbor` type naming what it holds. */
+function cborBody(req: IncomingMessage): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type !== 'application/cbor' && !/^application\/[a-z0-9.+-]+\+cbor$/.test(type))
+    throw new LedgerError('LEDGER_MEDIA_TYPE', `the body must be application/cbor, not ${type || 'untyped'}`, 'content-type');
+}
+
+function send(res: ServerResponse, status: number, type: string, data: Uint8Array | string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
   res.end(data);
 }
 
@@ -85,9 +129,78 @@ function metricsText(s: LedgerService): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Serves `service` over HTTP until `close()`. */
+/** Applies `limits` to `server`: timeouts, and connections in all and per address. */
+function bound(server: Server, limits: HttpLimits): void {
+  server.maxConnections = limits.maxConnections;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  // A socket that goes quiet (a client that connects and never sends, or stops halfway) is closed.
+  server.timeout = limits.idleTimeoutMs;
+  const perAddress = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const a = socket.remoteAddress ?? '';
+    const n = (perAddress.get(a) ?? 0) + 1;
+    if (n > limits.maxConnectionsPerAddress) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(a, n);
+    socket.once('close', () => {
+      const left = (perAddress.get(a) ?? 1) - 1;
+      if (left === 0) perAddress.delete(a);
+      else perAddress.set(a, left);
+    });
+  });
+}
+
+/** Answers an error: an EdgepayError with its status, anything else as a logged 503 the client may retry. */
+function fail(req: IncomingMessage, res: ServerResponse, e: unknown, log: Logger): void {
+  const known = e instanceof EdgepayError;
+  const err = known ? e : new LedgerError('LEDGER_INTERNAL', 'the ledger failed; the call may be retried', undefined, { cause: e });
+  const status = known ? (STATUS[err.code] ?? 400) : 503;
+  if (status >= 500)
+    log.error({ code: err.code, route: `${req.method} ${(req.url ?? '/').split('?')[0]}`, err: known ? e : e }, 'request failed');
+  const headers: Record<string, string> = err.code === 'LEDGER_RATE' || status === 503 ? { 'retry-after': '1' } : {};
+  if (!res.headersSent)
+    send(res, status, 'application/json', JSON.stringify({ code: err.code, message: err.message, field: err.field }), headers);
+  else res.destroy();
+  if (err.code === 'LEDGER_BODY_SIZE') req.destroy();
+}
+
+async function listen(server: Server, port: number, host: string): Promise<HttpLedger> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    port: bound,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** A signed revocation list, alone or as `[list, party credential]`. */
+function readListBody(bytes: Uint8Array): { list: Uint8Array; party?: Uint8Array } {
+  if (bytes[0] === 0x82) {
+    const [list, party] = asArray(decode(bytes, { maxBytes: MAX_REVOCATION_BYTES + 16 * 1024, maxDepth: 2, tags: [] }), 'body', 2);
+    return { list: asBytes(list, 'body[0]'), party: asBytes(party, 'body[1]', { max: 8 * 1024 }) };
+  }
+  return { list: bytes };
+}
+
+/** Serves `service` to devices and parties over HTTP until `close()`. */
 export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Promise<HttpLedger> {
   const max = o.maxBodyBytes ?? 4 * 1024 * 1024;
+  const log = o.log ?? silentLogger;
   const buckets = new Buckets(o.rate ?? { perSecond: 200, burst: 400 });
   const server = createServer(async (req, res) => {
     try {
@@ -96,12 +209,30 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
       const route = `${req.method} ${path}`;
       switch (route) {
         case 'POST /v1/submit': {
+          cborBody(req);
           const receipts = await service.submit(await body(req, max));
           return send(res, 200, 'application/cbor', encode(receipts));
         }
         case 'POST /v1/admin': {
+          cborBody(req);
           const r = await service.admin(await body(req, 64 * 1024));
           return 'document' in r ? send(res, 200, r.mediaType, r.document) : send(res, 200, 'application/cbor', encode(r.data));
+        }
+        case 'POST /v1/revocations': {
+          cborBody(req);
+          const { list, party } = readListBody(await body(req, MAX_REVOCATION_BYTES + 16 * 1024));
+          const r = await service.takeRevocationList(list, party);
+          return send(
+            res,
+            200,
+            'application/cbor',
+            encode(
+              new Map<string, boolean | number>([
+                ['applied', r.applied],
+                ['version', r.version],
+              ]),
+            ),
+          );
         }
         case 'GET /v1/revocations':
           return send(res, 200, 'application/cbor', encode(o.trust?.lists() ?? []));
@@ -109,39 +240,42 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
           await service.ledger.ping();
           return send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
         }
-        case 'GET /metrics':
-          return send(res, 200, 'text/plain; version=0.0.4', metricsText(service));
         default: {
           const f = req.method === 'GET' ? o.files?.[path === '/' ? '/index.html' : (path ?? '')] : undefined;
           if (f) return send(res, 200, f.type, f.body);
-          if (['/v1/submit', '/v1/admin', '/v1/revocations', '/health', '/metrics'].includes(path ?? ''))
+          if (['/v1/submit', '/v1/admin', '/v1/revocations', '/health'].includes(path ?? ''))
             throw new LedgerError('LEDGER_METHOD', `${req.method} is not allowed here`, 'method');
           throw new LedgerError('LEDGER_NOT_FOUND', `no route ${path}`, 'path');
         }
       }
     } catch (e) {
-      const err =
-        e instanceof EdgepayError
-          ? e
-          : new LedgerError('LEDGER_INTERNAL', 'the ledger failed; the call may be retried', undefined, { cause: e });
-      const status = e instanceof EdgepayError ? (STATUS[err.code] ?? 400) : 503;
-      if (!res.headersSent)
-        send(res, status, 'application/json', JSON.stringify({ code: err.code, message: err.message, field: err.field }));
-      else res.destroy();
-      if (err.code === 'LEDGER_BODY_SIZE') req.destroy();
+      fail(req, res, e, log);
     }
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  await new Promise<void>((r) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${o.host ?? '127.0.0.1'}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  bound(server, { ...DEFAULT_HTTP_LIMITS, ...o.limits });
+  return listen(server, o.port ?? 0, o.host ?? '127.0.0.1');
+}
+
+/**
+ * The operator's listener: `/metrics` (Prometheus text) and `/health`, apart from the devices' API so that
+ * what the ledger counts is not for anyone who can reach it. Binds to 127.0.0.1 unless told otherwise.
+ */
+export async function serveOperator(service: LedgerService, o: { port?: number; host?: string; log?: Logger } = {}): Promise<HttpLedger> {
+  const log = o.log ?? silentLogger;
+  const server = createServer(async (req, res) => {
+    try {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET') throw new LedgerError('LEDGER_METHOD', `${req.method} is not allowed here`, 'method');
+      if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(service));
+      if (path === '/health') {
+        await service.ledger.ping();
+        return send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
+      }
+      throw new LedgerError('LEDGER_NOT_FOUND', `no route ${path}`, 'path');
+    } catch (e) {
+      fail(req, res, e, log);
+    }
+  });
+  bound(server, { ...DEFAULT_HTTP_LIMITS, maxConnections: 64, maxConnectionsPerAddress: 16 });
+  return listen(server, o.port ?? 0, o.host ?? '127.0.0.1');
 }

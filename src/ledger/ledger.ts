@@ -493,6 +493,14 @@ export class Ledger {
     });
   }
 
+  /** Every device this ledger has revoked (after a dispute), with why. */
+  async revokedDevices(): Promise<{ kid: string; reason: string; revokedAt: number }[]> {
+    const rows = await this.o.db.query<{ kid: string; reason: string; at: string }>(
+      'select kid, reason, revoked_at::text as at from revocations order by revoked_at',
+    );
+    return rows.map((r) => ({ kid: r.kid, reason: r.reason, revokedAt: Number(r.at) }));
+  }
+
   /** Disputed devices not yet revoked (a crash between the dispute and the publication leaves these). */
   async unrevokedDisputes(): Promise<{ kid: string; kind: string }[]> {
     return this.o.db.query<{ kid: string; kind: string }>(

@@ -1,9 +1,12 @@
 /**
  * @module ledger/service
  * The ledger behind any wire (HTTP, MQTT): authenticates who submits (an enrolled device or party; an
- * issuer for administrative calls), then hands records to the {@link Ledger}. Counts what it does for
- * health and metrics. Bad input becomes a LedgerError with a code, never a crash.
+ * issuer for administrative calls), then hands records to the {@link Ledger}. Takes revocation lists from
+ * issuers and parties. Bounds the work anyone can cause: a work budget per authenticated submitter, and a
+ * bound on submissions in progress. Counts what it does for health and metrics. Bad input becomes a
+ * LedgerError with a code, never a crash.
  */
+import { BoundedMap } from '../bounded.js';
 import { ChainCache } from '../channel/settlement.js';
 import { equalBytes, fromHex, toHex } from '../codec/bytes.js';
 import type { CborValue } from '../codec/cbor.js';
@@ -14,10 +17,11 @@ import type { Signer } from '../crypto/ed25519.js';
 import { EdgepayError, LedgerError } from '../errors.js';
 import { verifyParty } from '../identity/chain.js';
 import { decodeChain } from '../identity/credential.js';
-import { kidPrefix, signRevocationList } from '../identity/revocation.js';
+import { decodeRevocationList, kidPrefix, signRevocationList } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { decodeAdmin, decodeSubmission } from '../sync/submission.js';
-import type { Ledger } from './ledger.js';
+import type { Ledger, SubmitCost } from './ledger.js';
+import { type Logger, silentLogger } from './log.js';
 import { statementCsv } from './statement.js';
 
 export interface LedgerServiceOptions {
@@ -33,7 +37,34 @@ export interface LedgerServiceOptions {
    * new list goes besides HTTP (an MQTT retained message, say). Without it disputes are only recorded.
    */
   revocation?: { signer: Signer; issuer: string; publish?: (list: Uint8Array) => Promise<void> | void };
+  /**
+   * Where every revocation list the ledger takes or makes is republished for devices (an MQTT retained
+   * topic per authority, say); lists are served over HTTP whatever this does. Default: `revocation.publish`.
+   */
+  publish?: (list: Uint8Array) => Promise<void> | void;
+  limits?: Partial<ServiceLimits>;
+  log?: Logger;
 }
+
+/** What bounds the work anyone can cause (see docs/security.md). */
+export interface ServiceLimits {
+  /**
+   * Each authenticated submitter's work budget, in units of about one signature check: a submission costs
+   * one a record, one a signature to check and one per {@link HASH_STEPS_PER_UNIT} tick hash steps, taken
+   * from a bucket refilled at `perSecond` up to `burst`. Over it: LEDGER_RATE (retryable).
+   */
+  submitter: { perSecond: number; burst: number };
+  /** Submissions in progress (checked, queued for the database) at once; beyond: LEDGER_BUSY (retryable). */
+  maxPending: number;
+}
+
+export const DEFAULT_LIMITS: ServiceLimits = { submitter: { perSecond: 5_000, burst: 20_000 }, maxPending: 256 };
+
+/** Tick hash steps that cost as much as one signature check (a SHA-256 of 32 bytes against an Ed25519 verify). */
+export const HASH_STEPS_PER_UNIT = 100;
+
+/** What a submission costs a submitter's budget. */
+export const costOf = (c: SubmitCost): number => c.records + c.signatures + Math.ceil(c.hashSteps / HASH_STEPS_PER_UNIT);
 
 export interface Metrics {
   submissions: number;
@@ -48,6 +79,12 @@ export interface Metrics {
   publishFailures: number;
   refused: number;
   adminCalls: number;
+  /** Submissions refused because their submitter was over its work budget, or too many were in progress. */
+  overBudget: number;
+  busy: number;
+  /** Revocation lists taken (newer than what was held), and those that were not newer. */
+  listsTaken: number;
+  listsStale: number;
 }
 
 /** What an administrative call answers: CBOR-able data, or a document with its media type. */
@@ -67,15 +104,42 @@ export class LedgerService {
     publishFailures: 0,
     refused: 0,
     adminCalls: 0,
+    overBudget: 0,
+    busy: 0,
+    listsTaken: 0,
+    listsStale: 0,
   };
   private readonly chains = new ChainCache();
   private readonly now: () => number;
+  private readonly limits: ServiceLimits;
+  private readonly log: Logger;
+  /** Work budgets by submitter key thumbprint (hex); the oldest forgotten first (a new one starts full). */
+  private readonly budgets = new BoundedMap<string, { tokens: number; at: number }>(100_000);
+  private pending = 0;
 
   private revoking: Promise<unknown> = Promise.resolve();
 
   /** Use {@link LedgerService.open}: it restores the published revocation list and finishes any revocation a crash interrupted. */
   constructor(private readonly o: LedgerServiceOptions) {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    this.log = o.log ?? silentLogger;
+  }
+
+  /** Takes `units` from `submitter`'s budget, or refuses the submission (LEDGER_RATE) and takes nothing. */
+  private charge(submitter: string, units: number): void {
+    const { perSecond, burst } = this.limits.submitter;
+    const now = performance.now() / 1000;
+    const b = this.budgets.get(submitter) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + (now - b.at) * perSecond);
+    b.at = now;
+    this.budgets.set(submitter, b);
+    if (units > b.tokens) {
+      this.metrics.overBudget++;
+      const wait = Math.ceil((units - b.tokens) / perSecond);
+      throw new LedgerError('LEDGER_RATE', `the submitter is over its work budget: try again in ${wait} s`, 'submitter');
+    }
+    b.tokens -= units;
   }
 
   static async open(o: LedgerServiceOptions): Promise<LedgerService> {
@@ -90,11 +154,11 @@ export class LedgerService {
    * Revokes a disputed device: a new version of the issuer's list with it added (from now: what it
    * signed before stays payable), stored, applied here, and published. One at a time.
    */
-  revoke(kid: string, reason: string): Promise<Uint8Array | undefined> {
+  revoke(kid: string, reason: string, revokedAt?: number): Promise<Uint8Array | undefined> {
     const r = this.o.revocation;
     if (!r) return Promise.resolve(undefined);
     const next = this.revoking.then(async () => {
-      const at = this.now();
+      const at = revokedAt ?? this.now();
       const state = this.o.trust.revocation(coseKeyThumbprint(r.signer.publicKey));
       const stored = await this.o.ledger.newestRevocationList();
       const entries = new Map(state?.revoked ?? []);
@@ -105,24 +169,62 @@ export class LedgerService {
       const list = await signRevocationList(r.signer, {
         issuer: r.issuer,
         version,
-        issuedAt: at,
+        issuedAt: this.now(),
         entries: [...entries].map(([k, t]) => ({ kid: fromHex(k), revokedAt: t })),
       });
       await this.o.ledger.saveRevocation(kid, at, reason, version, list);
       await this.o.trust.applyRevocationList(list);
       this.metrics.revocations++;
-      // Publishing is best effort: the list is stored and served over HTTP whatever a broker does.
-      await Promise.resolve(r.publish?.(list)).catch(() => {
-        this.metrics.publishFailures++;
-      });
+      await this.o.ledger.storeList(list, toHex(coseKeyThumbprint(r.signer.publicKey)), version);
+      await this.publish(list);
       return list;
     });
     this.revoking = next.catch(() => {});
     return next;
   }
 
+  /** Publishing is best effort: a list is stored and served over HTTP whatever a broker does. */
+  private async publish(list: Uint8Array): Promise<void> {
+    const to = this.o.publish ?? this.o.revocation?.publish;
+    await Promise.resolve(to?.(list)).catch((e) => {
+      this.metrics.publishFailures++;
+      this.log.warn({ err: e }, 'a revocation list could not be published');
+    });
+  }
+
   get ledger(): Ledger {
     return this.o.ledger;
+  }
+
+  /**
+   * Takes a revocation list signed by a trust root, or by a party for its own devices (with the party's
+   * credential, `partyCredential`, where this ledger has not met the party). A newer list applies at once
+   * to every record, submission and cached chain, on every ledger process on the database; it is stored
+   * and republished. A list signed with the key this ledger revokes disputed devices with never drops
+   * those: they are signed again into a newer list.
+   * @returns whether it was newer than the list held, and the version held now.
+   * @throws IdentityError ID_UNKNOWN_ISSUER (no root or known party signed it), CoseError, CodecError.
+   */
+  async takeRevocationList(bytes: Uint8Array, partyCredential?: Uint8Array): Promise<{ applied: boolean; version: number }> {
+    const list = decodeRevocationList(bytes);
+    const kid = list.sign1.kid as Uint8Array;
+    const result = await this.o.trust.applyRevocationList(bytes, partyCredential ? { partyCredential } : {});
+    if (result === 'stale') {
+      this.metrics.listsStale++;
+      return { applied: false, version: this.o.trust.revocation(kid)?.version ?? 0 };
+    }
+    this.metrics.listsTaken++;
+    const party = this.o.trust.root(kid) ? undefined : this.o.trust.partyCredential(kid);
+    await this.o.ledger.storeList(bytes, toHex(kid), list.content.version, party);
+    this.log.info(
+      { authority: list.content.issuer, version: list.content.version, entries: list.content.entries.length },
+      'revocation list taken',
+    );
+    await this.publish(bytes);
+    const r = this.o.revocation;
+    if (r && equalBytes(kid, coseKeyThumbprint(r.signer.publicKey)))
+      for (const d of await this.o.ledger.revokedDevices()) await this.revoke(d.kid, d.reason, d.revokedAt);
+    return { applied: true, version: this.o.trust.revocation(kid)?.version ?? list.content.version };
   }
 
   /**
@@ -132,16 +234,33 @@ export class LedgerService {
    *   the decoders' errors for malformed input.
    */
   async submit(bytes: Uint8Array): Promise<Uint8Array[]> {
+    return (await this.submitFrom(bytes)).receipts;
+  }
+
+  /**
+   * {@link submit}, also saying who submitted (the thumbprint of the key that signed the submission): an
+   * answer goes to that identity's own topic, whatever topic the submission came on.
+   */
+  async submitFrom(bytes: Uint8Array): Promise<{ receipts: Uint8Array[]; submitter: Uint8Array }> {
+    if (this.pending >= this.limits.maxPending) {
+      this.metrics.busy++;
+      throw new LedgerError('LEDGER_BUSY', 'too many submissions in progress: try again shortly', 'ledger');
+    }
+    this.pending++;
     try {
       const s = decodeSubmission(bytes);
       const key = await this.submitterKey(s.chain);
-      if (s.sign1.kid && !equalBytes(s.sign1.kid, coseKeyThumbprint(key)))
+      const submitter = coseKeyThumbprint(key);
+      if (s.sign1.kid && !equalBytes(s.sign1.kid, submitter))
         throw new LedgerError('LEDGER_UNAUTHORIZED', 'the kid does not name the chain key', 'protected.kid');
       await verifySign1(s.sign1, key).catch((e) => {
         throw new LedgerError('LEDGER_UNAUTHORIZED', 'the submission signature does not verify', 'signature', { cause: e });
       });
+      const who = toHex(submitter);
+      // Something before any work: a submitter over its budget is refused before its records are read.
+      this.charge(who, 1);
       this.metrics.submissions++;
-      const results = await this.o.ledger.submit(s.records);
+      const results = await this.o.ledger.submit(s.records, { budget: (cost) => this.charge(who, costOf(cost)) });
       // The records are committed: a revocation that fails now is finished by the next open().
       for (const r of results)
         if (r.revoke)
@@ -153,10 +272,12 @@ export class LedgerService {
         if (r.repeated) this.metrics.repeated++;
         else this.metrics[r.status]++;
       }
-      return results.map((r) => r.receipt);
+      return { receipts: results.map((r) => r.receipt), submitter };
     } catch (e) {
       if (e instanceof EdgepayError) this.metrics.refused++;
       throw e;
+    } finally {
+      this.pending--;
     }
   }
 

@@ -134,8 +134,16 @@ describe('ledger service over HTTP (PGlite)', () => {
       expect(((await res.json()) as { code: string }).code).toMatch(/^[A-Z]+_[A-Z0-9_]+$/);
     }
     expect((await fetch(`${u}/health`)).status).toBe(200);
-    const metrics = await (await fetch(`${u}/metrics`)).text();
-    expect(metrics).toMatch(/^edgepay_ledger_refused_total [1-9]/m);
+    // What the ledger counts is for its operator's listener, not for anyone who can reach the API.
+    expect((await fetch(`${u}/metrics`)).status).toBe(404);
+    const { serveOperator } = await import('../../src/ledger/http.js');
+    const operator = await serveOperator(w.service);
+    try {
+      const metrics = await (await fetch(`${operator.url}/metrics`)).text();
+      expect(metrics).toMatch(/^edgepay_ledger_refused_total [1-9]/m);
+    } finally {
+      await operator.close();
+    }
   });
 
   it('a client over its rate gets 429 (retryable)', async () => {

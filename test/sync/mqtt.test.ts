@@ -49,16 +49,29 @@ async function syncOverMqtt(url: string, protocolVersion: 4 | 5): Promise<void> 
     expect(await outbox.size()).toBe(0);
     expect(await receipts.size()).toBe(3);
     expect(await w.ledger.balance('party:pads', 'EUR')).toBe(300n);
-    // A refused submission comes back as a non-retryable failure with the ledger's code.
-    const stranger = new Sync({
-      outbox: new MemoryOutbox(),
-      client: new MqttLedgerClient(t),
-      signer: p.pad,
-      chain: p.droneChain,
-      ledgerKey,
+    // A refused submission comes back, on the submitter's own topic, as a non-retryable failure with the
+    // ledger's code: here a key that is not the chain's.
+    const strangerKey = await nodeEd25519.signer(new Uint8Array(32).fill(9));
+    const st = await MqttTransport.connect({
+      url,
+      prefix,
+      protocolVersion,
+      address: toHex(coseKeyThumbprint(strangerKey.publicKey)),
+      endSessionOnClose: true,
     });
-    await stranger.queue((await payOffline(p, 1, 1n)).payer);
-    await expect(stranger.syncNow()).rejects.toMatchObject({ code: 'SYNC_REFUSED', retryable: false });
+    try {
+      const stranger = new Sync({
+        outbox: new MemoryOutbox(),
+        client: new MqttLedgerClient(st),
+        signer: strangerKey,
+        chain: p.droneChain,
+        ledgerKey,
+      });
+      await stranger.queue((await payOffline(p, 1, 1n)).payer);
+      await expect(stranger.syncNow()).rejects.toMatchObject({ code: 'SYNC_REFUSED', retryable: false });
+    } finally {
+      await st.close();
+    }
 
     // Revocation lists travel retained: a device that subscribes later still gets the newest, even one
     // of 10,000 keys (far over the 16 KiB frame limit).
@@ -74,16 +87,20 @@ async function syncOverMqtt(url: string, protocolVersion: 4 | 5): Promise<void> 
       expect(await applied).toBe('applied');
       expect(trust.revocation(coseKeyThumbprint(issuer.publicKey))?.version).toBe(7);
     } finally {
-      // Clear the retained message: the broker is shared.
-      await late.client.publishAsync(`${prefix}/revocations/${toHex(coseKeyThumbprint(issuer.publicKey))}`, Buffer.alloc(0), {
-        qos: 1,
-        retain: true,
-      });
       await late.close();
     }
   } finally {
-    await t.close();
     await ingest.close();
+    // Clear the retained message (the broker is shared), once the ledger no longer keeps it there.
+    await t.client.publishAsync(
+      `${prefix}/revocations/${toHex(coseKeyThumbprint((await nodeEd25519.signer(new Uint8Array(32).fill(1))).publicKey))}`,
+      Buffer.alloc(0),
+      {
+        qos: 1,
+        retain: true,
+      },
+    );
+    await t.close();
     await w.http.close();
     await db.close();
   }
