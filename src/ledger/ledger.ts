@@ -74,8 +74,10 @@ export interface SubmitCost {
 
 export interface SubmitOptions {
   /**
-   * Called with what the new records will cost once they have been read and checked (cheaply), before any
-   * signature is verified or tick hashed: throw (a LedgerError LEDGER_RATE, say) to refuse the submission.
+   * Called with what the new records will cost before the work is done: once they have been read and
+   * checked (cheaply), with their records and signatures; again once their signatures verified, with the
+   * hashing their ticks need (only records whose signatures verified are hashed, and charged for it). Throw
+   * (a LedgerError LEDGER_RATE, say) to refuse the submission.
    */
   budget?: (cost: SubmitCost) => void;
 }
@@ -586,9 +588,7 @@ export class Ledger {
         checked.push(this.refusal(e, ids[i] as string));
       }
     }
-    let hashSteps = 0;
-    for (let i = 0; i < records.length; i++) if (ticks[i] && !(checked[i] instanceof EdgepayError)) hashSteps += ticks[i]?.steps ?? 0;
-    options.budget?.({ records: firstAt.size, signatures: pendingSigs.length, hashSteps });
+    options.budget?.({ records: firstAt.size, signatures: pendingSigs.length, hashSteps: 0 });
     const ok = await this.verifyChecks(pendingSigs.map((p) => p.c));
     pendingSigs.forEach(({ i, c }, k) => {
       if (!ok[k] && !(checked[i] instanceof EdgepayError))
@@ -597,6 +597,7 @@ export class Ledger {
     // Ticks are hashed only for records whose signatures all verified: those bind the chain's root.
     const tickAt = [...ticks.keys()].filter((i) => ticks[i] && !(checked[i] instanceof EdgepayError));
     if (tickAt.length > 0) {
+      options.budget?.({ records: 0, signatures: 0, hashSteps: tickAt.reduce((n, i) => n + (ticks[i]?.steps ?? 0), 0) });
       const good = await this.verifier.hashChains(tickAt.map((i) => ticks[i] as TickProof));
       tickAt.forEach((i, k) => {
         if (!good[k])

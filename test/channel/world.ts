@@ -34,7 +34,15 @@ export interface Pair {
 }
 
 export async function pair(
-  o: { limits?: Partial<Limits>; payerStore?: ChannelStore; payeeStore?: ChannelStore; seeds?: number[] } = {},
+  o: {
+    limits?: Partial<Limits>;
+    payerStore?: ChannelStore;
+    payeeStore?: ChannelStore;
+    seeds?: number[];
+    /** When the drone's and the pad's credentials expire (default: with their parties', a year on). */
+    droneExpiresAt?: number;
+    padExpiresAt?: number;
+  } = {},
 ): Promise<Pair> {
   const [s0, s1, s2, s3, s4] = o.seeds ?? [1, 2, 3, 4, 5];
   const [issuer, fleet, drone, owner, pad] = await Promise.all([s0, s1, s2, s3, s4].map((n) => nodeEd25519.signer(seed(n as number))));
@@ -70,6 +78,7 @@ export async function pair(
   });
   const droneCred = await issueCredential(fleet!, {
     ...base,
+    expiresAt: o.droneExpiresAt ?? base.expiresAt,
     role: 'device',
     issuer: 'party:fleet',
     subject: 'device:drone',
@@ -80,6 +89,7 @@ export async function pair(
   });
   const padCred = await issueCredential(owner!, {
     ...base,
+    expiresAt: o.padExpiresAt ?? base.expiresAt,
     role: 'device',
     issuer: 'party:pads',
     subject: 'device:pad',

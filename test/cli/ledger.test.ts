@@ -1,13 +1,15 @@
 /**
  * `edgepay ledger serve` as its own process on an embedded PGlite directory, driven by the admin
- * commands: fund, balance, statement (CSV), payout (pain.001, checked against the schema); a restart
- * keeps the books and the ledger key.
+ * commands: fund, balance, statement (CSV), payout (pain.001, checked against the schema), and a
+ * revocation list sent with `edgepay revoke --ledger`; metrics on the operator listener, logs as JSON lines;
+ * a restart keeps the books, the lists and the ledger key.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { decode } from '../../src/codec/cbor.js';
 import { freePort } from '../sync/world.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgepay-cli-ledger-'));
@@ -20,7 +22,7 @@ function edgepay(...args: string[]): { status: number; stdout: string; stderr: s
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function serve(port: number): Promise<ChildProcess> {
+async function serve(port: number, operatorPort: number): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -37,12 +39,14 @@ async function serve(port: number): Promise<ChildProcess> {
       p('issuer'),
       '--port',
       String(port),
+      '--operator-port',
+      String(operatorPort),
       '--debtor-name',
       'Example Settlement Ltd',
       '--debtor-account',
       'SETTLE-0001',
     ],
-    { env, stdio: ['ignore', 'pipe', 'inherit'] },
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   await new Promise<void>((resolve, reject) => {
@@ -52,8 +56,12 @@ async function serve(port: number): Promise<ChildProcess> {
     });
     child.on('exit', (c) => reject(new Error(`ledger serve exited ${c}: ${out}`)));
   });
+  // Its log: JSON lines on standard error.
+  child.stderr?.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
   return child;
 }
+
+const logs: string[] = [];
 
 const stop = (c: ChildProcess) =>
   new Promise<number | null>((r) => {
@@ -65,8 +73,9 @@ describe('edgepay ledger', () => {
   it('serve, fund, balance, statement, payout; a restart keeps the books', async () => {
     expect(edgepay('issuer', 'init', '--dir', p('issuer'), '--id', 'network:test').status).toBe(0);
     const port = await freePort();
+    const operatorPort = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    let child = await serve(port);
+    let child = await serve(port, operatorPort);
     try {
       const fund = edgepay(
         'ledger',
@@ -97,13 +106,25 @@ describe('edgepay ledger', () => {
       expect(stranger.status).toBe(0);
       const refused = edgepay('ledger', 'fund', '--as', p('stranger'), '--party', 'x', '--asset', 'EUR', '--amount', '3', '--url', url);
       expect([refused.status, refused.stderr]).toEqual([1, expect.stringContaining('LEDGER_UNAUTHORIZED')]);
+      // The issuer revokes a key: the list is written and sent to the ledger, which applies and stores it.
+      const kid = 'ab'.repeat(32);
+      const revoked = edgepay('revoke', '--authority', p('issuer'), '--kid', kid, '--list', p('issuer/revocations'), '--ledger', url);
+      expect(revoked.stderr).toBe('');
+      expect(JSON.parse(revoked.stdout)).toMatchObject({ version: 1, revoked: kid, ledger: { applied: true, version: 1 } });
+      // Metrics are on the operator listener, not on the devices' one.
+      expect((await fetch(`${url}/metrics`)).status).toBe(404);
+      expect(await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text()).toMatch(/^edgepay_ledger_lists_taken_total 1$/m);
+      expect(logs.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ msg: 'revocation list taken', version: 1 }));
     } finally {
       expect(await stop(child)).toBe(0);
     }
     const key = readFileSync(p('ledger/ledger.pub'));
-    child = await serve(port);
+    child = await serve(port, operatorPort);
     try {
       expect(readFileSync(p('ledger/ledger.pub'))).toEqual(key);
+      // The revocation list was stored: the restarted ledger serves it.
+      const lists = decode(new Uint8Array(await (await fetch(`${url}/v1/revocations`)).arrayBuffer())) as Uint8Array[];
+      expect(lists.length).toBe(1);
       expect(
         JSON.parse(edgepay('ledger', 'balance', '--as', p('issuer'), '--party', 'party:fleet', '--asset', 'EUR', '--url', url).stdout),
       ).toEqual({ balance: '1250' });
