@@ -3,6 +3,8 @@
  * Sync over MQTT, for devices that have a broker but no HTTP route to the ledger: a submission goes to
  * `<prefix>/ledger/submit/<address>`, the answer comes back on `<prefix>/ledger/answer/<address>`
  * (QoS 1, on the device's persistent session: an answer sent while the device was away still arrives).
+ * The ledger answers the identity that signed the submission, so `<address>` is the device key's
+ * thumbprint (hex): the transport's address must be the signer's.
  *
  * Answer: `{ 1 submission: bstr .size 32 (its SHA-256), 2 receipts: [* bstr] }`, or on refusal
  * `{ 1 submission, 3 code: tstr, 4 message: tstr, 5 retryable: bool }`.
@@ -60,6 +62,7 @@ export class MqttLedgerClient implements LedgerClient {
         } catch {} // not an answer: ignore (the submission times out and is sent again)
       },
       MAX_ANSWER_BYTES,
+      this.transport.address, // its own answers only: a broker's ACL lets a device read nothing else
     );
     return this.ready;
   }

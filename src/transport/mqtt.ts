@@ -11,7 +11,8 @@
  *   `<prefix>/revocations/<authority kid>`  the authority's newest revocation list, retained (no 16 KiB
  *                                            frame limit: lists of thousands of keys pass here)
  *   `<prefix>/ledger/submit/<address>`       a device's signed submission to the ledger
- *   `<prefix>/ledger/answer/<address>`       the ledger's answer (receipts) to that device
+ *   `<prefix>/ledger/answer/<address>`       the ledger's answer (receipts) to the device whose key
+ *                                            signed the submission (its address is that key's thumbprint)
  *
  * Delivery: QoS 1 both ways, a persistent session (`clean: false`; with MQTT 5 a session expiry), so the
  * broker holds frames while a device is away, and MQTT.js resends unacknowledged publishes after it
@@ -176,18 +177,23 @@ export class MqttTransport implements Transport {
   }
 
   /**
-   * Subscribes to `<base>/+` and calls `handler` with the last topic level and the payload (retained
-   * messages arrive at once). For the ledger and revocation topics; frames use {@link onFrame}.
+   * Subscribes to `<base>/+` (or only `<base>/<only>`) and calls `handler` with the last topic level and the
+   * payload (retained messages arrive at once). For the ledger and revocation topics; frames use {@link onFrame}.
    */
-  async subscribeTopic(base: string, handler: (last: string, payload: Uint8Array) => void, maxBytes: number): Promise<void> {
+  async subscribeTopic(
+    base: string,
+    handler: (last: string, payload: Uint8Array) => void,
+    maxBytes: number,
+    only?: string,
+  ): Promise<void> {
     this.topicHandlers.set(base, handler);
     this.client.on('message', (topic, payload) => {
       if (!topic.startsWith(`${base}/`) || payload.length > maxBytes) return;
       const last = topic.slice(base.length + 1);
-      if (last.includes('/')) return;
+      if (last.includes('/') || (only !== undefined && last !== only)) return;
       handler(last, new Uint8Array(payload));
     });
-    await this.client.subscribeAsync(`${base}/+`, { qos: 1 });
+    await this.client.subscribeAsync(`${base}/${only ?? '+'}`, { qos: 1 });
   }
 
   /**

@@ -1,6 +1,6 @@
 /** MQTT brokers for tests: aedes in-process, and a private Mosquitto process that can be killed. */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,15 +53,26 @@ export async function startAedes(): Promise<Broker> {
   return { url: `mqtt://127.0.0.1:${port}`, port, crash: stop, restart: start, close: stop };
 }
 
-/** A private Mosquitto on a free loopback port (not the shared one at 1883, which others use). */
-export async function startMosquitto(o: { tcpNoDelay?: boolean } = {}): Promise<Broker> {
+/**
+ * A private Mosquitto on a free loopback port (not the shared one at 1883, which others use). `secure`
+ * gives it the documented fleet setup (docs/operating/mosquitto: no anonymous clients, the ACL file as
+ * committed) with these users and passwords.
+ */
+export async function startMosquitto(o: { tcpNoDelay?: boolean; secure?: { users: Record<string, string> } } = {}): Promise<Broker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'edgepay-mosq-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${o.tcpNoDelay ? 'set_tcp_nodelay true\n' : ''}`,
-  );
+  let secure = 'allow_anonymous true\n';
+  if (o.secure) {
+    const passwd = join(dir, 'edgepay.passwd');
+    writeFileSync(passwd, '', { mode: 0o644 });
+    for (const [user, password] of Object.entries(o.secure.users)) execFileSync('mosquitto_passwd', ['-b', passwd, user, password]);
+    const acl = join(dir, 'edgepay.acl');
+    copyFileSync(new URL('../../docs/operating/mosquitto/edgepay.acl', import.meta.url), acl);
+    // As root, Mosquitto would change to its own user, which cannot read this test's files.
+    secure = `allow_anonymous false\npassword_file ${passwd}\nacl_file ${acl}\n${process.getuid?.() === 0 ? 'user root\n' : ''}`;
+  }
+  writeFileSync(conf, `listener ${port} 127.0.0.1\n${secure}persistence false\n${o.tcpNoDelay ? 'set_tcp_nodelay true\n' : ''}`);
   let proc: ChildProcess;
   const start = async () => {
     proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
