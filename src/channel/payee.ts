@@ -57,6 +57,8 @@ export type PayeeEvents = {
   closed: (e: { channelId: Uint8Array; total: bigint; record: ChannelRecord }) => void;
   equivocation: (e: { channelId: Uint8Array; evidence: Uint8Array[] }) => void;
   rejected: (e: { channelId: Uint8Array | undefined; error: EdgepayError }) => void;
+  /** A stored channel that failed its checks on load (CH_STORE_DAMAGED): set aside, refused from then on. */
+  damaged: (e: { channelId: Uint8Array; error: EdgepayError }) => void;
 };
 
 export interface PayeeOptions {
@@ -98,17 +100,29 @@ export class Payee extends Emitter<PayeeEvents> {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  /** Reloads open channels after a restart (re-verifying each payer's chain). */
+  /**
+   * Reloads open channels after a restart, each checked again: the payer's chain (revocation as of now) and
+   * the stored frames against the record. A channel that fails is left out (a damaged one is set aside and
+   * reported as `damaged`, a refused one as `rejected`); the others resume.
+   */
   async resume(): Promise<number> {
     let n = 0;
-    for (const record of await this.o.store.list())
-      if (record.role === 'payee' && record.state !== 'closed' && (await this.revive(record))) n++;
+    for (const record of await this.o.store.list()) {
+      if (record.role !== 'payee' || record.state === 'closed') continue;
+      try {
+        if (await this.revive(record)) n++;
+      } catch (e) {
+        if (!(e instanceof EdgepayError)) throw e;
+        if (e.code !== 'CH_STORE_DAMAGED') this.emit('rejected', { channelId: record.id, error: e });
+      }
+    }
     return n;
   }
 
   private async revive(record: ChannelRecord): Promise<Live | undefined> {
     const frame = decodeFrame(record.open);
-    if (frame.type !== 'open') return undefined;
+    if (frame.type !== 'open' || !equalBytes(frame.channelId, record.id))
+      return this.damaged(record, 'the stored open is not this channel');
     // Judged as of now for revocation, but not for expiry: a stored channel's payments stay owed.
     const v = await verifyChain(frame.terms.chain, {
       trust: this.o.trust,
@@ -116,9 +130,34 @@ export class Payee extends Emitter<PayeeEvents> {
       skewSeconds: this.o.skewSeconds,
       skipTimeCheck: true,
     });
+    // The newest voucher is what this payee would settle and judge the next one by: checked again, so that
+    // damage to it can never pass for the payer's (nor a damaged copy for equivocation evidence).
+    if (record.voucher) {
+      const vf = decodeFrame(record.voucher);
+      const ok =
+        vf.type === 'voucher' &&
+        equalBytes(vf.voucher.channelId, record.id) &&
+        vf.voucher.seq === record.seq &&
+        vf.voucher.cumulative === record.cumulative &&
+        (vf.voucher.ticks ?? 0) === record.voucherTicks &&
+        (await verifyFrame(vf, v.publicKey).then(
+          () => true,
+          () => false,
+        ));
+      if (!ok) return this.damaged(record, 'the stored voucher does not verify');
+    } else if (record.seq !== 0 || record.cumulative !== 0n) return this.damaged(record, 'a payment is stored without its voucher');
     const live = { record, terms: frame.terms, payerKey: v.publicKey, limits: v.limits };
     this.live.set(this.ids.key(record.id), live);
     return live;
+  }
+
+  /** Sets a channel aside whose stored state does not hold together, says so, and refuses it (throws). */
+  private async damaged(record: ChannelRecord, why: string): Promise<never> {
+    const error = new ChannelError('CH_STORE_DAMAGED', why, 'store');
+    await this.o.store.setAside?.(record.id, error);
+    this.live.delete(this.ids.key(record.id));
+    this.emit('damaged', { channelId: record.id, error });
+    throw error;
   }
 
   private ownValidUntil: number | undefined;
@@ -269,6 +308,16 @@ export class Payee extends Emitter<PayeeEvents> {
     const r = l.record;
     if (v.seq === r.seq && r.voucher) {
       if (equalBytes(r.voucher, frame.bytes)) return [encodeAck(r.id, r.seq, r.ticks)]; // a resend: ack again
+      // Evidence only from what the payer really signed: a stored voucher damaged in memory is not one.
+      const stored = decodeFrame(r.voucher);
+      if (
+        stored.type !== 'voucher' ||
+        !(await verifyFrame(stored, l.payerKey).then(
+          () => true,
+          () => false,
+        ))
+      )
+        await this.damaged(r, 'the stored voucher does not verify');
       // Two different signed vouchers for one seq: a cloned or faulty payer. Keep both, refuse the channel.
       const refused = { ...copyRecord(r), evidence: [r.voucher, frame.bytes], state: 'refused' as const, updatedAt: this.now() };
       await this.commit(l, refused);

@@ -28,6 +28,11 @@ export type PayerEvents = {
   acked: (e: { channelId: Uint8Array; seq: number; ticks: number }) => void;
   closed: (e: { channelId: Uint8Array; record: ChannelRecord }) => void;
   refused: (e: { channelId: Uint8Array | undefined; code: string; message: string }) => void;
+  /**
+   * A stored channel that failed its checks on load (CH_STORE_DAMAGED): set aside, never paid on again, so
+   * damage can never make this payer sign a second voucher for a seq it used.
+   */
+  damaged: (e: { channelId: Uint8Array; error: EdgepayError }) => void;
 };
 
 export interface PayerOptions {
@@ -81,25 +86,66 @@ export class Payer extends Emitter<PayerEvents> {
     this.kid = coseKeyThumbprint(o.signer.publicKey);
   }
 
-  /** Reloads channels after a restart; hash chains are rebuilt from their stored seeds. */
+  /**
+   * Reloads channels after a restart; hash chains are rebuilt from their stored seeds. Each stored record is
+   * checked against the frames it holds (its newest voucher is its seq, amount and checkpoint, signed by
+   * this payer): one that does not hold together is set aside and reported (`damaged`), one whose payee is
+   * now refused is reported (`refused`); the others resume.
+   */
   async resume(): Promise<ChannelRecord[]> {
     const out: ChannelRecord[] = [];
     for (const record of await this.o.store.list()) {
       if (record.role !== 'payer') continue;
-      const f = decodeFrame(record.open);
-      if (f.type !== 'open') continue;
-      const live: Live = { record, terms: f.terms, acked: 0, ackedTicks: 0 };
-      if (f.terms.payword && record.seed) live.hashChain = new HashChain(f.terms.payword.length, record.seed);
-      if (record.accept) {
-        const a = decodeFrame(record.accept);
-        if (a.type === 'accept')
-          live.payeeKey = (await verifyChain(a.chain, { trust: this.o.trust, now: this.now(), skipTimeCheck: true })).publicKey;
+      try {
+        out.push(await this.revive(record));
+      } catch (e) {
+        if (!(e instanceof EdgepayError)) throw e;
+        if (e.code === 'CH_STORE_DAMAGED') {
+          await this.o.store.setAside?.(record.id, e);
+          this.emit('damaged', { channelId: record.id, error: e });
+        } else this.emit('refused', { channelId: record.id, code: e.code, message: e.message });
       }
-      this.live.set(this.ids.key(record.id), live);
-      out.push(record);
     }
     this.period = { start: -1, spent: 0n };
     return out;
+  }
+
+  private async revive(record: ChannelRecord): Promise<ChannelRecord> {
+    const damaged = (why: string): never => {
+      throw new ChannelError('CH_STORE_DAMAGED', why, 'store');
+    };
+    const f = decodeFrame(record.open);
+    if (f.type !== 'open' || !equalBytes(f.channelId, record.id)) damaged('the stored open is not this channel');
+    const terms = (f as Extract<Frame, { type: 'open' }>).terms;
+    if (record.voucher) {
+      const v = decodeFrame(record.voucher);
+      const ok =
+        v.type === 'voucher' &&
+        equalBytes(v.voucher.channelId, record.id) &&
+        v.voucher.seq === record.seq &&
+        v.voucher.cumulative === record.cumulative &&
+        (v.voucher.ticks ?? 0) === record.voucherTicks &&
+        (await verifyFrame(v, this.o.signer.publicKey).then(
+          () => true,
+          () => false,
+        ));
+      if (!ok) damaged('the stored voucher is not the stored seq and amount, signed by this payer');
+    } else if (record.seq !== 0 || record.cumulative !== 0n) damaged('a payment is stored without its voucher');
+    if (terms.payword && !record.seed) damaged('the hash chain seed is missing');
+    const live: Live = { record, terms, acked: 0, ackedTicks: 0 };
+    if (terms.payword && record.seed) {
+      live.hashChain = new HashChain(terms.payword.length, record.seed);
+      if (!equalBytes(live.hashChain.root, terms.payword.root)) damaged('the hash chain seed does not give the committed root');
+    }
+    if (record.accept) {
+      const a = decodeFrame(record.accept);
+      if (a.type !== 'accept' || !equalBytes(a.channelId, record.id)) damaged('the stored accept is not this channel');
+      live.payeeKey = (
+        await verifyChain((a as Extract<Frame, { type: 'accept' }>).chain, { trust: this.o.trust, now: this.now(), skipTimeCheck: true })
+      ).publicKey;
+    }
+    this.live.set(this.ids.key(record.id), live);
+    return record;
   }
 
   channel(id: Uint8Array): ChannelRecord | undefined {

@@ -2,22 +2,51 @@
  * @module channel/store-idb
  * Browsers: channel records in IndexedDB (via idb-keyval), as the same deterministic CBOR the file store
  * writes. A `put` resolves when IndexedDB's transaction completes, which is when the browser has
- * committed it. Imported by targets/browser only.
+ * committed it. A record that does not decode, or names another channel, is damaged: moved to a database
+ * of its own (`<name>-damaged`), reported (`onDamage`, CH_STORE_DAMAGED) and refused; the others go on.
+ * Imported by targets/browser only.
  */
-import { createStore, get, set, type UseStore, values } from 'idb-keyval';
+import { createStore, del, entries, get, set, type UseStore } from 'idb-keyval';
 import { toHex } from '../codec/bytes.js';
-import { type ChannelRecord, type ChannelStore, decodeRecord, encodeRecord } from './store.js';
+import { ChannelError, type EdgepayError } from '../errors.js';
+import { type ChannelRecord, type ChannelStore, type DamageHandler, decodeRecord, encodeRecord } from './store.js';
 
 export class IdbChannelStore implements ChannelStore {
   private readonly store: UseStore;
+  private readonly damaged: UseStore;
 
-  constructor(dbName = 'edgepay-channels') {
+  constructor(
+    dbName = 'edgepay-channels',
+    private readonly options: { onDamage?: DamageHandler } = {},
+  ) {
     this.store = createStore(dbName, 'channels');
+    this.damaged = createStore(`${dbName}-damaged`, 'channels');
+  }
+
+  private read(key: string, b: unknown): ChannelRecord {
+    try {
+      const r = decodeRecord(b as Uint8Array);
+      if (toHex(r.id) === key) return r;
+    } catch (e) {
+      throw new ChannelError('CH_STORE_DAMAGED', `channel ${key} does not decode`, `store.${key}`, { cause: e });
+    }
+    throw new ChannelError('CH_STORE_DAMAGED', `channel ${key} holds another channel`, `store.${key}`);
   }
 
   async get(id: Uint8Array): Promise<ChannelRecord | undefined> {
-    const b = (await get(toHex(id), this.store)) as Uint8Array | undefined;
-    return b && decodeRecord(b);
+    const key = toHex(id);
+    const b = await get(key, this.store);
+    if (b === undefined) {
+      if ((await get(key, this.damaged)) !== undefined)
+        throw new ChannelError('CH_STORE_DAMAGED', `channel ${key} was damaged and is set aside`, `store.${key}`);
+      return undefined;
+    }
+    try {
+      return this.read(key, b);
+    } catch (e) {
+      await this.moveAside(key, b, e as ChannelError);
+      throw e;
+    }
   }
 
   async put(record: ChannelRecord): Promise<void> {
@@ -25,6 +54,30 @@ export class IdbChannelStore implements ChannelStore {
   }
 
   async list(): Promise<ChannelRecord[]> {
-    return ((await values(this.store)) as Uint8Array[]).map(decodeRecord);
+    const out: ChannelRecord[] = [];
+    for (const [key, b] of (await entries(this.store)) as [string, unknown][])
+      try {
+        out.push(this.read(key, b));
+      } catch (e) {
+        await this.moveAside(key, b, e as ChannelError);
+      }
+    return out;
+  }
+
+  async setAside(id: Uint8Array, reason: EdgepayError): Promise<void> {
+    const key = toHex(id);
+    const b = await get(key, this.store);
+    if (b !== undefined)
+      await this.moveAside(
+        key,
+        b,
+        new ChannelError('CH_STORE_DAMAGED', `channel ${key}: ${reason.message}`, `store.${key}`, { cause: reason }),
+      );
+  }
+
+  private async moveAside(key: string, b: unknown, e: ChannelError): Promise<void> {
+    await set(key, b, this.damaged);
+    await del(key, this.store);
+    this.options.onDamage?.(e);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { asAmount, asArray, asBytes, asInt, asMap, asTime, asUint, need } from '../codec/fields.js';
-import { CodecError } from '../errors.js';
+import { ChannelError, CodecError, type EdgepayError } from '../errors.js';
 import { IdKeys } from './keys.js';
 
 export type ChannelRole = 'payer' | 'payee';
@@ -48,11 +48,18 @@ export interface ChannelRecord {
 }
 
 export interface ChannelStore {
+  /** The channel's record, or undefined. @throws ChannelError CH_STORE_DAMAGED for a damaged (set aside) record. */
   get(id: Uint8Array): Promise<ChannelRecord | undefined>;
   /** Resolves once `record` is durable. */
   put(record: ChannelRecord): Promise<void>;
+  /** Every intact record: a damaged one is set aside and reported (the store's `onDamage`), not thrown. */
   list(): Promise<ChannelRecord[]>;
+  /** Sets aside a record its owner found inconsistent on load; `get` refuses it from then on. */
+  setAside?(id: Uint8Array, reason: EdgepayError): Promise<void>;
 }
+
+/** Told of each damaged channel record a store set aside (a ChannelError CH_STORE_DAMAGED naming it). */
+export type DamageHandler = (e: ChannelError) => void;
 
 const ROLES: ChannelRole[] = ['payer', 'payee'];
 const STATES: ChannelState[] = ['opening', 'open', 'closing', 'closed', 'refused'];
@@ -120,10 +127,21 @@ export function decodeRecord(bytes: Uint8Array): ChannelRecord {
 export class MemoryChannelStore implements ChannelStore {
   private readonly records = new Map<string, ChannelRecord>();
   private readonly ids = new IdKeys();
+  /** Records set aside by their owner, by key: refused from then on. */
+  private readonly aside = new Map<string, EdgepayError>();
 
   async get(id: Uint8Array): Promise<ChannelRecord | undefined> {
-    const r = this.records.get(this.ids.key(id));
+    const k = this.ids.key(id);
+    const why = this.aside.get(k);
+    if (why) throw new ChannelError('CH_STORE_DAMAGED', `set aside: ${why.message}`, 'store', { cause: why });
+    const r = this.records.get(k);
     return r && copyRecord(r);
+  }
+
+  async setAside(id: Uint8Array, reason: EdgepayError): Promise<void> {
+    const k = this.ids.key(id);
+    this.aside.set(k, reason);
+    this.records.delete(k);
   }
 
   async put(record: ChannelRecord): Promise<void> {

@@ -8,9 +8,10 @@ import { EdgepayError } from '../errors.js';
 import { demo } from './demo.js';
 import { commands as identityCommands } from './identity.js';
 import { ledgerCommands } from './ledger.js';
+import { outboxCommands } from './outbox.js';
 import { simulateCommands } from './simulate.js';
 
-const commands = { ...identityCommands, ...ledgerCommands, ...simulateCommands };
+const commands = { ...identityCommands, ...ledgerCommands, ...outboxCommands, ...simulateCommands };
 
 const HELP = `usage: edgepay <command> [options]     (edgepay <command> --help for its options)
 
@@ -29,6 +30,9 @@ ledger:
   ledger balance    a party's balance
   ledger statement  a party's statement for a period, as CSV
   ledger payout     pay out parties' balances: an ISO 20022 pain.001 document
+
+devices:
+  outbox <dir>      what a device's outbox holds: records waiting, dead letters, receipts, damage
 
 the main job:
   simulate          the whole system in one process (npm start): broker, ledger, parties, devices paying

@@ -13,6 +13,7 @@ import { toHex } from '../codec/bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { asArray, asBool, asBytes, asMap, asText } from '../codec/fields.js';
 import { sha256 } from '../crypto/hash.js';
+import { EdgepayError } from '../errors.js';
 import type { MqttTransport } from '../transport/mqtt.js';
 import { type LedgerClient, SyncFailure } from './client.js';
 
@@ -89,6 +90,7 @@ export class MqttLedgerClient implements LedgerClient {
         `the ledger answered ${a.code}: ${a.message}`,
         undefined,
         a.retryable,
+        { cause: new EdgepayError(a.code, a.message) },
       );
     } finally {
       clearTimeout(timer);

@@ -5,14 +5,20 @@
  * ledger-signed receipt for it, and that receipt is kept first (the device's audit trail). Everything is
  * idempotent: a record's id is its hash and the ledger answers a repeat with the receipt it gave before,
  * so a crash or a lost answer mid-batch only means the batch is sent again.
+ *
+ * A record refused for good never holds up the ones behind it: one the ledger rejects (its receipt says
+ * so) goes, with that receipt, to the dead-letter log; a batch the ledger refuses as a whole is split
+ * until the record at fault is found alone, and that one goes there too (a refusal of the submitter
+ * itself, its credential say, is not any record's fault: the batch waits).
  */
-import { equalBytes } from '../codec/bytes.js';
+import { equalBytes, toHex } from '../codec/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';
 import { type Receipt, verifyReceipts } from '../ledger/receipt.js';
-import type { Outbox } from '../outbox/outbox.js';
+import type { Outbox, OutboxEntry } from '../outbox/outbox.js';
 import { type LedgerClient, SyncFailure } from './client.js';
+import { encodeDeadLetter } from './dead-letter.js';
 import { signSubmission } from './submission.js';
 
 /** Online/offline signals (browsers have them; elsewhere the ledger probe decides). */
@@ -55,6 +61,12 @@ export interface SyncOptions {
   ledgerKey: Uint8Array;
   /** Where receipts are kept (any Outbox: a FileOutbox on Node, an IdbOutbox in browsers). */
   receipts?: Pick<Outbox, 'append'>;
+  /**
+   * Where records refused for good are kept, with why (see sync/dead-letter). Without one, a rejected
+   * record's receipt is its only trace, and a record whose submission the ledger refuses stays in the
+   * outbox, passed over until the process restarts.
+   */
+  deadLetters?: Pick<Outbox, 'append'>;
   /** Batch bounds (default 200 records, 256 KiB). */
   maxCount?: number;
   maxBytes?: number;
@@ -72,6 +84,8 @@ export interface SyncEvents {
   sent: (e: { records: number; bytes: number }) => void;
   acknowledged: (e: { recordId: Uint8Array; receipt: Receipt }) => void;
   rejected: (e: { recordId: Uint8Array; code: string; receipt: Receipt }) => void;
+  /** A record refused for good left the outbox for the dead-letter log (`kept`), or is passed over (no log). */
+  dead: (e: { recordId: Uint8Array; code: string; kept: boolean }) => void;
   failed: (e: { error: EdgepayError; retryable: boolean; retryInMs: number }) => void;
   online: () => void;
   offline: () => void;
@@ -94,6 +108,8 @@ export class Sync extends Emitter<SyncEvents> {
   private readonly now: () => number;
   private readonly random: () => number;
   private draining: Promise<SyncResult> | undefined;
+  /** Records refused for good with no dead-letter log to take them: passed over (hex ids). */
+  private readonly passedOver = new Set<string>();
 
   constructor(private readonly o: SyncOptions) {
     super();
@@ -124,42 +140,86 @@ export class Sync extends Emitter<SyncEvents> {
   private async drain(): Promise<SyncResult> {
     const result: SyncResult = { batches: 0, acknowledged: 0, rejected: 0 };
     for (;;) {
-      const batch = await this.o.outbox.pending({ maxCount: this.o.maxCount ?? 200, maxBytes: this.o.maxBytes ?? 256 * 1024 });
+      const max = this.o.maxCount ?? 200;
+      let batch = await this.o.outbox.pending({ maxCount: max + this.passedOver.size, maxBytes: this.o.maxBytes ?? 256 * 1024 });
+      if (this.passedOver.size > 0) batch = batch.filter((e) => !this.passedOver.has(toHex(e.id))).slice(0, max);
       if (batch.length === 0) return result;
-      const submission = await signSubmission(
-        this.o.signer,
-        this.o.chain,
-        batch.map((e) => e.bytes),
-        this.now(),
-      );
-      this.emit('sent', { records: batch.length, bytes: submission.length });
-      const answers = await this.o.client.submit(submission);
-      if (answers.length !== batch.length)
-        throw new SyncFailure('SYNC_ANSWER', `${answers.length} receipts for ${batch.length} records`, 'receipts', true);
-      const receipts: Receipt[] = [];
-      const verified = await verifyReceipts(answers, this.o.ledgerKey);
-      for (let i = 0; i < batch.length; i++) {
-        const r = verified[i] as Receipt | EdgepayError;
-        if (r instanceof EdgepayError)
-          throw new SyncFailure('SYNC_RECEIPT', 'a receipt does not verify under the ledger key', `receipts[${i}]`, true, { cause: r });
-        if (!equalBytes(r.recordId, (batch[i] as { id: Uint8Array }).id))
-          throw new SyncFailure('SYNC_RECEIPT', 'a receipt names another record', `receipts[${i}]`, true);
-        receipts.push(r);
+      await this.send(batch, result);
+    }
+  }
+
+  /** Sends one batch; a batch refused as a whole is split until the record at fault is alone. */
+  private async send(batch: OutboxEntry[], result: SyncResult): Promise<void> {
+    const submission = await signSubmission(
+      this.o.signer,
+      this.o.chain,
+      batch.map((e) => e.bytes),
+      this.now(),
+    );
+    this.emit('sent', { records: batch.length, bytes: submission.length });
+    let answers: Uint8Array[];
+    try {
+      answers = await this.o.client.submit(submission);
+    } catch (e) {
+      const code = refusalCode(e);
+      if (code === undefined) throw e;
+      if (batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await this.send(batch.slice(0, half), result);
+        await this.send(batch.slice(half), result);
+        return;
       }
-      // Keep the receipts before letting the records go: a crash in between only sends them again.
-      if (this.o.receipts) for (const a of answers) await this.o.receipts.append(a);
-      await this.o.outbox.remove(batch.map((e) => e.id));
-      result.batches++;
-      for (const r of receipts) {
-        if (r.status === 'rejected') {
-          result.rejected++;
-          this.emit('rejected', { recordId: r.recordId, code: r.code ?? 'LEDGER_REJECTED', receipt: r });
-        } else {
-          result.acknowledged++;
-          this.emit('acknowledged', { recordId: r.recordId, receipt: r });
-        }
+      const only = batch[0] as OutboxEntry;
+      await this.bury(only, code, undefined, (e as Error).message);
+      return;
+    }
+    if (answers.length !== batch.length)
+      throw new SyncFailure('SYNC_ANSWER', `${answers.length} receipts for ${batch.length} records`, 'receipts', true);
+    const receipts: Receipt[] = [];
+    const verified = await verifyReceipts(answers, this.o.ledgerKey);
+    for (let i = 0; i < batch.length; i++) {
+      const r = verified[i] as Receipt | EdgepayError;
+      if (r instanceof EdgepayError)
+        throw new SyncFailure('SYNC_RECEIPT', 'a receipt does not verify under the ledger key', `receipts[${i}]`, true, { cause: r });
+      if (!equalBytes(r.recordId, (batch[i] as { id: Uint8Array }).id))
+        throw new SyncFailure('SYNC_RECEIPT', 'a receipt names another record', `receipts[${i}]`, true);
+      receipts.push(r);
+    }
+    // Keep the receipts (and what was refused, with its receipt) before letting the records go: a crash in
+    // between only sends them again.
+    if (this.o.receipts) for (const a of answers) await this.o.receipts.append(a);
+    if (this.o.deadLetters)
+      for (const [i, r] of receipts.entries())
+        if (r.status === 'rejected')
+          await this.o.deadLetters.append(
+            encodeDeadLetter({
+              record: (batch[i] as OutboxEntry).bytes,
+              code: r.code ?? 'LEDGER_REJECTED',
+              time: this.now(),
+              receipt: answers[i],
+            }),
+          );
+    await this.o.outbox.remove(batch.map((e) => e.id));
+    result.batches++;
+    for (const r of receipts) {
+      if (r.status === 'rejected') {
+        result.rejected++;
+        this.emit('rejected', { recordId: r.recordId, code: r.code ?? 'LEDGER_REJECTED', receipt: r });
+        if (this.o.deadLetters) this.emit('dead', { recordId: r.recordId, code: r.code ?? 'LEDGER_REJECTED', kept: true });
+      } else {
+        result.acknowledged++;
+        this.emit('acknowledged', { recordId: r.recordId, receipt: r });
       }
     }
+  }
+
+  /** A record refused for good, alone: to the dead-letter log and out of the outbox, or else passed over. */
+  private async bury(e: OutboxEntry, code: string, receipt: Uint8Array | undefined, message: string): Promise<void> {
+    if (this.o.deadLetters) {
+      await this.o.deadLetters.append(encodeDeadLetter({ record: e.bytes, code, time: this.now(), receipt, message }));
+      await this.o.outbox.remove([e.id]);
+    } else this.passedOver.add(toHex(e.id));
+    this.emit('dead', { recordId: e.id, code, kept: this.o.deadLetters !== undefined });
   }
 
   /** Runs in the background: syncs when records wait and the ledger is reachable, backing off on failure. */
@@ -254,3 +314,24 @@ export class Sync extends Emitter<SyncEvents> {
     return this.o.outbox.size();
   }
 }
+
+/**
+ * The ledger's code when it refused a submission for good over what it holds, not over who sent it or
+ * the ledger's state (those pass, or fail the whole batch): undefined for any other failure.
+ */
+function refusalCode(e: unknown): string | undefined {
+  if (!(e instanceof SyncFailure) || e.retryable || e.code !== 'SYNC_REFUSED') return undefined;
+  const code = e.cause instanceof EdgepayError ? e.cause.code : e.code;
+  return SUBMITTER_REFUSALS.has(code) ? undefined : code;
+}
+
+/** Refusals of the submitter or the request, never of a record in it. */
+const SUBMITTER_REFUSALS = new Set([
+  'LEDGER_UNAUTHORIZED',
+  'LEDGER_STALE',
+  'LEDGER_MEDIA_TYPE',
+  'LEDGER_NOT_FOUND',
+  'LEDGER_METHOD',
+  'LEDGER_CONFIG',
+  'SYNC_REFUSED',
+]);

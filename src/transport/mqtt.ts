@@ -180,12 +180,7 @@ export class MqttTransport implements Transport {
    * Subscribes to `<base>/+` (or only `<base>/<only>`) and calls `handler` with the last topic level and the
    * payload (retained messages arrive at once). For the ledger and revocation topics; frames use {@link onFrame}.
    */
-  async subscribeTopic(
-    base: string,
-    handler: (last: string, payload: Uint8Array) => void,
-    maxBytes: number,
-    only?: string,
-  ): Promise<void> {
+  async subscribeTopic(base: string, handler: (last: string, payload: Uint8Array) => void, maxBytes: number, only?: string): Promise<void> {
     this.topicHandlers.set(base, handler);
     this.client.on('message', (topic, payload) => {
       if (!topic.startsWith(`${base}/`) || payload.length > maxBytes) return;

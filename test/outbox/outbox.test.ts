@@ -28,17 +28,20 @@ describe('FileOutbox', () => {
     },
   );
 
-  it('recovery drops a torn tail and never a committed record', async () => {
+  it('recovery cuts a torn tail (kept in quarantine, reported as OUTBOX_TORN) and never a committed record', async () => {
     const dir = tmp();
     const o = await FileOutbox.open(dir);
     for (let i = 1; i <= 20; i++) await o.append(new Uint8Array(100).fill(i));
     await o.close();
     const log = join(dir, 'outbox.log');
     const size = statSync(log).size;
-    // A write cut short: a valid header for 500 bytes, then 40 bytes of them.
-    appendFileSync(log, Buffer.concat([Buffer.from([1, 0, 0, 1, 244, 1, 2, 3, 4]), Buffer.alloc(40, 9)]));
-    const r = await FileOutbox.open(dir);
-    expect(r.recoveredTornBytes).toBe(49);
+    // A write cut short: an entry's head for 500 bytes, then 40 bytes of them.
+    appendFileSync(log, Buffer.concat([Buffer.from([0xe9, 1, 0, 0, 1, 244, 1, 2, 3, 4]), Buffer.alloc(40, 9)]));
+    const seen: string[] = [];
+    const r = await FileOutbox.open(dir, { onDamage: (d) => seen.push(d.code) });
+    expect(r.recoveredTornBytes).toBe(50);
+    expect(seen).toEqual(['OUTBOX_TORN']);
+    expect(readFileSync(r.damage[0]?.kept as string).length).toBe(50);
     expect(statSync(log).size).toBe(size);
     expect((await r.pending({ maxCount: 100 })).map((e) => e.bytes[0])).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     await r.append(new Uint8Array(10).fill(99)); // and it goes on appending after the cut
@@ -46,18 +49,44 @@ describe('FileOutbox', () => {
     expect((await (await FileOutbox.open(dir)).pending({ maxCount: 100 })).length).toBe(21);
   });
 
-  it('a corrupted entry ends recovery there: what follows is dropped, what precedes kept', async () => {
+  it('a damaged entry in the middle is set aside and reported (OUTBOX_DAMAGED); every intact entry after it is kept', async () => {
     const dir = tmp();
     const o = await FileOutbox.open(dir);
     for (let i = 1; i <= 3; i++) await o.append(new Uint8Array(100).fill(i));
     await o.close();
     const log = join(dir, 'outbox.log');
     const bytes = readFileSync(log);
-    bytes[109 + 9 + 50]! ^= 0xff; // inside the second record's payload
+    bytes[110 + 10 + 50]! ^= 0xff; // inside the second record's payload
     writeFileSync(log, bytes);
     const r = await FileOutbox.open(dir);
-    expect((await r.pending()).map((e) => e.bytes[0])).toEqual([1]);
-    for (const e of await r.pending()) expect(e.bytes.every((b) => b === 1)).toBe(true);
+    expect((await r.pending()).map((e) => e.bytes[0])).toEqual([1, 3]);
+    expect(r.damage.map((d) => [d.code, d.offset, d.length])).toEqual([['OUTBOX_DAMAGED', 110, 110]]);
+    expect(readFileSync(r.damage[0]?.kept as string)).toEqual(bytes.subarray(110, 220));
+    await r.close();
+    // The log was rewritten without it: opening again finds nothing more to report.
+    const again = await FileOutbox.open(dir);
+    expect(again.damage).toEqual([]);
+    expect(await again.size()).toBe(2);
+    await again.close();
+  });
+
+  it('reads a log of the earlier format (no marker) and rewrites it in this one', async () => {
+    const dir = tmp();
+    const { crc32 } = await import('node:zlib');
+    const legacy = (kind: number, payload: Uint8Array) => {
+      const head = Buffer.alloc(9);
+      head[0] = kind;
+      head.writeUInt32BE(payload.length, 1);
+      head.writeUInt32BE(crc32(payload, crc32(new Uint8Array([kind]))), 5);
+      return Buffer.concat([head, payload]);
+    };
+    const a = new Uint8Array(40).fill(1);
+    const b = new Uint8Array(40).fill(2);
+    const { recordId } = await import('../../src/outbox/outbox.js');
+    writeFileSync(join(dir, 'outbox.log'), Buffer.concat([legacy(1, a), legacy(1, b), legacy(2, recordId(a))]));
+    const r = await FileOutbox.open(dir);
+    expect((await r.pending()).map((e) => e.bytes[0])).toEqual([2]);
+    expect(readFileSync(join(dir, 'outbox.log'))[0]).toBe(0xe9);
     await r.close();
   });
 
