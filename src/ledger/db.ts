@@ -21,10 +21,12 @@ export interface Db extends Sql {
 export async function openPglite(dataDir?: string): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite');
   const db = await PGlite.create(dataDir);
+  // Array parameters go as the literal PostgreSQL would read (see `arrayLiteral`): PGlite's own serializer
+  // writes bytea elements a character at a time, and a batch sends thousands of them.
   const q =
     (x: { query: (t: string, p?: unknown[]) => Promise<{ rows: unknown[] }> }) =>
     async <T>(text: string, params?: unknown[]) =>
-      (await x.query(text, params)).rows as T[];
+      (await x.query(text, params?.map(param))).rows as T[];
   return {
     kind: 'pglite',
     query: q(db),

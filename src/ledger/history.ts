@@ -33,7 +33,6 @@ export interface Claim {
   /** What the record alone makes owed. */
   amount: bigint;
   tickValue: bigint;
-  cap: bigint;
   /** The payee countersigned the final voucher. */
   closed: boolean;
 }
@@ -42,11 +41,11 @@ export type Verdict =
   /** Two different payer-signed vouchers for one seq: the stored one and the record's. */
   | { kind: 'equivocation'; evidence: [Uint8Array, Uint8Array] }
   | { kind: 'refused'; code: 'LEDGER_SEQ' | 'LEDGER_CLOSED'; why: string }
-  /** The channel's state with the record taken in, and what it then owes in all. */
-  | { kind: 'state'; next: Pick<ChannelHistory, 'seq' | 'voucher' | 'vcum' | 'vticks' | 'ticks'>; owed: bigint };
+  /** The channel's state with the record taken in (see {@link adopt}), and what it then owes in all. */
+  | ({ kind: 'state'; owed: bigint } & Pick<ChannelHistory, 'seq' | 'voucher' | 'vcum' | 'vticks' | 'ticks'>);
 
-/** Judges `c` against the channel's history `h`. Pure: the caller applies the verdict. */
-export function judge(h: ChannelHistory, c: Claim): Verdict {
+/** Judges `c` (on a channel whose cap is `cap`) against the channel's history `h`. Pure: see {@link adopt}. */
+export function judge(h: ChannelHistory, c: Claim, cap: bigint): Verdict {
   if (c.voucher && h.voucher && c.seq === h.seq && !equalBytes(c.voucher, h.voucher))
     return { kind: 'equivocation', evidence: [h.voucher, c.voucher] };
   if (h.vcum !== undefined && c.voucher) {
@@ -58,21 +57,35 @@ export function judge(h: ChannelHistory, c: Claim): Verdict {
   if (h.closed && (c.seq > h.seq || c.ticks > h.ticks))
     return { kind: 'refused', code: 'LEDGER_CLOSED', why: 'the channel was closed at an earlier state' };
   const newer = c.seq > h.seq;
-  const next = {
-    seq: newer ? c.seq : h.seq,
-    voucher: newer ? c.voucher : (h.voucher ?? (c.seq === h.seq ? c.voucher : undefined)),
-    vcum: newer ? c.voucherAmount : (h.vcum ?? (c.seq === h.seq && c.voucher ? c.voucherAmount : undefined)),
-    vticks: newer ? c.voucherTicks : h.vticks,
-    ticks: Math.max(h.ticks, c.ticks),
-  };
+  const same = c.seq === h.seq && c.voucher !== undefined;
+  const vcum = newer ? c.voucherAmount : (h.vcum ?? (same ? c.voucherAmount : undefined));
+  const vticks = newer ? c.voucherTicks : h.vticks;
+  const ticks = Math.max(h.ticks, c.ticks);
   // A channel whose newest voucher is not known (a row from before they were kept) owes the most any
   // record showed; otherwise its newest voucher plus the ticks proven beyond its checkpoint, within the cap.
   let owed: bigint;
   // biome-ignore lint/complexity/useMathMinMax: bigints; Math.max takes numbers only
-  if (next.vcum === undefined) owed = h.applied > c.amount ? h.applied : c.amount;
+  if (vcum === undefined) owed = h.applied > c.amount ? h.applied : c.amount;
   else {
-    const sum = next.vcum + BigInt(Math.max(0, next.ticks - next.vticks)) * c.tickValue;
-    owed = sum < c.cap ? sum : c.cap;
+    const sum = vcum + (ticks > vticks ? BigInt(ticks - vticks) * c.tickValue : 0n);
+    owed = sum < cap ? sum : cap;
   }
-  return { kind: 'state', next, owed };
+  return {
+    kind: 'state',
+    seq: newer ? c.seq : h.seq,
+    voucher: newer ? c.voucher : (h.voucher ?? (same ? c.voucher : undefined)),
+    vcum,
+    vticks,
+    ticks,
+    owed,
+  };
+}
+
+/** Takes a `state` verdict into the channel's history. */
+export function adopt(h: ChannelHistory, v: Extract<Verdict, { kind: 'state' }>): void {
+  h.seq = v.seq;
+  h.voucher = v.voucher;
+  h.vcum = v.vcum;
+  h.vticks = v.vticks;
+  h.ticks = v.ticks;
 }

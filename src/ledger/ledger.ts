@@ -31,7 +31,7 @@ import { type ChainFacts, verifyParty } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { decodeChainFacts, encodeChainFacts } from './chain-facts.js';
 import type { Db, Sql } from './db.js';
-import { type ChannelHistory, judge } from './history.js';
+import { adopt, type ChannelHistory, judge } from './history.js';
 import { type Logger, silentLogger } from './log.js';
 import { type ReceiptStatus, rebuildReceipts, signReceiptBatch } from './receipt.js';
 import { migrate } from './schema.js';
@@ -1130,7 +1130,7 @@ export class Ledger {
       let r: Applied;
       // The channel's history judges the record (ledger/history): equivocation across records, older or
       // smaller vouchers, anything after a close. What the channel owes comes from its newest state.
-      const verdict = v.equivocation || ch.disputed ? undefined : judge(ch, { ...v, cap: v.terms.cap });
+      const verdict = v.equivocation || ch.disputed ? undefined : judge(ch, v, v.terms.cap);
       if (v.equivocation) r = { status: 'disputed', posted: 0n, code: 'LEDGER_EQUIVOCATION', revoke: dispute(x, ch, 'equivocation', 0n) };
       else if (ch.disputed) r = { status: 'disputed', posted: 0n, code: 'LEDGER_DISPUTED' };
       else if (verdict?.kind === 'equivocation') {
@@ -1138,12 +1138,9 @@ export class Ledger {
         r = { status: 'disputed', posted: 0n, code: 'LEDGER_EQUIVOCATION', revoke };
       } else if (verdict?.kind === 'refused') r = { status: 'rejected', posted: 0n, code: verdict.code };
       else {
-        const { next, owed } = verdict as Extract<NonNullable<typeof verdict>, { kind: 'state' }>;
+        const state = verdict as Extract<NonNullable<typeof verdict>, { kind: 'state' }>;
+        const owed = state.owed;
         const increase = owed - ch.applied;
-        const take = () => {
-          Object.assign(ch, next);
-          ch.dirty = true;
-        };
         if (increase > 0n) {
           // The device's total outstanding (its open channels' amounts), in arrival order: a claim past its
           // credential's limit is an overspend: refused, the device disputed (and revoked), the unpaid claim
@@ -1181,7 +1178,8 @@ export class Ledger {
               addDelta(payeeKey, fromParty);
             }
             ch.applied = owed;
-            take();
+            adopt(ch, state);
+            ch.dirty = true;
             outstanding.set(payerKid, ch.closed ? others : others + owed);
             if (v.closed && !ch.closed) {
               ch.closed = true;
@@ -1190,7 +1188,8 @@ export class Ledger {
             r = { status: 'accepted', posted: increase };
           }
         } else {
-          take(); // a newer voucher owing no more, or a repeat: the channel's history still moves on
+          adopt(ch, state); // a newer voucher owing no more, or a repeat: the channel's history still moves on
+          ch.dirty = true;
           if (v.closed && !ch.closed) {
             ch.closed = true;
             outstanding.set(payerKid, (outstanding.get(payerKid) ?? 0n) - ch.applied);
