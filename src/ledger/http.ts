@@ -210,6 +210,7 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
       switch (route) {
         case 'POST /v1/submit': {
           cborBody(req);
+          service.admit(); // before its body is read: a full ledger does not buffer what it cannot take
           const receipts = await service.submit(await body(req, max));
           return send(res, 200, 'application/cbor', encode(receipts));
         }

@@ -183,6 +183,18 @@ export class LedgerService {
     return next;
   }
 
+  /** True when no more submissions are taken now (LEDGER_BUSY). */
+  get saturated(): boolean {
+    return this.pending >= this.limits.maxPending;
+  }
+
+  /** Throws LEDGER_BUSY (and counts it) when no more submissions are taken now: a transport may ask before it reads one. */
+  admit(): void {
+    if (!this.saturated) return;
+    this.metrics.busy++;
+    throw new LedgerError('LEDGER_BUSY', 'too many submissions in progress: try again shortly', 'ledger');
+  }
+
   /** Publishing is best effort: a list is stored and served over HTTP whatever a broker does. */
   private async publish(list: Uint8Array): Promise<void> {
     const to = this.o.publish ?? this.o.revocation?.publish;
@@ -242,10 +254,7 @@ export class LedgerService {
    * answer goes to that identity's own topic, whatever topic the submission came on.
    */
   async submitFrom(bytes: Uint8Array): Promise<{ receipts: Uint8Array[]; submitter: Uint8Array }> {
-    if (this.pending >= this.limits.maxPending) {
-      this.metrics.busy++;
-      throw new LedgerError('LEDGER_BUSY', 'too many submissions in progress: try again shortly', 'ledger');
-    }
+    this.admit();
     this.pending++;
     try {
       const s = decodeSubmission(bytes);

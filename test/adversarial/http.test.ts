@@ -7,11 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { nodeEd25519 } from '../../src/crypto/node.js';
+import { inlineVerifier } from '../../src/crypto/workers.js';
 import { type Db, openPglite } from '../../src/ledger/db.js';
 import { serveHttp } from '../../src/ledger/http.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { jsonLogger } from '../../src/ledger/log.js';
+import { LedgerService } from '../../src/ledger/service.js';
 import { signAdmin, signSubmission } from '../../src/sync/submission.js';
 import { type LedgerWorld, pair, payOffline, startLedger } from '../sync/world.js';
 
@@ -42,7 +45,7 @@ describe('HTTP limits', () => {
   });
 
   it('1,100 idle sockets from one address: at most the per-address cap stay, idle ones are closed, another address is served', async () => {
-    const limits = { maxConnections: 200, maxConnectionsPerAddress: 50, idleTimeoutMs: 800 };
+    const limits = { maxConnections: 200, maxConnectionsPerAddress: 50, idleTimeoutMs: 3000 };
     const http = await serveHttp(w.service, { limits });
     const sockets: Socket[] = [];
     let closed = 0;
@@ -62,12 +65,11 @@ describe('HTTP limits', () => {
             }),
         ),
       );
-      await new Promise((r) => setTimeout(r, 200));
-      expect(sockets.length - closed).toBeLessThanOrEqual(limits.maxConnectionsPerAddress);
+      // Those over the cap are closed at once (well before any idles its time out).
+      await vi.waitFor(() => expect(sockets.length - closed).toBeLessThanOrEqual(limits.maxConnectionsPerAddress), { timeout: 2000 });
       expect(await getFromOtherAddress(http.url, '/health')).toBe(200);
       // Every idle one is closed once it has idled its time out.
-      await new Promise((r) => setTimeout(r, limits.idleTimeoutMs + 700));
-      expect(closed).toBe(1_100);
+      await vi.waitFor(() => expect(closed).toBe(1_100), { timeout: limits.idleTimeoutMs + 3000 });
       expect(await getFromOtherAddress(http.url, '/health')).toBe(200);
     } finally {
       for (const s of sockets) s.destroy();
@@ -93,6 +95,44 @@ describe('HTTP limits', () => {
         body: submission as BodyInit,
       });
       expect([r.status, ((await r.json()) as { code: string }).code]).toEqual([415, 'LEDGER_MEDIA_TYPE']);
+    }
+  });
+
+  it('more submissions in progress than the ledger takes: LEDGER_BUSY (503, Retry-After) before the body is read', async () => {
+    // The first submission is held in its signature checks; the ledger takes one at a time.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const verifier = {
+      verifyMany: async (items: Parameters<typeof inlineVerifier.verifyMany>[0]) => {
+        await held;
+        return inlineVerifier.verifyMany(items);
+      },
+      hashChains: inlineVerifier.hashChains,
+      close: async () => {},
+    };
+    const ledger = await Ledger.open({ db, signer: w.key, id: 'ledger:test', trust: w.trust, now: () => p.clock.now, verifier });
+    const service = await LedgerService.open({ ledger, trust: w.trust, now: () => p.clock.now, limits: { maxPending: 1 } });
+    const http = await serveHttp(service);
+    try {
+      const sub = async () =>
+        fetch(`${http.url}/v1/submit`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/cbor' },
+          body: (await signSubmission(p.drone, p.droneChain, [(await payOffline(p, 1, 1n)).payer], p.clock.now)) as BodyInit,
+        });
+      const first = sub();
+      await vi.waitFor(() => expect(service.saturated).toBe(true));
+      const second = await sub();
+      expect([second.status, second.headers.get('retry-after'), ((await second.json()) as { code: string }).code]).toEqual([
+        503,
+        '1',
+        'LEDGER_BUSY',
+      ]);
+      release();
+      expect((await first).status).toBe(200);
+      expect(service.metrics.busy).toBe(1);
+    } finally {
+      await http.close();
     }
   });
 
