@@ -6,6 +6,7 @@
 
 export { type Receipt, verifyReceipt, verifyReceipts } from '../ledger/receipt.js';
 export * from './client.js';
+export * from './dead-letter.js';
 export * from './mqtt.js';
 export * from './submission.js';
 export * from './sync.js';
