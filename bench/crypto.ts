@@ -4,7 +4,7 @@
  */
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { concatBytes } from '../src/codec/bytes.js';
+import { concatBytes } from '../src/bytes.js';
 import { encode } from '../src/codec/cbor.js';
 import { decodeSign1, signSign1, verifySign1 } from '../src/codec/cose-sign1.js';
 import { PKCS8_PREFIX, SPKI_PREFIX } from '../src/crypto/ed25519.js';

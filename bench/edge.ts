@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileChannelStore } from '../src/channel/store-file.js';
-import { concatBytes } from '../src/codec/bytes.js';
+import { concatBytes } from '../src/bytes.js';
 import { PKCS8_PREFIX, SPKI_PREFIX } from '../src/crypto/ed25519.js';
 import { generateSecretKey } from '../src/crypto/index.js';
 import { nodeEd25519 } from '../src/crypto/node.js';

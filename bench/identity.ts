@@ -3,7 +3,7 @@
  * verifies, measured in the same run), and the sizes of credentials and revocation lists.
  */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { concatBytes } from '../src/codec/bytes.js';
+import { concatBytes } from '../src/bytes.js';
 import { coseKeyThumbprint } from '../src/codec/cose-key.js';
 import { SPKI_PREFIX } from '../src/crypto/ed25519.js';
 import { nodeEd25519 } from '../src/crypto/node.js';

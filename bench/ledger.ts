@@ -12,7 +12,7 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { encodeSettlement } from '../src/channel/settlement.js';
-import { concatBytes } from '../src/codec/bytes.js';
+import { concatBytes } from '../src/bytes.js';
 import { SPKI_PREFIX } from '../src/crypto/ed25519.js';
 import { createSigner } from '../src/crypto/index.js';
 import { workerVerifier } from '../src/crypto/workers.js';

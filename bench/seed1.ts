@@ -19,7 +19,7 @@ import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { toHex } from '../src/codec/bytes.js';
+import { toHex } from '../src/bytes.js';
 import { sha256 } from '../src/crypto/hash.js';
 import { workerVerifier } from '../src/crypto/workers.js';
 import { TrustStore } from '../src/identity/trust-store.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { coseVerify } from 'cose-kit';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../src/codec/bytes.js';
+import { fromHex, toHex } from '../src/bytes.js';
 import { decode } from '../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../src/codec/cose-key.js';
 import { decodeSign1, verifySign1 } from '../src/codec/cose-sign1.js';

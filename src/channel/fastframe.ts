@@ -16,7 +16,7 @@
  * microseconds, so PayWord's one-hash verification is what bounds it, and a voucher's signature is most
  * of what a payment costs.
  */
-import { copyRange, viewRange } from '../codec/bytes.js';
+import { copyRange, viewRange } from '../bytes.js';
 import type { CborValue } from '../codec/cbor.js';
 import { bigSize, readBig, readBytes, readUint, uintSize, writeBig, writeUint } from '../codec/fixed.js';
 import { MAX_CHAIN_LENGTH } from './hashchain.js';

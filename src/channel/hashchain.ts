@@ -4,7 +4,7 @@
  * open terms; tick k reveals w_k = H^(n-k)(seed), and the payee checks it with one hash: H(w_k) = w_{k-1}.
  * A stream of equal units then costs the payee one SHA-256 per unit instead of one signature check.
  */
-import { equalBytes } from '../codec/bytes.js';
+import { equalBytes } from '../bytes.js';
 import { randomBytes, sha256 } from '../crypto/hash.js';
 
 /** The longest hash chain a channel may commit to (and so the most ticks it may carry). */

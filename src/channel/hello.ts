@@ -9,7 +9,7 @@
  * hello (signed by the sender): { 0: 1, 2 chain: bstr, 3 versions: [* authorityKid: bstr 32, version: uint], ? 4 reply: true }
  * ```
  */
-import { fromHex, toHex } from '../codec/bytes.js';
+import { fromHex, toHex } from '../bytes.js';
 import { type CborValue, encode } from '../codec/cbor.js';
 import { signSign1 } from '../codec/cose-sign1.js';
 import type { Signer } from '../crypto/ed25519.js';

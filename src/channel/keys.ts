@@ -4,7 +4,7 @@
  * times a payment (the mutex, the live map, the store): the last id is remembered, so encoding it again
  * costs a 32-byte comparison, not a hex string each time.
  */
-import { equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, toHex } from '../bytes.js';
 
 export class IdKeys {
   private id = new Uint8Array(0);

@@ -6,7 +6,7 @@
  * the hash chain, an ack only drives flow control. Documented with hex examples in docs/wire-format.md.
  */
 
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { decodeSign1, type Sign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';
 import { asAmount, asArray, asBool, asBytes, asInt, asMap, asText, asTime, asUint, type CborMap, need, onlyKeys } from '../codec/fields.js';

@@ -5,7 +5,7 @@
  * service stops: `deliver` refuses and `stalled` fires. Closing hands the final state to a
  * {@link SettlementSink} (the outbox), on both sides.
  */
-import { equalBytes } from '../codec/bytes.js';
+import { equalBytes } from '../bytes.js';
 import { ChannelError } from '../errors.js';
 import { Emitter } from '../events.js';
 import type { Payee } from './payee.js';

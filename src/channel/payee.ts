@@ -13,7 +13,7 @@
  * A change is made on a copy of the channel's record, stored, and only then made live: a write that fails
  * leaves the payee as it was, so the payer's resend is counted (and stored) again, not acked as known.
  */
-import { equalBytes } from '../codec/bytes.js';
+import { equalBytes } from '../bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { ChannelError, EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';

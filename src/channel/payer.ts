@@ -6,7 +6,7 @@
  * per channel, the total outstanding over its open channels, and what it may spend in a period over all
  * its channels (windows of `periodSeconds` aligned to the Unix epoch, so a day is a UTC day).
  */
-import { equalBytes } from '../codec/bytes.js';
+import { equalBytes } from '../bytes.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { MAX_COUNTER } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';

@@ -10,7 +10,7 @@
  *           6 amount: uint, 7 expiresAt: uint }
  * ```
  */
-import { equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, toHex } from '../bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';

@@ -3,7 +3,7 @@
  * Binds payers and payees to a transport: a payee answers each frame to its sender; a payer session
  * opens channels to a payee address and waits for acceptance and acknowledgements.
  */
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { ChannelError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import type { Payee } from './payee.js';

@@ -12,7 +12,7 @@
  * ```
  */
 import { BoundedMap, BoundedSet } from '../bounded.js';
-import { equalBytes, sameBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, sameBytes, toHex } from '../bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { type Sign1, sigStructure } from '../codec/cose-sign1.js';
 import { asArray, asBytes, asInt, asMap, asUint, type CborMap, need, onlyKeys } from '../codec/fields.js';

@@ -11,9 +11,9 @@
 import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { ChannelError, EdgepayError } from '../errors.js';
-import { writeFileAtomic } from '../identity/node-files.js';
+import { writeFileAtomic } from '../files.js';
 import { type ChannelRecord, type ChannelStore, type DamageHandler, decodeRecord, encodeRecord } from './store.js';
 
 const MAGIC = [0x45, 0x50, 0x43, 0x48, 0x01]; // "EPCH", version 1

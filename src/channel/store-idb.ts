@@ -7,7 +7,7 @@
  * Imported by targets/browser only.
  */
 import { createStore, del, entries, get, set, type UseStore } from 'idb-keyval';
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { ChannelError, type EdgepayError } from '../errors.js';
 import { type ChannelRecord, type ChannelStore, type DamageHandler, decodeRecord, encodeRecord } from './store.js';
 

@@ -4,7 +4,7 @@
  * it, verifies it, and shows a tampered copy rejected with its code. The full simulation replaces this as
  * the main job once channels and the ledger exist.
  */
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';

@@ -4,10 +4,11 @@
  * limits and a payment reference), and their devices (each enrolled by its party), as payer/payee pairs
  * ready to talk over a transport. The same seed gives the same keys.
  */
+
+import { toHex } from '../bytes.js';
 import { Payee } from '../channel/payee.js';
 import { Payer } from '../channel/payer.js';
 import { MemoryChannelStore } from '../channel/store.js';
-import { toHex } from '../codec/bytes.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';

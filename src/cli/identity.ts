@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { decode, encode } from '../codec/cbor.js';
 import { coseKeyMap, coseKeyThumbprint, readCoseKey, toJwk } from '../codec/cose-key.js';
 import { decodeSign1 } from '../codec/cose-sign1.js';

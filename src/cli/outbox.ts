@@ -6,9 +6,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { toHex } from '../bytes.js';
 import { decodeFrame } from '../channel/messages.js';
 import { readSettlement } from '../channel/settlement.js';
-import { toHex } from '../codec/bytes.js';
 import { sha256 } from '../crypto/hash.js';
 import { EdgepayError } from '../errors.js';
 import { verifyReceipt } from '../ledger/receipt.js';

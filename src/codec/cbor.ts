@@ -11,8 +11,8 @@
  * turn amounts into `bigint` whatever their size.
  */
 import { Decoder, Encoder } from 'cbor-x';
+import { compareBytes, concatBytes } from '../bytes.js';
 import { CodecError } from '../errors.js';
-import { compareBytes, concatBytes } from './bytes.js';
 import { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';
 
 /** A CBOR tag around a value (e.g. tag 18 around a COSE_Sign1 array). */

@@ -7,10 +7,10 @@
  * code does not process, a label in both buckets, or a signature that is not 64 bytes is rejected.
  */
 
+import { abytes, copyRange, equalBytes, viewRange } from '../bytes.js';
 import type { Ed25519Provider, Signer } from '../crypto/ed25519.js';
 import { getEd25519 } from '../crypto/index.js';
 import { CodecError, CoseError } from '../errors.js';
-import { abytes, copyRange, equalBytes, viewRange } from './bytes.js';
 import { type CborValue, decode, encode, Tagged } from './cbor.js';
 import { ALG_EDDSA } from './cose-key.js';
 import { readBytes, uintSize, writeBytes } from './fixed.js';

@@ -8,8 +8,9 @@
  * false/true/null, integers within [-2^63, 2^64-1], valid UTF-8, bounded depth, and only the allowed
  * tags, only around the top-level item (objects nested in others travel as byte strings: COSE signs bytes).
  */
+
+import { compareBytes } from '../bytes.js';
 import { CodecError } from '../errors.js';
-import { compareBytes } from './bytes.js';
 
 /** Bounds a decoder applies to untrusted input. */
 export interface DecodeLimits {

@@ -6,7 +6,7 @@
  * shape: the SDK asks a {@link Signer} to sign and never needs the secret key itself.
  */
 import { BoundedMap } from '../bounded.js';
-import { abytes } from '../codec/bytes.js';
+import { abytes } from '../bytes.js';
 
 /** Something that signs with one Ed25519 key. The key may never leave its store. */
 export interface Signer {

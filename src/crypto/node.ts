@@ -4,7 +4,7 @@
  * targets/node, never by anything a browser bundle reaches (a test checks the bundle).
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
-import { concatBytes } from '../codec/bytes.js';
+import { concatBytes } from '../bytes.js';
 import { checkSecretKey, checkVerifyArgs, type Ed25519Provider, KeyCache, PKCS8_PREFIX } from './ed25519.js';
 
 // Keys are imported as JWK: OpenSSL 3's DER decoders cost about 10x more (100 us a public key, 440 us a

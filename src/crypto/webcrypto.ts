@@ -3,8 +3,9 @@
  * Ed25519 through WebCrypto (`crypto.subtle`), native speed in browsers that have it (and in Node).
  * Support is feature-detected at run time: some browsers expose `subtle` without Ed25519.
  */
+
+import { concatBytes } from '../bytes.js';
 import { fromBase64Url } from '../codec/base64.js';
-import { concatBytes } from '../codec/bytes.js';
 import { CryptoError } from '../errors.js';
 import { checkSecretKey, checkVerifyArgs, type Ed25519Provider, KeyCache, PKCS8_PREFIX, type Signer } from './ed25519.js';
 

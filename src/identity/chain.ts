@@ -9,7 +9,7 @@
  * window (ID_OUTLIVES_PARENT) and limits (ID_LIMITS_WIDENED), revocation (ID_REVOKED) and its freshness
  * (ID_REVOCATION_STALE), the expected key (ID_CNF) and counterparty category (ID_CATEGORY).
  */
-import { equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, toHex } from '../bytes.js';
 import { type Sign1, sigStructure, verifySign1 } from '../codec/cose-sign1.js';
 import { IdentityError } from '../errors.js';
 import type { Limits } from './claims.js';

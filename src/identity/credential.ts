@@ -4,7 +4,7 @@
  * marked by the protected content type 61 (the CoAP content-format of `application/cwt`, RFC 8392), signed
  * by the parent's key with the parent key's RFC 9679 thumbprint as `kid`.
  */
-import { copyRange } from '../codec/bytes.js';
+import { copyRange } from '../bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, type Sign1, signSign1 } from '../codec/cose-sign1.js';

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import type { Signer } from '../crypto/ed25519.js';
 import { createSigner, generateSecretKey, getEd25519 } from '../crypto/index.js';
 import { IdentityError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
 import { type EnvelopeOptions, envelopePublicKey, openKey, sealKey } from './key-envelope.js';
 import { checkKeyName, type KeyStore } from './keystore.js';
-import { writeFileAtomic } from './node-files.js';
 
 export class FileKeyStore implements KeyStore {
   private readonly cache = new Map<string, Signer>();

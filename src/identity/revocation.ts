@@ -12,7 +12,7 @@
  * ```
  */
 
-import { compareBytes, toHex } from '../codec/bytes.js';
+import { compareBytes, toHex } from '../bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, type Sign1, signSign1 } from '../codec/cose-sign1.js';

@@ -5,7 +5,7 @@
  * revocation list can be checked). State persists through a {@link Persistence} (memory, file, IndexedDB)
  * and is re-verified when loaded: a tampered file cannot revoke or un-revoke anyone.
  */
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { verifySign1 } from '../codec/cose-sign1.js';

@@ -6,7 +6,7 @@
  * is its newest voucher and the highest tick proven; what it owes is derived from them, never taken from
  * one record alone, so an old record cannot raise a newer state and a newer one cannot lower it.
  */
-import { equalBytes } from '../codec/bytes.js';
+import { equalBytes } from '../bytes.js';
 
 /** What the ledger keeps of a channel to judge the next record (a row of `channels`). */
 export interface ChannelHistory {

@@ -8,6 +8,7 @@
  * receipt again (idempotent).
  */
 
+import { equalBytes, fromHex, toHex } from '../bytes.js';
 import { MAX_SETTLEMENT_BYTES } from '../channel/fastframe.js';
 import type { TickProof } from '../channel/hashchain.js';
 import type { OpenTerms } from '../channel/messages.js';
@@ -22,7 +23,6 @@ import {
   type SignatureCheck,
   type VerifiedSettlement,
 } from '../channel/settlement.js';
-import { equalBytes, fromHex, toHex } from '../codec/bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../crypto/workers.js';

@@ -13,7 +13,7 @@
  * empty retained message would otherwise wipe the topic for every device that connects later).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, toHex } from '../bytes.js';
 import { decode } from '../codec/cbor.js';
 import { asArray, asBytes } from '../codec/fields.js';
 import { sha256 } from '../crypto/hash.js';

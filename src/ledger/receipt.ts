@@ -20,7 +20,7 @@
  * ```
  */
 import { BoundedMap } from '../bounded.js';
-import { equalBytes, sameBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, sameBytes, toHex } from '../bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../codec/cose-sign1.js';

@@ -7,8 +7,8 @@
  * LedgerError with a code, never a crash.
  */
 import { BoundedMap } from '../bounded.js';
+import { equalBytes, fromHex, toHex } from '../bytes.js';
 import { ChainCache } from '../channel/settlement.js';
-import { equalBytes, fromHex, toHex } from '../codec/bytes.js';
 import type { CborValue } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { verifySign1 } from '../codec/cose-sign1.js';

@@ -19,11 +19,12 @@
  * A log of the earlier format (no marker, no offset in the checksum) is read and rewritten in this one.
  * Imported by targets/node only.
  */
-import { type FileHandle, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { concatBytes } from '../codec/bytes.js';
+import { concatBytes } from '../bytes.js';
 import { OutboxError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
 import { checkRecord, LiveSet, MAX_RECORD_BYTES, type Outbox, type OutboxEntry, recordId } from './outbox.js';
 
 const MARK = 0xe9;
@@ -347,10 +348,8 @@ export class FileOutbox implements Outbox {
     await this.writing;
   }
 
-  /** Rewrites the log with only live records, atomically (temp file, fsync, rename, fsync of the dir). */
+  /** Rewrites the log with only live records, atomically (see `files.ts`). */
   private async rewrite(): Promise<void> {
-    const tmp = join(this.dir, 'outbox.log.compact');
-    const out = await open(tmp, 'w', 0o600);
     let at = 0;
     const parts = [...this.live.values()].map((e) => {
       const b = entry(at, RECORD, e.bytes);
@@ -358,17 +357,8 @@ export class FileOutbox implements Outbox {
       return b;
     });
     const bytes = concatBytes(...parts);
-    try {
-      await out.write(bytes, 0, bytes.length, 0);
-      await out.sync();
-    } finally {
-      await out.close();
-    }
+    await writeFileAtomic(this.path, bytes);
     await this.fh.close();
-    await rename(tmp, this.path);
-    const d = await open(this.dir, 'r');
-    await d.sync();
-    await d.close();
     this.fh = await open(this.path, 'a+', 0o600);
     this.logBytes = bytes.length;
     this.liveBytes = bytes.length;

@@ -5,7 +5,7 @@
  * committed, and survives a page reload or a closed tab. Imported by targets/browser only.
  */
 import { createStore, delMany, entries, get, set, type UseStore } from 'idb-keyval';
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { checkRecord, type Outbox, type OutboxEntry, recordId } from './outbox.js';
 
 interface Stored {

@@ -4,7 +4,7 @@
  * its id is their SHA-256, so appending the same record twice keeps one (retries are idempotent).
  * `append` resolves only once the record is durable; `remove` happens only after a receipt.
  */
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { sha256 } from '../crypto/hash.js';
 import { OutboxError } from '../errors.js';
 

@@ -9,7 +9,7 @@
  * Answer: `{ 1 submission: bstr .size 32 (its SHA-256), 2 receipts: [* bstr] }`, or on refusal
  * `{ 1 submission, 3 code: tstr, 4 message: tstr, 5 retryable: bool }`.
  */
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { asArray, asBool, asBytes, asMap, asText } from '../codec/fields.js';
 import { sha256 } from '../crypto/hash.js';

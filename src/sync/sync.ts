@@ -11,7 +11,7 @@
  * until the record at fault is found alone, and that one goes there too (a refusal of the submitter
  * itself, its credential say, is not any record's fault: the batch waits).
  */
-import { equalBytes, toHex } from '../codec/bytes.js';
+import { equalBytes, toHex } from '../bytes.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';

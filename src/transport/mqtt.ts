@@ -25,7 +25,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 // The default import is the one form both MQTT.js builds provide (its browser ESM has no named exports).
 const { connectAsync } = mqtt;
 
-import { toHex } from '../codec/bytes.js';
+import { toHex } from '../bytes.js';
 import { TransportError } from '../errors.js';
 import { MAX_REVOCATION_BYTES } from '../identity/revocation.js';
 import { type FrameHandler, MAX_TRANSPORT_FRAME, type Transport } from './transport.js';

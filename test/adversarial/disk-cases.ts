@@ -13,7 +13,7 @@ import { Payee } from '../../src/channel/payee.js';
 import { Payer } from '../../src/channel/payer.js';
 import type { ChannelRecord } from '../../src/channel/store.js';
 import { FileChannelStore } from '../../src/channel/store-file.js';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { verifyChain } from '../../src/identity/chain.js';
 import { TrustStore } from '../../src/identity/trust-store.js';

@@ -6,7 +6,7 @@
 import { expect, it } from 'vitest';
 import { decodeFrame } from '../../src/channel/messages.js';
 import { verifySettlement } from '../../src/channel/settlement.js';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { MAX_COUNTER } from '../../src/codec/fields.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db, Sql } from '../../src/ledger/db.js';

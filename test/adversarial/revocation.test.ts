@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';

@@ -3,7 +3,7 @@
  * matches RFC 8032 and noble, and COSE objects cross between Node and the browser both ways.
  */
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/codec/bytes.js';
+import { fromHex, toHex } from '../../src/bytes.js';
 import { encode } from '../../src/codec/cbor.js';
 import { decodeSign1, signSign1, verifySign1 } from '../../src/codec/cose-sign1.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';

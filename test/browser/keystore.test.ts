@@ -3,7 +3,7 @@
  * signs, can never be exported, and its signatures verify in Node.
  */
 import { describe, expect, it } from 'vitest';
-import { fromHex } from '../../src/codec/bytes.js';
+import { fromHex } from '../../src/bytes.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { haveChromium, useEdgepayPage } from './chromium.js';
 

@@ -4,7 +4,7 @@
  * parties appended in an earlier life of the page.
  */
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { ISSUER_ID, partyCredential, world } from '../identity/world.js';
 import { haveChromium, useEdgepayPage } from './chromium.js';
 

@@ -14,7 +14,7 @@ import {
   TickPool,
 } from '../../src/channel/fastframe.js';
 import { acceptPayload, type OpenTerms, openPayload, openTermsOf, type Voucher } from '../../src/channel/messages.js';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { type CborValue, decode, encode } from '../../src/codec/cbor.js';
 import { mutated } from '../codec/helpers.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { equalBytes, fromHex, sameBytes, toHex } from '../../src/codec/bytes.js';
+import { equalBytes, fromHex, sameBytes, toHex } from '../../src/bytes.js';
 
 describe('hex', () => {
   it('toHex writes what Node writes, for any length and any view into a larger buffer', () => {

@@ -1,7 +1,7 @@
 import { encode as cborgEncode, rfc8949EncodeOptions } from 'cborg';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/codec/bytes.js';
+import { fromHex, toHex } from '../../src/bytes.js';
 import { type CborValue, decode, encode, Tagged } from '../../src/codec/cbor.js';
 import { CodecError } from '../../src/errors.js';
 import vectors from '../vectors/cbor/rfc8949.json';

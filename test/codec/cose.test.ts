@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/codec/bytes.js';
+import { fromHex, toHex } from '../../src/bytes.js';
 import { type CborValue, decode, encode, Tagged } from '../../src/codec/cbor.js';
 import { coseKeyMap, coseKeyThumbprint, fromJwk, readCoseKey, toJwk } from '../../src/codec/cose-key.js';
 import { decodeSign1, fastKidHeader, protectedHeader, signSign1, sigStructure, verifySign1 } from '../../src/codec/cose-sign1.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { encode } from '../../src/codec/cbor.js';
 import { bigSize, readBig, readBytes, readUint, uintSize, writeBig, writeBytes, writeUint } from '../../src/codec/fixed.js';
 

@@ -11,7 +11,7 @@ import { verifyReservation } from '../../src/channel/reservation.js';
 import { verifySettlement } from '../../src/channel/settlement.js';
 import { decodeRecord } from '../../src/channel/store.js';
 import { fromBase64Url } from '../../src/codec/base64.js';
-import { equalBytes, fromHex } from '../../src/codec/bytes.js';
+import { equalBytes, fromHex } from '../../src/bytes.js';
 import { decode, encode, Tagged } from '../../src/codec/cbor.js';
 import { coseKeyMap, readCoseKey } from '../../src/codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../../src/codec/cose-sign1.js';

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { concatBytes, fromHex } from '../../src/codec/bytes.js';
+import { concatBytes, fromHex } from '../../src/bytes.js';
 import type { Signer } from '../../src/crypto/ed25519.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/codec/bytes.js';
+import { fromHex, toHex } from '../../src/bytes.js';
 import type { Ed25519Provider } from '../../src/crypto/ed25519.js';
 import {
   createSigner,

@@ -1,9 +1,9 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../../src/codec/bytes.js';
-import { platformSha256 as browserSha256 } from '../../targets/browser/platform.js';
-import { platformSha256 as nodeSha256 } from '../../targets/node/platform.js';
+import { toHex } from '../../src/bytes.js';
+import { platformSha256 as browserSha256 } from '../../src/crypto/platform-browser.js';
+import { platformSha256 as nodeSha256 } from '../../src/crypto/platform-node.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 

@@ -1,6 +1,6 @@
 import { coseVerify } from 'cose-kit';
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { encode } from '../../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { signSign1 } from '../../src/codec/cose-sign1.js';

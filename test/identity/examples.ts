@@ -2,7 +2,7 @@
  * The identity objects shown in docs/wire-format.md, made from fixed inputs (RFC 8032 keys, fixed times)
  * so that anyone can reproduce them byte for byte. `npx tsx test/identity/examples.ts` prints them.
  */
-import { fromHex, toHex } from '../../src/codec/bytes.js';
+import { fromHex, toHex } from '../../src/bytes.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { encodeChain, issueCredential } from '../../src/identity/credential.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ASSET, accountDevice, accountParty, accountRecord, type Seed1World, seed1World } from '../../bench/seed1-world.js';
 import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { encodeSettlementParts } from '../../src/channel/settlement.js';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../../src/crypto/workers.js';

@@ -2,7 +2,7 @@
 import { expect, it } from 'vitest';
 import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { encodeSettlement, encodeSettlementParts } from '../../src/channel/settlement.js';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { TrustStore } from '../../src/identity/trust-store.js';

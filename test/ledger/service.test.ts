@@ -12,7 +12,7 @@ import { signVoucher } from '../../src/channel/messages.js';
 import { Payee } from '../../src/channel/payee.js';
 import { encodeSettlement } from '../../src/channel/settlement.js';
 import { MemoryChannelStore } from '../../src/channel/store.js';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';

@@ -10,7 +10,7 @@ import { appendFileSync, mkdtempSync, rmSync, statSync, truncateSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import { FileOutbox } from '../../src/outbox/outbox-file.js';
 

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { FileOutbox } from '../../src/outbox/outbox-file.js';
 
 const dir = process.argv[2] as string;

@@ -1,6 +1,6 @@
 /** The abstract suite every Outbox store passes. */
 import { expect, it } from 'vitest';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import { recordId } from '../../src/outbox/outbox.js';
 

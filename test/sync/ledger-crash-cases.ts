@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeSettlement } from '../../src/channel/settlement.js';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { openPglite } from '../../src/ledger/db.js';

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../../src/codec/bytes.js';
+import { toHex } from '../../src/bytes.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { signRevocationList } from '../../src/identity/revocation.js';

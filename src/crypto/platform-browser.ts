@@ -1,11 +1,11 @@
 /**
- * @module targets/browser/platform
+ * @module crypto/platform-browser
  * What `#platform` means in browsers and other non-Node runtimes (Deno, workers, React Native):
  * WebCrypto Ed25519 where the engine really supports it (detected once), else `@noble/curves`.
  */
-import type { Ed25519Provider } from '../../src/crypto/ed25519.js';
-import { nobleEd25519 } from '../../src/crypto/noble.js';
-import { detectWebCryptoEd25519 } from '../../src/crypto/webcrypto.js';
+import type { Ed25519Provider } from './ed25519.js';
+import { nobleEd25519 } from './noble.js';
+import { detectWebCryptoEd25519 } from './webcrypto.js';
 
 let chosen: Promise<Ed25519Provider> | undefined;
 

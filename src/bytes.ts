@@ -1,10 +1,10 @@
 /**
- * @module codec/bytes
+ * @module bytes
  * Byte helpers and boundary checks. Checks name the field (noble's `abytes(value, 'publicKey')` style).
  */
 import { equalBytes } from '@noble/curves/utils.js';
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
-import { CryptoError } from '../errors.js';
+import { CryptoError } from './errors.js';
 
 /** Throws CRYPTO_BYTES unless `value` is a Uint8Array (of `length`, when given). */
 export function abytes(value: unknown, field: string, length?: number): Uint8Array {

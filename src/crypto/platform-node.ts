@@ -1,11 +1,11 @@
 /**
- * @module targets/node/platform
+ * @module crypto/platform-node
  * What `#platform` means on Node: native Ed25519 from `node:crypto`.
  */
 
 import { hash } from 'node:crypto';
-import type { Ed25519Provider } from '../../src/crypto/ed25519.js';
-import { nodeEd25519 } from '../../src/crypto/node.js';
+import type { Ed25519Provider } from './ed25519.js';
+import { nodeEd25519 } from './node.js';
 
 const ready = Promise.resolve(nodeEd25519);
 
@@ -17,7 +17,7 @@ export function platformEd25519(): Promise<Ed25519Provider> {
  * SHA-256 by OpenSSL, one shot (`crypto.hash`, Node 20.12+): faster than noble for a 32-byte tick word and
  * about eight times faster on the kilobyte records a ledger hashes. The digest comes back as a 'binary'
  * (latin1) string, one char a byte, exact, not a Buffer: a Buffer takes an ArrayBuffer of its own, off V8's heap,
- * which cost 1.1 us a hash here, four times the hash of a tick word (node timing, .scratch/mb5.mjs).
+ * which cost 1.1 us a hash here, four times the hash of a tick word (node timing).
  */
 export function platformSha256(data: Uint8Array): Uint8Array {
   const s = hash('sha256', data, 'binary');
