@@ -6,7 +6,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fromHex, toHex } from '../bytes.js';
-import { fromBase64Url, toBase64 } from '../codec/base64.js';
+import { fromBase64Url, toBase64 } from '../base64.js';
 import { Tagged } from '../codec/cbor.js';
 import { EdgepayError } from '../errors.js';
 

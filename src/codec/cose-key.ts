@@ -7,7 +7,7 @@
 import { abytes } from '../bytes.js';
 import { sha256 } from '../crypto/hash.js';
 import { CoseError } from '../errors.js';
-import { fromBase64Url, toBase64Url } from './base64.js';
+import { fromBase64Url, toBase64Url } from '../base64.js';
 import { type CborValue, encode } from './cbor.js';
 import { asMap, type CborMap } from './fields.js';
 

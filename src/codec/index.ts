@@ -4,7 +4,7 @@
  */
 
 export { abytes, compareBytes, concatBytes, equalBytes, fromHex, toHex } from '../bytes.js';
-export { fromBase64Url, toBase64, toBase64Url } from './base64.js';
+export { fromBase64Url, toBase64, toBase64Url } from '../base64.js';
 export { type CborValue, decode, encode, Tagged } from './cbor.js';
 export {
   ALG_EDDSA,

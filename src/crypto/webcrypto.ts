@@ -5,7 +5,7 @@
  */
 
 import { concatBytes } from '../bytes.js';
-import { fromBase64Url } from '../codec/base64.js';
+import { fromBase64Url } from '../base64.js';
 import { CryptoError } from '../errors.js';
 import { checkSecretKey, checkVerifyArgs, type Ed25519Provider, KeyCache, PKCS8_PREFIX, type Signer } from './ed25519.js';
 

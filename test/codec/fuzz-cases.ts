@@ -10,7 +10,7 @@ import { decodeFrame } from '../../src/channel/messages.js';
 import { verifyReservation } from '../../src/channel/reservation.js';
 import { verifySettlement } from '../../src/channel/settlement.js';
 import { decodeRecord } from '../../src/channel/store.js';
-import { fromBase64Url } from '../../src/codec/base64.js';
+import { fromBase64Url } from '../../src/base64.js';
 import { equalBytes, fromHex } from '../../src/bytes.js';
 import { decode, encode, Tagged } from '../../src/codec/cbor.js';
 import { coseKeyMap, readCoseKey } from '../../src/codec/cose-key.js';

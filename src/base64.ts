@@ -1,9 +1,9 @@
 /**
- * @module codec/base64
+ * @module base64
  * base64 and base64url (RFC 4648) over the platform's `btoa`/`atob` (Node 16+ and every browser), with
  * the validation `atob` lacks for base64url and a clear error instead of a DOMException.
  */
-import { CryptoError } from '../errors.js';
+import { CryptoError } from './errors.js';
 
 /** Standard base64 with padding. */
 export function toBase64(bytes: Uint8Array): string {
