@@ -20,13 +20,20 @@ module.exports = {
   forbidden: [
     ...layers.slice(0, -1).map(([name, path], i) => ({
       name: `${name}-imports-only-below`,
-      comment: `${name} may import only from the layers before it: ${layers
-        .slice(0, i)
-        .map(([n]) => n)
-        .join(', ') || 'none'}`,
+      comment: `${name} may import only from the layers before it: ${
+        layers
+          .slice(0, i)
+          .map(([n]) => n)
+          .join(', ') || 'none'
+      }`,
       severity: 'error',
       from: { path },
-      to: { path: layers.slice(i + 1).map(([, p]) => `(${p})`).join('|') },
+      to: {
+        path: layers
+          .slice(i + 1)
+          .map(([, p]) => `(${p})`)
+          .join('|'),
+      },
     })),
     {
       name: 'src-never-imports-targets',

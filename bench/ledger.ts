@@ -11,7 +11,6 @@
  */
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { encodeSettlement } from '../src/channel/settlement.js';
 import { concatBytes } from '../src/bytes.js';
 import { SPKI_PREFIX } from '../src/crypto/ed25519.js';
 import { createSigner } from '../src/crypto/index.js';
@@ -19,6 +18,7 @@ import { workerVerifier } from '../src/crypto/workers.js';
 import { TrustStore } from '../src/identity/trust-store.js';
 import { type Db, openPglite, openPostgres } from '../src/ledger/db.js';
 import { Ledger } from '../src/ledger/ledger.js';
+import { encodeSettlement } from '../src/settlement/record.js';
 import { opsPerSecond, report, verifyRateAllCores } from './harness.js';
 import { benchPairs, benchRoots, NOW } from './world.js';
 

@@ -7,13 +7,13 @@
  */
 import { open as openFile } from 'node:fs/promises';
 import { signAccept, signOpen, signVoucher } from '../src/channel/messages.js';
-import { encodeSettlementParts } from '../src/channel/settlement.js';
 import { coseKeyThumbprint } from '../src/codec/cose-key.js';
 import type { Signer } from '../src/crypto/ed25519.js';
 import { sha256 } from '../src/crypto/hash.js';
 import { createSigner } from '../src/crypto/index.js';
 import type { Limits } from '../src/identity/claims.js';
 import { encodeChain, issueCredential } from '../src/identity/credential.js';
+import { encodeSettlementParts } from '../src/settlement/record.js';
 
 export const ISSUER_ID = 'net';
 export const ASSET = 'EUR';

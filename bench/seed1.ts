@@ -25,7 +25,7 @@ import { workerVerifier } from '../src/crypto/workers.js';
 import { TrustStore } from '../src/identity/trust-store.js';
 import { type Db, openPostgres } from '../src/ledger/db.js';
 import { Ledger } from '../src/ledger/ledger.js';
-import { verifyReceipts } from '../src/ledger/receipt.js';
+import { verifyReceipts } from '../src/settlement/receipt.js';
 import { FailoverLedgerClient, HttpLedgerClient } from '../src/sync/client.js';
 import { signSubmission } from '../src/sync/submission.js';
 import { report } from './harness.js';

@@ -19,12 +19,12 @@ import {
   MeteredPayer,
   MeteredService,
   MqttTransport,
-  outboxSink,
   Payee,
   Payer,
   PayerSession,
   Sync,
   servePayee,
+  settlements,
   TrustStore,
   toHex,
   verifyChain,
@@ -155,14 +155,14 @@ export async function main(log: (l: string) => void = console.log): Promise<numb
       unitPrice: PRICE,
       payword: { length: 300, tickValue: PRICE },
     });
-    const meter = new MeteredService({ payee: pad, channelId, unitPrice: PRICE, creditUnits: 5, sink: outboxSink(padOutbox) });
+    const meter = new MeteredService({ payee: pad, channelId, unitPrice: PRICE, creditUnits: 5, sink: settlements(padOutbox) });
     const payer = new MeteredPayer({
       session,
       address: padAddress,
       channelId,
       unitPrice: PRICE,
       aheadUnits: 2,
-      sink: outboxSink(droneOutbox),
+      sink: settlements(droneOutbox),
     });
 
     let delivered = 0;

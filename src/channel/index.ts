@@ -12,5 +12,5 @@ export * from './payee.js';
 export * from './payer.js';
 export * from './reservation.js';
 export * from './session.js';
-export * from './settlement.js';
+export * from './sink.js';
 export * from './store.js';

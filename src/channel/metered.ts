@@ -11,12 +11,8 @@ import { Emitter } from '../events.js';
 import type { Payee } from './payee.js';
 import type { Payer } from './payer.js';
 import type { PayerSession } from './session.js';
+import type { SettlementSink } from './sink.js';
 import type { ChannelRecord } from './store.js';
-
-/** Where closed channels go to be settled (the outbox implements it). */
-export interface SettlementSink {
-  enqueue(record: ChannelRecord): Promise<void>;
-}
 
 export type MeteredServiceEvents = {
   delivered: (e: { units: number; paidUnits: number }) => void;

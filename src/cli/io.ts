@@ -5,8 +5,8 @@
  * bigints into strings, so amounts print exactly.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { fromHex, toHex } from '../bytes.js';
 import { fromBase64Url, toBase64 } from '../base64.js';
+import { fromHex, toHex } from '../bytes.js';
 import { Tagged } from '../codec/cbor.js';
 import { EdgepayError } from '../errors.js';
 

@@ -4,10 +4,10 @@
  * thumbprint (edgepay's key id), and JWK (RFC 8037) conversion.
  */
 
+import { fromBase64Url, toBase64Url } from '../base64.js';
 import { abytes } from '../bytes.js';
 import { sha256 } from '../crypto/hash.js';
 import { CoseError } from '../errors.js';
-import { fromBase64Url, toBase64Url } from '../base64.js';
 import { type CborValue, encode } from './cbor.js';
 import { asMap, type CborMap } from './fields.js';
 

@@ -3,8 +3,8 @@
  * edgepay's wire format: deterministic CBOR, COSE_Sign1 / COSE_Key with Ed25519, CWT claims.
  */
 
-export { abytes, compareBytes, concatBytes, equalBytes, fromHex, toHex } from '../bytes.js';
 export { fromBase64Url, toBase64, toBase64Url } from '../base64.js';
+export { abytes, compareBytes, concatBytes, equalBytes, fromHex, toHex } from '../bytes.js';
 export { type CborValue, decode, encode, Tagged } from './cbor.js';
 export {
   ALG_EDDSA,

@@ -4,8 +4,8 @@
  * Support is feature-detected at run time: some browsers expose `subtle` without Ed25519.
  */
 
-import { concatBytes } from '../bytes.js';
 import { fromBase64Url } from '../base64.js';
+import { concatBytes } from '../bytes.js';
 import { CryptoError } from '../errors.js';
 import { checkSecretKey, checkVerifyArgs, type Ed25519Provider, KeyCache, PKCS8_PREFIX, type Signer } from './ed25519.js';
 

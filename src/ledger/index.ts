@@ -4,11 +4,12 @@
  * PGlite (embedded) or PostgreSQL, with signed receipts. Loads the database drivers; device code never
  * imports this module.
  */
+
+export * from '../settlement/receipt.js';
 export * from './db.js';
 export * from './http.js';
 export * from './ledger.js';
 export * from './mqtt.js';
-export * from './receipt.js';
 export * from './schema.js';
 export * from './service.js';
 export * from './statement.js';

@@ -13,27 +13,20 @@ import { MAX_SETTLEMENT_BYTES } from '../channel/fastframe.js';
 import type { TickProof } from '../channel/hashchain.js';
 import type { OpenTerms } from '../channel/messages.js';
 import { reservationId, signReservation } from '../channel/reservation.js';
-import {
-  ChainCache,
-  checkSettlement,
-  encodeSettlementParts,
-  readSettlement,
-  revokedChain,
-  type SettlementFrames,
-  type SignatureCheck,
-  type VerifiedSettlement,
-} from '../channel/settlement.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../crypto/workers.js';
 import { ChannelError, CoseError, EdgepayError, LedgerError } from '../errors.js';
 import { type ChainFacts, verifyParty } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
+import { type ReceiptStatus, rebuildReceipts, signReceiptBatch } from '../settlement/receipt.js';
+import { encodeSettlementParts, readSettlement, type SettlementFrames } from '../settlement/record.js';
+import { checkSettlement, type SignatureCheck, type VerifiedSettlement } from '../settlement/verify.js';
+import { ChainCache, revokedChain } from './chain-cache.js';
 import { decodeChainFacts, encodeChainFacts } from './chain-facts.js';
 import type { Db, Sql } from './db.js';
 import { adopt, type ChannelHistory, judge } from './history.js';
 import { type Logger, silentLogger } from './log.js';
-import { type ReceiptStatus, rebuildReceipts, signReceiptBatch } from './receipt.js';
 import { migrate } from './schema.js';
 import { type Payout, payoutPain001, readStatement, type Statement } from './statement.js';
 
@@ -316,8 +309,8 @@ interface Batch {
 
 export class Ledger {
   private readonly now: () => number;
-  /** Each credential chain is verified once (revocation is re-checked on every use). */
-  private readonly chains = new ChainCache();
+  /** Each credential chain is verified once per process (revocation and, for submitters, expiry re-checked on every use). */
+  readonly chains = new ChainCache();
 
   private readonly verifier: BatchVerifier;
 
@@ -548,18 +541,17 @@ export class Ledger {
         return this.refusal(e, id);
       }
     });
-    const chainKeys = frames.map((f): readonly [string, string] | undefined =>
-      f === undefined || f instanceof EdgepayError
-        ? undefined
-        : [this.chains.keyFor(f.open.terms.chain), this.chains.keyFor(f.accept.chain)],
-    );
-    const storedChains = await this.storedChains(chainKeys);
+    // Each chain's key worked out once: for the stored-chains lookup and again when the record is checked.
+    const keys = new Map<Uint8Array, string>();
+    for (const f of frames)
+      if (f !== undefined && !(f instanceof EdgepayError))
+        for (const chain of [f.open.terms.chain, f.accept.chain]) keys.set(chain, this.chains.keyFor(chain));
+    const chains = this.chains.batch(await this.storedChains(keys.values()), keys);
     // Check structure, chains, limits and amounts here; every signature then in one batch on the verifier's
     // threads, and ticks after that (nothing here hashes or verifies: see `checkSettlement`).
     const checked: (Settled | EdgepayError | undefined)[] = [];
     const pendingSigs: { i: number; c: SignatureCheck }[] = [];
     const ticks: (TickProof | undefined)[] = [];
-    const batchAccepts = new Map<string, SignatureCheck>();
     for (let i = 0; i < records.length; i++) {
       const f = frames[i];
       if (f === undefined || f instanceof EdgepayError) {
@@ -575,11 +567,7 @@ export class Ledger {
           trust: this.o.trust,
           now: this.now(),
           settlementWindowSeconds: this.o.settlementWindowSeconds ?? SETTLEMENT_WINDOW,
-          chains: this.chains,
-          deferChains: true,
-          batchAccepts,
-          storedChains,
-          chainKeys: chainKeys[i],
+          chains,
         });
         checked.push(settled(settlement));
         ticks[i] = tick;
@@ -872,9 +860,9 @@ export class Ledger {
    * cached and any ledger process verified (or enrolled) before. One query a batch; unreadable rows are
    * left out (their chains are verified again).
    */
-  private async storedChains(chainKeys: readonly (readonly string[] | undefined)[]): Promise<Map<string, ChainFacts>> {
+  private async storedChains(chainKeys: Iterable<string>): Promise<Map<string, ChainFacts>> {
     const keys = new Set<string>();
-    for (const key of chainKeys.flat()) if (key !== undefined && !this.chains.has(key)) keys.add(key);
+    for (const key of chainKeys) if (!this.chains.has(key)) keys.add(key);
     const out = new Map<string, ChainFacts>();
     if (keys.size === 0) return out;
     for (const r of await this.o.db.query<{ hash: string; facts: Uint8Array | null }>(STORED_CHAINS, [[...keys]])) {

@@ -8,7 +8,6 @@
  */
 import { BoundedMap } from '../bounded.js';
 import { equalBytes, fromHex, toHex } from '../bytes.js';
-import { ChainCache } from '../channel/settlement.js';
 import type { CborValue } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { verifySign1 } from '../codec/cose-sign1.js';
@@ -109,7 +108,6 @@ export class LedgerService {
     listsTaken: 0,
     listsStale: 0,
   };
-  private readonly chains = new ChainCache();
   private readonly now: () => number;
   private readonly limits: ServiceLimits;
   private readonly log: Logger;
@@ -295,7 +293,7 @@ export class LedgerService {
     try {
       if (creds.length === 1)
         return (await verifyParty(creds[0] as Uint8Array, { trust: this.o.trust, now: this.now(), learnParty: false })).claims.publicKey;
-      return (await this.chains.verify(chainBytes, { trust: this.o.trust, now: this.now(), learnParty: false })).publicKey;
+      return (await this.o.ledger.chains.verify(chainBytes, { trust: this.o.trust, now: this.now(), learnParty: false })).publicKey;
     } catch (e) {
       if (e instanceof EdgepayError)
         throw new LedgerError('LEDGER_UNAUTHORIZED', `the submitter is not enrolled: ${e.message}`, 'submission.chain', { cause: e });

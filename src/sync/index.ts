@@ -4,7 +4,7 @@
  * removes a record only on a valid ledger-signed receipt.
  */
 
-export { type Receipt, verifyReceipt, verifyReceipts } from '../ledger/receipt.js';
+export { type Receipt, verifyReceipt, verifyReceipts } from '../settlement/receipt.js';
 export * from './client.js';
 export * from './dead-letter.js';
 export * from './mqtt.js';

@@ -8,6 +8,7 @@ export * from '../../src/codec/index.js';
 export * from '../../src/crypto/index.js';
 export { nodeEd25519 } from '../../src/crypto/node.js';
 export * from '../../src/errors.js';
+export * from '../../src/settlement/index.js';
 export * from '../../src/sync/index.js';
 export * from '../../src/transport/index.js';
 export * from './channel.js';

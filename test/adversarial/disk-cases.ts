@@ -8,12 +8,12 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { toHex } from '../../src/bytes.js';
 import { decodeFrame } from '../../src/channel/messages.js';
 import { Payee } from '../../src/channel/payee.js';
 import { Payer } from '../../src/channel/payer.js';
 import type { ChannelRecord } from '../../src/channel/store.js';
 import { FileChannelStore } from '../../src/channel/store-file.js';
-import { toHex } from '../../src/bytes.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { verifyChain } from '../../src/identity/chain.js';
 import { TrustStore } from '../../src/identity/trust-store.js';

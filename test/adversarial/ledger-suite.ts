@@ -4,13 +4,13 @@
  * every value its checks accept, and never fails a batch for one record.
  */
 import { expect, it } from 'vitest';
-import { decodeFrame } from '../../src/channel/messages.js';
-import { verifySettlement } from '../../src/channel/settlement.js';
 import { toHex } from '../../src/bytes.js';
+import { decodeFrame } from '../../src/channel/messages.js';
 import { MAX_COUNTER } from '../../src/codec/fields.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db, Sql } from '../../src/ledger/db.js';
 import { jsonLogger } from '../../src/ledger/log.js';
+import { verifySettlement } from '../../src/settlement/verify.js';
 import { pair } from '../channel/world.js';
 import { acceptedChannel, forgeVoucher, ledgerFor, record } from './world.js';
 

@@ -6,8 +6,8 @@
  * submitter chain stops authorising when it expires. PGlite and PostgreSQL.
  */
 import { describe, expect, it } from 'vitest';
-import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { toHex } from '../../src/bytes.js';
+import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
@@ -16,7 +16,7 @@ import { signRevocationList } from '../../src/identity/revocation.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db } from '../../src/ledger/db.js';
 import { Ledger, SETTLEMENT_WINDOW } from '../../src/ledger/ledger.js';
-import { verifyReceipt } from '../../src/ledger/receipt.js';
+import { verifyReceipt } from '../../src/settlement/receipt.js';
 import { signSubmission } from '../../src/sync/submission.js';
 import { DAY, T0 } from '../channel/world.js';
 import { havePostgres, pgliteDb, postgresDb } from '../ledger/dbs.js';

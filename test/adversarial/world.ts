@@ -4,7 +4,6 @@
  * frames carry junk signatures.
  */
 import { signVoucher, type Voucher } from '../../src/channel/messages.js';
-import { encodeSettlementParts, type SettlementParts } from '../../src/channel/settlement.js';
 import type { ChannelRecord } from '../../src/channel/store.js';
 import { type CborValue, decode, encode, Tagged } from '../../src/codec/cbor.js';
 import { DEFAULT_LIMITS } from '../../src/codec/scan.js';
@@ -12,6 +11,7 @@ import { nodeEd25519 } from '../../src/crypto/node.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db } from '../../src/ledger/db.js';
 import { Ledger, type LedgerOptions } from '../../src/ledger/ledger.js';
+import { encodeSettlementParts, type SettlementParts } from '../../src/settlement/record.js';
 import { deliver, type Pair } from '../channel/world.js';
 
 export const ledgerSeed = new Uint8Array(32).fill(77);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, signVoucher } from '../../src/channel/messages.js';
-import { encodeSettlement, verifySettlement } from '../../src/channel/settlement.js';
 import { decodeRecord, encodeRecord, MemoryChannelStore } from '../../src/channel/store.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
+import { encodeSettlement } from '../../src/settlement/record.js';
+import { verifySettlement } from '../../src/settlement/verify.js';
 import { DAY, deliver, pair } from './world.js';
 
 const codeOf = (frames: Uint8Array[]) => {

@@ -3,9 +3,9 @@
  * hash-chain seed) so they reproduce byte for byte. `npx tsx test/channel/examples.ts` prints them.
  */
 
+import { fromHex, toHex } from '../../src/bytes.js';
 import { HashChain } from '../../src/channel/hashchain.js';
 import { encodeAck, encodeTick, signAccept, signClose, signError, signOpen, signVoucher } from '../../src/channel/messages.js';
-import { fromHex, toHex } from '../../src/bytes.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { encodeChain } from '../../src/identity/credential.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { toHex } from '../../src/bytes.js';
 import { decodeFrame } from '../../src/channel/messages.js';
 import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { type ChannelRecord, MemoryChannelStore } from '../../src/channel/store.js';
-import { toHex } from '../../src/bytes.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { deliver, pair } from './world.js';
 

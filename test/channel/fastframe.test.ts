@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { toHex } from '../../src/bytes.js';
 import {
   fastDecodeAccept,
   fastDecodeAck,
@@ -14,7 +15,6 @@ import {
   TickPool,
 } from '../../src/channel/fastframe.js';
 import { acceptPayload, type OpenTerms, openPayload, openTermsOf, type Voucher } from '../../src/channel/messages.js';
-import { toHex } from '../../src/bytes.js';
 import { type CborValue, decode, encode } from '../../src/codec/cbor.js';
 import { mutated } from '../codec/helpers.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { toHex } from '../../src/bytes.js';
+import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { signRevocationList } from '../../src/identity/revocation.js';

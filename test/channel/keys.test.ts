@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IdKeys } from '../../src/channel/keys.js';
 import { toHex } from '../../src/bytes.js';
+import { IdKeys } from '../../src/channel/keys.js';
 
 describe('IdKeys', () => {
   it('gives the hex of whatever id it is asked for, in any order, repeats remembered', () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MeteredPayer, MeteredService, type SettlementSink } from '../../src/channel/metered.js';
-import { PayerSession, servePayee } from '../../src/channel/session.js';
-import type { ChannelRecord } from '../../src/channel/store.js';
 import { toHex } from '../../src/bytes.js';
+import { MeteredPayer, MeteredService } from '../../src/channel/metered.js';
+import { PayerSession, servePayee } from '../../src/channel/session.js';
+import type { SettlementSink } from '../../src/channel/sink.js';
+import type { ChannelRecord } from '../../src/channel/store.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { pair } from './world.js';
 

@@ -1,25 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { toHex } from '../../src/bytes.js';
 import { decodeFrame, type OpenTerms, signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { MeteredPayer, MeteredService } from '../../src/channel/metered.js';
 import { PayerSession, servePayee } from '../../src/channel/session.js';
-import {
-  ChainCache,
-  checkSettlement,
-  encodeSettlement,
-  encodeSettlementParts,
-  outboxSink,
-  type SignatureCheck,
-  verifySettlement,
-} from '../../src/channel/settlement.js';
-import { toHex } from '../../src/bytes.js';
 import { decode, encode } from '../../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import type { EdgepayError } from '../../src/errors.js';
 import { decodeChain, encodeChain, issueCredential } from '../../src/identity/credential.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
+import { ChainCache } from '../../src/ledger/chain-cache.js';
 import { MemoryOutbox } from '../../src/outbox/outbox.js';
+import { settlements } from '../../src/settlement/queue.js';
+import { encodeSettlement, encodeSettlementParts } from '../../src/settlement/record.js';
+import { checkSettlement, type SignatureCheck, verifySettlement } from '../../src/settlement/verify.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { codeOf } from '../codes.js';
 import { DAY, deliver, pair } from './world.js';
@@ -193,14 +188,14 @@ describe('settlement records', () => {
     const session = new PayerSession(p.payer, net.endpoint(toHex(p.payer.kid)));
     const id = await session.open(payeeAddr, { payeeKid: p.padKid, cap: 1_000n, unitPrice: 5n });
     const [padOutbox, droneOutbox] = [new MemoryOutbox(), new MemoryOutbox()];
-    new MeteredService({ payee: p.payee, channelId: id, unitPrice: 5n, creditUnits: 2, sink: outboxSink(padOutbox) });
+    new MeteredService({ payee: p.payee, channelId: id, unitPrice: 5n, creditUnits: 2, sink: settlements(padOutbox) });
     const meter = new MeteredPayer({
       session,
       address: payeeAddr,
       channelId: id,
       unitPrice: 5n,
       aheadUnits: 1,
-      sink: outboxSink(droneOutbox),
+      sink: settlements(droneOutbox),
     });
     await meter.consumed(9);
     await meter.close();
@@ -224,9 +219,11 @@ describe('chain cache', () => {
     await deliver(p, await p.payer.pay(channelId, 10n));
     const rec = encodeSettlement(p.payee.channel(channelId)!);
     const trust = new TrustStore(p.roots);
-    const chains = new ChainCache();
+    const chains = new ChainCache().batch(new Map(), new Map());
     expect((await verifySettlement(rec, { trust, now: p.clock.now, chains })).amount).toBe(10n);
     const fleet = await nodeEd25519.signer(new Uint8Array(32).fill(2));
+    const { decodeChain } = await import('../../src/identity/credential.js');
+    // A ledger never learns parties from the chains it meets: a party's list comes with its credential.
     const revoke = async (version: number, revokedAt: number) =>
       trust.applyRevocationList(
         await signRevocationList(fleet, {
@@ -235,6 +232,7 @@ describe('chain cache', () => {
           issuedAt: p.clock.now,
           entries: [{ kid: coseKeyThumbprint(p.drone.publicKey), revokedAt }],
         }),
+        { partyCredential: decodeChain(p.droneChain)[0] as Uint8Array },
       );
     // Revoked from a later time: a record judged now still stands (from the cache).
     await revoke(1, p.clock.now + 100);

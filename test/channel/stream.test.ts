@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { toHex } from '../../src/bytes.js';
 import { decodeFrame } from '../../src/channel/messages.js';
 import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { type ChannelRecord, MemoryChannelStore } from '../../src/channel/store.js';
-import { toHex } from '../../src/bytes.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { answerTypes, CountingStore, deliver, pair } from './world.js';
 

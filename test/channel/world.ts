@@ -3,7 +3,6 @@
 import { decodeFrame } from '../../src/channel/messages.js';
 import { Payee } from '../../src/channel/payee.js';
 import { Payer } from '../../src/channel/payer.js';
-import { encodeSettlement } from '../../src/channel/settlement.js';
 import { type ChannelRecord, type ChannelStore, MemoryChannelStore } from '../../src/channel/store.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import type { Signer } from '../../src/crypto/ed25519.js';
@@ -12,6 +11,7 @@ import { verifyChain } from '../../src/identity/chain.js';
 import type { Limits } from '../../src/identity/claims.js';
 import { encodeChain, issueCredential } from '../../src/identity/credential.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
+import { encodeSettlement } from '../../src/settlement/record.js';
 
 export const T0 = 1_767_225_600;
 export const DAY = 86_400;

@@ -6,12 +6,11 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { decodeFrame } from '../../src/channel/messages.js';
-import { verifyReservation } from '../../src/channel/reservation.js';
-import { verifySettlement } from '../../src/channel/settlement.js';
-import { decodeRecord } from '../../src/channel/store.js';
 import { fromBase64Url } from '../../src/base64.js';
 import { equalBytes, fromHex } from '../../src/bytes.js';
+import { decodeFrame } from '../../src/channel/messages.js';
+import { verifyReservation } from '../../src/channel/reservation.js';
+import { decodeRecord } from '../../src/channel/store.js';
 import { decode, encode, Tagged } from '../../src/codec/cbor.js';
 import { coseKeyMap, readCoseKey } from '../../src/codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../../src/codec/cose-sign1.js';
@@ -24,7 +23,8 @@ import { envelopePublicKey } from '../../src/identity/key-envelope.js';
 import { decodeRevocationList, signRevocationList } from '../../src/identity/revocation.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { decodeChainFacts, encodeChainFacts } from '../../src/ledger/chain-facts.js';
-import { signReceipt, verifyReceipt, verifyReceipts } from '../../src/ledger/receipt.js';
+import { signReceipt, verifyReceipt, verifyReceipts } from '../../src/settlement/receipt.js';
+import { verifySettlement } from '../../src/settlement/verify.js';
 import { decodeAnswer } from '../../src/sync/mqtt.js';
 import { decodeAdmin, decodeSubmission, signSubmission } from '../../src/sync/submission.js';
 import { DAY, T0, world } from '../identity/world.js';

@@ -5,9 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ASSET, accountDevice, accountParty, accountRecord, type Seed1World, seed1World } from '../../bench/seed1-world.js';
-import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
-import { encodeSettlementParts } from '../../src/channel/settlement.js';
 import { toHex } from '../../src/bytes.js';
+import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../../src/crypto/workers.js';
@@ -17,6 +16,7 @@ import { TrustStore } from '../../src/identity/trust-store.js';
 import { decodeChainFacts, encodeChainFacts } from '../../src/ledger/chain-facts.js';
 import { openPglite } from '../../src/ledger/db.js';
 import { Ledger } from '../../src/ledger/ledger.js';
+import { encodeSettlementParts } from '../../src/settlement/record.js';
 
 /** Counts the signatures a ledger asks to have checked. */
 function counting(): BatchVerifier & { count: number } {

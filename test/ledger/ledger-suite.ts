@@ -1,14 +1,14 @@
 /** The ledger's behaviour on any SQL store (PGlite and PostgreSQL run the same suite). */
 import { expect, it } from 'vitest';
-import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
-import { encodeSettlement, encodeSettlementParts } from '../../src/channel/settlement.js';
 import { toHex } from '../../src/bytes.js';
+import { signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db } from '../../src/ledger/db.js';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { verifyReceipt } from '../../src/ledger/receipt.js';
+import { verifyReceipt } from '../../src/settlement/receipt.js';
+import { encodeSettlement, encodeSettlementParts } from '../../src/settlement/record.js';
 import { deliver, paidRecords, pair } from '../channel/world.js';
 
 async function setup(db: Db) {

@@ -16,7 +16,7 @@ import {
   signReceipts,
   verifyReceipt,
   verifyReceipts,
-} from '../../src/ledger/receipt.js';
+} from '../../src/settlement/receipt.js';
 import { codeOf } from '../codes.js';
 
 const key = () => nodeEd25519.signer(new Uint8Array(32).fill(42));

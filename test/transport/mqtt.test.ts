@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { toHex } from '../../src/bytes.js';
+import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { MqttTransport } from '../../src/transport/mqtt.js';
 import { pair } from '../channel/world.js';
 import { service } from '../services.js';

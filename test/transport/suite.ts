@@ -1,7 +1,7 @@
 /** The abstract suite every transport passes (MQTT.js abstract_store style). */
 import { expect, it } from 'vitest';
-import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { toHex } from '../../src/bytes.js';
+import { PayerSession, servePayee } from '../../src/channel/session.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { pair } from '../channel/world.js';
 

@@ -1,5 +1,5 @@
 /**
- * @module ledger/receipt
+ * @module settlement/receipt
  * Ledger-signed receipts, one per settlement record: accepted (with the amount posted), rejected (with
  * its code), disputed, or duplicate (valid, but nothing new). A device removes a record from its outbox
  * only on a valid receipt.
