@@ -32,8 +32,7 @@ export function fastEncodeTick(channelId: Uint8Array, index: number, word: Uint8
 /**
  * Ticks `first` to `first + words.length - 1`, as views into `pool` (or into one buffer of their own): V8
  * keeps typed arrays of up to 64 bytes on its heap, so each 70-to-78-byte tick would take an ArrayBuffer
- * of its own, and even one ArrayBuffer a burst costs 3 to 7 us to allocate (node timing, .scratch), most
- * of a burst's encoding.
+ * of its own, and even one ArrayBuffer a burst costs more to allocate than the rest of a burst's encoding.
  */
 export function fastEncodeTicks(channelId: Uint8Array, first: number, words: readonly Uint8Array[], pool?: TickPool): Uint8Array[] {
   let size = 0;

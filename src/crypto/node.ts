@@ -7,8 +7,8 @@ import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 
 import { concatBytes } from '../bytes.js';
 import { checkSecretKey, checkVerifyArgs, type Ed25519Provider, KeyCache, PKCS8_PREFIX } from './ed25519.js';
 
-// Keys are imported as JWK: OpenSSL 3's DER decoders cost about 10x more (100 us a public key, 440 us a
-// private one, against a 120 us verify), and a ledger meets a fresh payer key in almost every record.
+// Keys are imported as JWK: OpenSSL 3's DER decoders cost several times a verify for each key, and a ledger
+// meets a fresh payer key in almost every record.
 const b64u = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64url');
 /** A placeholder `x`: Node derives the public key from `d` (checked in the test suite); DER if that ever changes. */
 const NO_X = b64u(new Uint8Array(32));

@@ -17,7 +17,7 @@ export function platformEd25519(): Promise<Ed25519Provider> {
  * SHA-256 by OpenSSL, one shot (`crypto.hash`, Node 20.12+): faster than noble for a 32-byte tick word and
  * about eight times faster on the kilobyte records a ledger hashes. The digest comes back as a 'binary'
  * (latin1) string, one char a byte, exact, not a Buffer: a Buffer takes an ArrayBuffer of its own, off V8's heap,
- * which cost 1.1 us a hash here, four times the hash of a tick word (node timing).
+ * which costs more than hashing a tick word.
  */
 export function platformSha256(data: Uint8Array): Uint8Array {
   const s = hash('sha256', data, 'binary');

@@ -158,8 +158,7 @@ interface BatchState {
  * The rows of `table` whose `key` is in the text-array parameter `param`, as `t`, each looked up through
  * the key's index. Not `key = any(param)`: for a thousand keys the planner prices a sequential scan that
  * hashes every row below roughly 150,000 rows, or at any size when the table has no statistics (autovacuum
- * off; PGlite never analyzes), and a ledger's tables grow through that range: 20 ms a lookup at 68,000
- * rows, under the apply lock. A lateral subquery with a limit is not flattened into a join, so each key
+ * off; PGlite never analyzes), and a ledger's tables grow through that range, under the apply lock. A lateral subquery with a limit is not flattened into a join, so each key
  * is one index probe whatever the statistics say.
  */
 const byKeys = (table: string, key: string, param: string, cols: string, and = '') =>

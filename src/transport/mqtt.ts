@@ -150,7 +150,7 @@ export class MqttTransport implements Transport {
       ...o.mqtt,
     });
     // Frames are small and each waits for an answer: without TCP_NODELAY, Nagle's algorithm and delayed
-    // ACKs add about 40 ms per hop. Set on every (re)connect, since each reconnect makes a new socket.
+    // ACKs add a delayed-ACK wait per hop. Set on every (re)connect, since each reconnect makes a new socket.
     const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     noDelay();
     client.on('connect', noDelay);
