@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { Payee } from '../src/channel/payee.js';
 import { Payer } from '../src/channel/payer.js';
 import { MemoryChannelStore } from '../src/channel/store.js';
-import { verifyChain } from '../src/identity/chain.js';
+import { openDevice } from '../src/identity/device.js';
 import { TrustStore } from '../src/identity/trust-store.js';
 import { openPostgres } from '../src/ledger/db.js';
 import { FileOutbox } from '../src/outbox/outbox-file.js';
-import { encodeSettlement } from '../src/settlement/record.js';
+import { settlements } from '../src/settlement/queue.js';
 import { FailoverLedgerClient, HttpLedgerClient } from '../src/sync/client.js';
 import { Sync } from '../src/sync/sync.js';
 import { exactChecks, type Seed1Options, setUp } from './seed1.js';
@@ -61,13 +61,13 @@ export async function runSeed1Devices(o: Seed1Options): Promise<Seed1DevicesResu
 
     const posOutbox = await FileOutbox.open(join(dir, 'pos'));
     const deviceOutbox = await FileOutbox.open(join(dir, 'devices'));
+    // Both copies go to an outbox: the point of sale's and each paying device's; either is enough, both may arrive.
+    const merchant = await openDevice({ signer: w.merchant.signer, chain: w.merchant.chain, trust: new TrustStore(w.roots) });
     const pos = new Payee({
-      signer: w.merchant.signer,
-      chain: w.merchant.chain,
-      kid: w.merchant.kid,
-      category: 'merchant',
+      device: merchant,
       trust: new TrustStore(w.roots),
       store: new MemoryChannelStore(),
+      outbox: settlements(posOutbox),
     });
     let payments = 0;
     const offlineStart = performance.now();
@@ -75,12 +75,10 @@ export async function runSeed1Devices(o: Seed1Options): Promise<Seed1DevicesResu
       const d = devices[k - 1] as (typeof devices)[number];
       const trust = new TrustStore(w.roots);
       const payer = new Payer({
-        signer: d.signer,
-        chain: d.chain,
-        self: await verifyChain(d.chain, { trust }),
-        category: 'wallet',
+        device: await openDevice({ signer: d.signer, chain: d.chain, trust }),
         trust,
         store: new MemoryChannelStore(),
+        outbox: settlements(deviceOutbox),
       });
       const { channelId, frame } = await payer.open({ payeeKid: w.merchant.kid, cap: BigInt(k) });
       for (const a of await pos.handle(frame)) await payer.handle(a);
@@ -91,9 +89,6 @@ export async function runSeed1Devices(o: Seed1Options): Promise<Seed1DevicesResu
         for (const a of await pos.handle(v)) await payer.handle(a);
         payments++;
       }
-      // Both copies: the point of sale's and the paying device's; either is enough, both may arrive.
-      await posOutbox.append(encodeSettlement(pos.channel(channelId) as NonNullable<ReturnType<typeof pos.channel>>));
-      await deviceOutbox.append(encodeSettlement(payer.channel(channelId) as NonNullable<ReturnType<typeof payer.channel>>));
     }
     const offlineSeconds = (performance.now() - offlineStart) / 1000;
     const records = (await posOutbox.size()) + (await deviceOutbox.size());
@@ -108,12 +103,11 @@ export async function runSeed1Devices(o: Seed1Options): Promise<Seed1DevicesResu
         { downMs: 500 },
       );
     let acknowledged = 0;
-    const sync = (outbox: FileOutbox, signer: typeof w.merchant.signer, chain: Uint8Array) => {
+    const sync = async (outbox: FileOutbox, signer: typeof w.merchant.signer, chain: Uint8Array) => {
       const s = new Sync({
         outbox,
         client: client(),
-        signer,
-        chain,
+        device: await openDevice({ signer, chain, trust: new TrustStore(w.roots) }),
         ledgerKey: w.ledgerKey.publicKey,
         maxCount: 1000,
         maxBytes: 3 * 2 ** 20,
@@ -122,7 +116,10 @@ export async function runSeed1Devices(o: Seed1Options): Promise<Seed1DevicesResu
       return s;
     };
     // Account 1's device relays the devices' copies (any enrolled device may relay another's records).
-    const syncs = [sync(posOutbox, w.merchant.signer, w.merchant.chain), sync(deviceOutbox, devices[0]!.signer, devices[0]!.chain)];
+    const syncs = [
+      await sync(posOutbox, w.merchant.signer, w.merchant.chain),
+      await sync(deviceOutbox, devices[0]!.signer, devices[0]!.chain),
+    ];
     const syncStart = performance.now();
     await Promise.all(
       syncs.map(async (s, i) => {

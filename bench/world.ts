@@ -7,9 +7,9 @@ import { coseKeyThumbprint } from '../src/codec/cose-key.js';
 import type { Signer } from '../src/crypto/ed25519.js';
 import { sha256 } from '../src/crypto/hash.js';
 import { createSigner } from '../src/crypto/index.js';
-import { verifyChain } from '../src/identity/chain.js';
 import type { Limits } from '../src/identity/claims.js';
 import { encodeChain, issueCredential } from '../src/identity/credential.js';
+import { openDevice } from '../src/identity/device.js';
 import { TrustStore } from '../src/identity/trust-store.js';
 
 export const NOW = 1_767_225_600 + 86_400;
@@ -83,18 +83,11 @@ export async function benchPairs(
     const p = await device(owner, 'party:b', partyB, 'pad', i);
     const trust = new TrustStore(roots);
     const st = stores();
-    const self = await verifyChain(d.chain, { trust, now: NOW });
-    const payeeKid = coseKeyThumbprint(p.signer.publicKey);
-    const payer = new Payer({ signer: d.signer, chain: d.chain, self, category: 'drone', trust, store: st.payer, now: () => NOW });
-    const payee = new Payee({
-      signer: p.signer,
-      chain: p.chain,
-      kid: payeeKid,
-      category: 'pad',
-      trust: new TrustStore(roots),
-      store: st.payee,
-      now: () => NOW,
-    });
+    const payerDevice = await openDevice({ ...d, trust, now: NOW });
+    const payeeDevice = await openDevice({ ...p, trust: new TrustStore(roots), now: NOW });
+    const payeeKid = payeeDevice.kid;
+    const payer = new Payer({ device: payerDevice, trust, store: st.payer, now: () => NOW });
+    const payee = new Payee({ device: payeeDevice, trust: new TrustStore(roots), store: st.payee, now: () => NOW });
     out.push({
       payer,
       payee,

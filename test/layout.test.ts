@@ -19,7 +19,10 @@ describe('layout', () => {
       const code = readFileSync(f, 'utf8')
         .replace(/\/\*[\s\S]*?\*\//g, '')
         .replace(/\/\/.*$/gm, '');
-      const statements = code.split(/;\s*/).map((s) => s.trim()).filter(Boolean);
+      const statements = code
+        .split(/;\s*/)
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (const s of statements) expect(s, f).toMatch(/^export (\*|\{[^}]*\}|type \{[^}]*\}) from '[^']+'$/);
     }
   });
@@ -34,7 +37,8 @@ describe('layout', () => {
     for (const f of [...files('src'), ...files('targets')]) {
       const comments = readFileSync(f, 'utf8').match(/\/\*[\s\S]*?\*\/|\/\/.*$/gm) ?? [];
       for (const c of comments)
-        if (/\b\d+(\.\d+)?\s?(us|µs|ns)\b|\b(about|cost|costs|took|takes)\b[^.]*?\b\d+(\.\d+)?\s?(ms|s)\b|\.scratch/.test(c)) found.push(`${f}: ${c.replace(/\s+/g, ' ').slice(0, 120)}`);
+        if (/\b\d+(\.\d+)?\s?(us|µs|ns)\b|\b(about|cost|costs|took|takes)\b[^.]*?\b\d+(\.\d+)?\s?(ms|s)\b|\.scratch/.test(c))
+          found.push(`${f}: ${c.replace(/\s+/g, ' ').slice(0, 120)}`);
     }
     expect(found).toEqual([]);
   });

@@ -6,22 +6,22 @@
 import {
   createSigner,
   decode,
-  encodeSettlement,
   fromHex,
   getEd25519,
   HttpLedgerClient,
   IdbOutbox,
   MemoryChannelStore,
   MemoryNetwork,
+  openDevice,
   Payee,
   Payer,
   PayerSession,
   Sync,
   servePayee,
+  settlements,
   signAdmin,
   TrustStore,
   toHex,
-  verifyChain,
 } from 'edgepay';
 
 interface Config {
@@ -49,38 +49,17 @@ const net = new MemoryNetwork();
 const outbox = new IdbOutbox('edgepay-simulator-outbox');
 const receipts = new IdbOutbox('edgepay-simulator-receipts');
 
-// Devices: each pair is a payer and a payee on the in-page network.
-const lanes = await Promise.all(
+// Devices: each pair is a payer and a payee on the in-page network, each opened once (key and chain checked together).
+const devices = await Promise.all(
   cfg.pairs.map(async (p) => {
     const trust = new TrustStore(roots);
-    const [payerKey, payeeKey] = await Promise.all([createSigner(fromHex(p.payer.seed)), createSigner(fromHex(p.payee.seed))]);
-    const payerChain = fromHex(p.payer.chain);
-    const payeeChain = fromHex(p.payee.chain);
-    const payeeSelf = await verifyChain(payeeChain, { trust });
-    const payee = new Payee({
-      signer: payeeKey,
-      chain: payeeChain,
-      kid: payeeSelf.kid,
-      category: p.payee.category,
-      trust,
-      store: new MemoryChannelStore(),
-    });
-    servePayee(payee, net.endpoint(toHex(payeeSelf.kid)));
-    const payerSelf = await verifyChain(payerChain, { trust });
-    const payer = new Payer({
-      signer: payerKey,
-      chain: payerChain,
-      self: payerSelf,
-      category: p.payer.category,
-      trust,
-      store: new MemoryChannelStore(),
-    });
-    const session = new PayerSession(payer, net.endpoint(toHex(payerSelf.kid)));
-    return { payer, payee, session, address: toHex(payeeSelf.kid), kid: payeeSelf.kid, signer: payerKey, chain: payerChain };
+    const open = async (d: { seed: string; chain: string }) =>
+      openDevice({ signer: await createSigner(fromHex(d.seed)), chain: fromHex(d.chain), trust });
+    return { trust, payer: await open(p.payer), payee: await open(p.payee) };
   }),
 );
 $('devices').textContent =
-  `${lanes.length * 2} devices (${lanes.length} payers, ${lanes.length} payees); Ed25519 by ${(await getEd25519()).name}`;
+  `${devices.length * 2} devices (${devices.length} payers, ${devices.length} payees); Ed25519 by ${(await getEd25519()).name}`;
 
 // The switch: what the sync loop sees as connectivity (the browser's own online/offline too).
 const listeners = new Set<(up: boolean) => void>();
@@ -95,8 +74,7 @@ const sync = new Sync({
   outbox,
   receipts,
   client: new HttpLedgerClient(location.origin),
-  signer: lanes[0]!.signer, // any enrolled device may relay everyone's records
-  chain: lanes[0]!.chain,
+  device: devices[0]!.payer, // any enrolled device may relay everyone's records
   ledgerKey: fromHex(cfg.ledgerKey),
   connectivity: {
     online: () => state.online && navigator.onLine,
@@ -108,6 +86,16 @@ const sync = new Sync({
   backoff: { initialMs: 100, maxMs: 1000 },
   pollMs: 300,
 });
+
+// Each side's checkpoints and closes queue themselves in the page's outbox, through the sync.
+const lanes = devices.map(({ trust, payer: payerDevice, payee: payeeDevice }) => {
+  const payee = new Payee({ device: payeeDevice, trust, store: new MemoryChannelStore(), outbox: settlements(sync) });
+  servePayee(payee, net.endpoint(toHex(payeeDevice.kid)));
+  const payer = new Payer({ device: payerDevice, trust, store: new MemoryChannelStore(), outbox: settlements(sync) });
+  const session = new PayerSession(payer, net.endpoint(toHex(payerDevice.kid)));
+  return { payer, payee, session, address: toHex(payeeDevice.kid), kid: payeeDevice.kid };
+});
+
 sync.on('acknowledged', () => state.synced++);
 sync.start();
 
@@ -137,10 +125,7 @@ for (const lane of lanes)
     for (let n = 1; ; n++) {
       await lane.session.pay(lane.address, id, BigInt(1 + (n % 9)));
       state.payments++;
-      if (n % 5 === 0) {
-        await outbox.append(encodeSettlement(lane.payer.channel(id)!));
-        sync.notify();
-      }
+      if (n % 5 === 0) await lane.payer.checkpoint(id);
       await new Promise((r) => setTimeout(r, 40));
     }
   })();

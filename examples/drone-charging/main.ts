@@ -19,6 +19,7 @@ import {
   MeteredPayer,
   MeteredService,
   MqttTransport,
+  openDevice,
   Payee,
   Payer,
   PayerSession,
@@ -27,7 +28,6 @@ import {
   settlements,
   TrustStore,
   toHex,
-  verifyChain,
 } from 'edgepay';
 import { Ledger, LedgerService, openPglite, serveHttp } from 'edgepay/ledger';
 
@@ -108,62 +108,45 @@ export async function main(log: (l: string) => void = console.log): Promise<numb
   const ledgerUrl = `http://127.0.0.1:${ledgerPort}`;
 
   const trust = new TrustStore(roots);
-  const padSelf = await verifyChain(padChain, { trust });
-  const droneSelf = await verifyChain(droneChain, { trust });
-  const padAddress = toHex(padSelf.kid);
+  const padDevice = await openDevice({ signer: padKey!, chain: padChain, trust });
+  const droneDevice = await openDevice({ signer: droneKey!, chain: droneChain, trust });
+  const padAddress = toHex(padDevice.kid);
   const cleanup: (() => Promise<unknown>)[] = [];
   try {
-    // The pad: serves over MQTT, delivers energy only as it is paid (5 Wh of credit), queues on close.
+    // The pad: serves over MQTT, delivers energy only as it is paid (5 Wh of credit); its close queues itself.
     const padOutbox = await FileOutbox.open(join(dir, 'pad-outbox'));
     cleanup.push(() => padOutbox.close());
-    const pad = new Payee({
-      signer: padKey!,
-      chain: padChain,
-      kid: padSelf.kid,
-      category: 'charging-pad',
-      trust,
-      store: new MemoryChannelStore(),
+    const padSync = new Sync({
+      device: padDevice,
+      outbox: padOutbox,
+      client: new HttpLedgerClient(ledgerUrl, { timeoutMs: 2_000 }),
+      ledgerKey: ledgerKey.publicKey,
     });
+    const pad = new Payee({ device: padDevice, trust, store: new MemoryChannelStore(), outbox: settlements(padSync) });
     const padTransport = await MqttTransport.connect({ url, address: padAddress, protocolVersion: 4, endSessionOnClose: true });
     cleanup.push(() => padTransport.close());
     servePayee(pad, padTransport);
-    const padSync = new Sync({
-      outbox: padOutbox,
-      client: new HttpLedgerClient(ledgerUrl, { timeoutMs: 2_000 }),
-      signer: padKey!,
-      chain: padChain,
-      ledgerKey: ledgerKey.publicKey,
-    });
 
     // The drone: opens a channel with a hash chain (one tick = one Wh = 3 minor units) and pays ahead.
     const droneOutbox = await FileOutbox.open(join(dir, 'drone-outbox'));
     cleanup.push(() => droneOutbox.close());
-    const drone = new Payer({
-      signer: droneKey!,
-      chain: droneChain,
-      self: droneSelf,
-      category: 'drone',
-      trust,
-      store: new MemoryChannelStore(),
+    const drone = new Payer({ device: droneDevice, trust, store: new MemoryChannelStore(), outbox: settlements(droneOutbox) });
+    const droneTransport = await MqttTransport.connect({
+      url,
+      address: toHex(droneDevice.kid),
+      protocolVersion: 4,
+      endSessionOnClose: true,
     });
-    const droneTransport = await MqttTransport.connect({ url, address: toHex(droneSelf.kid), protocolVersion: 4, endSessionOnClose: true });
     cleanup.push(() => droneTransport.close());
     const session = new PayerSession(drone, droneTransport);
     const channelId = await session.open(padAddress, {
-      payeeKid: padSelf.kid,
+      payeeKid: padDevice.kid,
       cap: 1_000n,
       unitPrice: PRICE,
       payword: { length: 300, tickValue: PRICE },
     });
-    const meter = new MeteredService({ payee: pad, channelId, unitPrice: PRICE, creditUnits: 5, sink: settlements(padOutbox) });
-    const payer = new MeteredPayer({
-      session,
-      address: padAddress,
-      channelId,
-      unitPrice: PRICE,
-      aheadUnits: 2,
-      sink: settlements(droneOutbox),
-    });
+    const meter = new MeteredService({ payee: pad, channelId, unitPrice: PRICE, creditUnits: 5 });
+    const payer = new MeteredPayer({ session, address: padAddress, channelId, unitPrice: PRICE, aheadUnits: 2 });
 
     let delivered = 0;
     for (let wh = 0; wh < WH; ) {
@@ -173,8 +156,7 @@ export async function main(log: (l: string) => void = console.log): Promise<numb
     }
     const sent = drone.channel(channelId);
     await session.waitAck(padAddress, channelId, sent?.seq ?? 0, sent?.ticks ?? 0);
-    await payer.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await payer.close(); // the pad's close, and so its record in the outbox, is in before the drone hears of it
     log(`charged ${delivered} Wh; the pad holds ${meter.total} minor units of signed payments; pad outbox: ${await padOutbox.size()}`);
 
     // No ledger yet: the pad's sync fails and keeps the record.

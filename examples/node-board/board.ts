@@ -4,21 +4,21 @@
  * (no database driver is loaded on the board).
  */
 import {
-  encodeSettlement,
   FileChannelStore,
   FileKeyStore,
   FileOutbox,
   HttpLedgerClient,
   MemoryNetwork,
+  openDevice,
   Payee,
   Payer,
   PayerSession,
   Sync,
   servePayee,
+  settlements,
   type TrustRoot,
   TrustStore,
   toHex,
-  verifyChain,
 } from 'edgepay';
 
 export interface BoardConfig {
@@ -35,57 +35,44 @@ export interface BoardConfig {
   meter: { chain: Uint8Array };
 }
 
-/** Pays `units` to the meter, one voucher each, queues both sides' records, and syncs them. */
+/** Pays `units` to the meter, one voucher each; both sides' closes queue themselves, and sync. */
 export async function runBoard(c: BoardConfig, units: number, log: (l: string) => void): Promise<{ paid: bigint; synced: number }> {
   const keys = new FileKeyStore(`${c.dir}/keys`, c.passphrase);
-  const key = (await keys.get('device')) ?? (await keys.generate('device'));
-  const meterKey = (await keys.get('meter')) ?? (await keys.generate('meter'));
   const trust = await TrustStore.open(c.roots);
-  const self = await verifyChain(c.chain, { trust, expectedKey: key.publicKey });
-  const meterSelf = await verifyChain(c.meter.chain, { trust, expectedKey: meterKey.publicKey });
-
-  // Two devices on one in-memory network: no broker. Over MQTT only the transport changes.
-  const net = new MemoryNetwork();
-  const meter = new Payee({
-    signer: meterKey,
+  // Each device opened once: its key, its chain, and what the chain proves, checked to belong together.
+  const device = await openDevice({ signer: (await keys.get('device')) ?? (await keys.generate('device')), chain: c.chain, trust });
+  const meterDevice = await openDevice({
+    signer: (await keys.get('meter')) ?? (await keys.generate('meter')),
     chain: c.meter.chain,
-    kid: meterSelf.kid,
-    category: meterSelf.device.claims.category,
     trust,
-    store: new FileChannelStore(`${c.dir}/meter-channels`),
   });
-  servePayee(meter, net.endpoint(toHex(meterSelf.kid)));
-  const payer = new Payer({
-    signer: key,
-    chain: c.chain,
-    self,
-    category: self.device.claims.category,
-    trust,
-    store: new FileChannelStore(`${c.dir}/channels`),
-  });
-  const session = new PayerSession(payer, net.endpoint(toHex(self.kid)));
 
   const outbox = await FileOutbox.open(`${c.dir}/outbox`);
   const receipts = await FileOutbox.open(`${c.dir}/receipts`);
-  const sync = new Sync({
-    outbox,
-    receipts,
-    client: new HttpLedgerClient(c.ledgerUrl),
-    signer: key,
-    chain: c.chain,
-    ledgerKey: c.ledgerKey,
-  });
+  const dead = await FileOutbox.open(`${c.dir}/dead`);
+  const sync = new Sync({ device, outbox, receipts, deadLetters: dead, client: new HttpLedgerClient(c.ledgerUrl), ledgerKey: c.ledgerKey });
   sync.on('acknowledged', (e) => log(`receipt: ${e.receipt.status}, ${e.receipt.posted} posted`));
   sync.on('rejected', (e) => log(`receipt: rejected ${e.code}`));
+
+  // Two devices on one in-memory network: no broker. Over MQTT only the transport changes. Each side's
+  // close puts its copy of the settlement record in the outbox (either is enough; the ledger applies the
+  // channel once).
+  const net = new MemoryNetwork();
+  const meter = new Payee({
+    device: meterDevice,
+    trust,
+    store: new FileChannelStore(`${c.dir}/meter-channels`),
+    outbox: settlements(sync),
+  });
+  servePayee(meter, net.endpoint(toHex(meterDevice.kid)));
+  const payer = new Payer({ device, trust, store: new FileChannelStore(`${c.dir}/channels`), outbox: settlements(sync) });
+  const session = new PayerSession(payer, net.endpoint(toHex(device.kid)));
   try {
-    const meterAddress = toHex(meterSelf.kid);
-    const channel = await session.open(meterAddress, { payeeKid: meterSelf.kid, cap: BigInt(units) * 5n });
+    const meterAddress = toHex(meterDevice.kid);
+    const channel = await session.open(meterAddress, { payeeKid: meterDevice.kid, cap: BigInt(units) * 5n });
     for (let i = 0; i < units; i++) await session.pay(meterAddress, channel, 5n); // 5 minor units per unit
     await session.waitAck(meterAddress, channel, units);
     await session.close(meterAddress, channel);
-    // Both sides queue their copy (either is enough; the ledger applies the channel once).
-    await sync.queue(encodeSettlement(payer.channel(channel)!));
-    await sync.queue(encodeSettlement(meter.channel(channel)!));
     log(`paid ${units} units offline; ${await outbox.size()} settlement record(s) queued`);
     const r = await sync.syncNow();
     log(`synced: ${r.acknowledged} acknowledged, ${r.rejected} rejected; outbox now ${await outbox.size()}`);
@@ -93,5 +80,6 @@ export async function runBoard(c: BoardConfig, units: number, log: (l: string) =
   } finally {
     await outbox.close();
     await receipts.close();
+    await dead.close();
   }
 }

@@ -12,20 +12,20 @@ import {
   copyRecord,
   createSigner,
   encodeChain,
-  encodeSettlement,
   HttpLedgerClient,
   issueCredential,
   MemoryChannelStore,
   MemoryOutbox,
   MqttTransport,
+  openDevice,
   Payee,
   Payer,
   PayerSession,
   Sync,
   servePayee,
+  settlements,
   TrustStore,
   toHex,
-  verifyChain,
 } from 'edgepay';
 import { Ledger, LedgerService, openPglite, serveHttp, serveMqtt } from 'edgepay/ledger';
 
@@ -122,17 +122,17 @@ export async function main(log: (l: string) => void = console.log): Promise<numb
           }),
         ]);
         const trust = new TrustStore(roots);
-        const self = await verifyChain(chain, { trust, now: clock.now });
-        const payee = new Payee({ signer: key, chain, kid: self.kid, category: 'toll-gate', trust, store: new MemoryChannelStore(), now });
-        const transport = await MqttTransport.connect({ url, address: toHex(self.kid), protocolVersion: 4, endSessionOnClose: true });
+        const device = await openDevice({ signer: key, chain, trust, now: clock.now });
+        // Closes (and equivocation evidence) queue themselves in the gate's outbox, through its sync.
+        const outbox = new MemoryOutbox();
+        const sync = new Sync({ device, outbox, client: new HttpLedgerClient(http.url), ledgerKey: ledgerKey.publicKey, now });
+        const payee = new Payee({ device, trust, store: new MemoryChannelStore(), outbox: settlements(sync), now });
+        const transport = await MqttTransport.connect({ url, address: toHex(device.kid), protocolVersion: 4, endSessionOnClose: true });
         closers.push(() => transport.close());
         servePayee(payee, transport);
         // Revocation lists arrive retained over MQTT, whenever the gate is connected.
         await transport.onRevocationLists((l) => trust.applyRevocationList(l).then(() => {}));
-        const outbox = new MemoryOutbox();
-        payee.on('closed', (e) => void outbox.append(encodeSettlement(e.record)));
-        const sync = new Sync({ outbox, client: new HttpLedgerClient(http.url), signer: key, chain, ledgerKey: ledgerKey.publicKey, now });
-        return { name, payee, kid: self.kid, address: toHex(self.kid), outbox, sync };
+        return { name, payee, kid: device.kid, address: toHex(device.kid), outbox, sync };
       }),
     );
     const [A, B, C] = gates as [(typeof gates)[0], (typeof gates)[0], (typeof gates)[0]];
@@ -140,9 +140,9 @@ export async function main(log: (l: string) => void = console.log): Promise<numb
     // The vehicle: one channel per gate segment, one tick per metre, closed at the segment's end.
     const carTrust = new TrustStore(roots);
     const carStore = new MemoryChannelStore();
-    const carSelf = await verifyChain(carChain, { trust: carTrust, now: clock.now });
-    const car = new Payer({ signer: carKey!, chain: carChain, self: carSelf, category: 'vehicle', trust: carTrust, store: carStore, now });
-    const carTransport = await MqttTransport.connect({ url, address: toHex(carSelf.kid), protocolVersion: 4, endSessionOnClose: true });
+    const carDevice = await openDevice({ signer: carKey!, chain: carChain, trust: carTrust, now: clock.now });
+    const car = new Payer({ device: carDevice, trust: carTrust, store: carStore, now });
+    const carTransport = await MqttTransport.connect({ url, address: toHex(carDevice.kid), protocolVersion: 4, endSessionOnClose: true });
     closers.push(() => carTransport.close());
     const session = new PayerSession(car, carTransport);
     for (const g of [A, B]) {
@@ -167,15 +167,7 @@ export async function main(log: (l: string) => void = console.log): Promise<numb
     const id = await session.open(C.address, { payeeKid: C.kid, cap: 2_000n });
     const cloneStore = new MemoryChannelStore();
     await cloneStore.put(copyRecord((await carStore.get(id))!));
-    const clone = new Payer({
-      signer: carKey!,
-      chain: carChain,
-      self: carSelf,
-      category: 'vehicle',
-      trust: carTrust,
-      store: cloneStore,
-      now,
-    });
+    const clone = new Payer({ device: carDevice, trust: carTrust, store: cloneStore, now });
     await clone.resume();
     const cloneSession = new PayerSession(
       clone,
@@ -191,7 +183,6 @@ export async function main(log: (l: string) => void = console.log): Promise<numb
     await cloneSession.pay(C.address, id, 1n); // seq 1 again, another amount
     for (let i = 0; i < 100 && !caught; i++) await new Promise((r) => setTimeout(r, 20));
     log(`gate C: two different vouchers for seq 1 — equivocation ${caught ? 'caught' : 'MISSED'}; channel ${C.payee.channel(id)?.state}`);
-    await C.outbox.append(encodeSettlement(C.payee.channel(id)!));
     const [receipt] = await Promise.all([
       new Promise<string>((r) => C.sync.once('acknowledged', (e) => r(`${e.receipt.status} ${e.receipt.code}`))),
       C.sync.syncNow(),

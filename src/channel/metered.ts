@@ -2,8 +2,8 @@
  * @module channel/metered
  * Pay as you consume. The payee prices a unit (the channel's `unitPrice`) and delivers at most
  * `creditUnits` beyond what has been paid; the payer pays ahead as it consumes. When payment stops, the
- * service stops: `deliver` refuses and `stalled` fires. Closing hands the final state to a
- * {@link SettlementSink} (the outbox), on both sides.
+ * service stops: `deliver` refuses and `stalled` fires. A closed channel's record goes to the outbox the
+ * payer and payee were given (their `outbox` option), on both sides.
  */
 import { equalBytes } from '../bytes.js';
 import { ChannelError } from '../errors.js';
@@ -11,7 +11,6 @@ import { Emitter } from '../events.js';
 import type { Payee } from './payee.js';
 import type { Payer } from './payer.js';
 import type { PayerSession } from './session.js';
-import type { SettlementSink } from './sink.js';
 import type { ChannelRecord } from './store.js';
 
 export type MeteredServiceEvents = {
@@ -28,7 +27,6 @@ export interface MeteredServiceOptions {
   unitPrice: bigint;
   /** Units the payee delivers ahead of payment: its risk, bounded. */
   creditUnits: number;
-  sink?: SettlementSink;
 }
 
 /** The payee's side: deliver only what is paid for, plus a bounded credit. */
@@ -50,10 +48,7 @@ export class MeteredService extends Emitter<MeteredServiceEvents> {
     });
     o.payee.on('closed', (e) => {
       if (!equalBytes(e.channelId, o.channelId)) return;
-      void (async () => {
-        await o.sink?.enqueue(e.record);
-        this.emit('closed', { total: e.total, units: this.units, record: e.record });
-      })();
+      this.emit('closed', { total: e.total, units: this.units, record: e.record });
     });
   }
 
@@ -88,7 +83,6 @@ export interface MeteredPayerOptions {
   unitPrice: bigint;
   /** Units to keep paid ahead of consumption (at most the payee's credit window, to avoid stalls). */
   aheadUnits: number;
-  sink?: SettlementSink;
 }
 
 /** The payer's side: pays as units arrive, by hash-chain ticks when one tick is one unit, else vouchers. */
@@ -101,10 +95,7 @@ export class MeteredPayer extends Emitter<MeteredPayerEvents> {
     this.payer = o.session.payer;
     this.payer.on('closed', (e) => {
       if (!equalBytes(e.channelId, o.channelId)) return;
-      void (async () => {
-        await o.sink?.enqueue(e.record);
-        this.emit('closed', { record: e.record });
-      })();
+      this.emit('closed', { record: e.record });
     });
   }
 

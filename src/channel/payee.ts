@@ -14,12 +14,11 @@
  * leaves the payee as it was, so the payer's resend is counted (and stored) again, not acked as known.
  */
 import { equalBytes } from '../bytes.js';
-import type { Signer } from '../crypto/ed25519.js';
 import { ChannelError, EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';
 import { type VerifiedChain, verifyChain } from '../identity/chain.js';
 import type { Limits } from '../identity/claims.js';
-import { decodeChain, decodeCredential } from '../identity/credential.js';
+import type { Device } from '../identity/device.js';
 import type { TrustRoot, TrustStore } from '../identity/trust-store.js';
 import { fastDecodeTick } from './fastframe.js';
 import { verifyTick } from './hashchain.js';
@@ -39,6 +38,7 @@ import {
 } from './messages.js';
 import { KeyedMutex } from './mutex.js';
 import { type Reservation, verifyReservation } from './reservation.js';
+import { queueFinal, type SettlementSink } from './sink.js';
 import { type ChannelRecord, type ChannelStore, copyRecord } from './store.js';
 
 export interface PaidEvent {
@@ -59,18 +59,17 @@ export type PayeeEvents = {
   rejected: (e: { channelId: Uint8Array | undefined; error: EdgepayError }) => void;
   /** A stored channel that failed its checks on load (CH_STORE_DAMAGED): set aside, refused from then on. */
   damaged: (e: { channelId: Uint8Array; error: EdgepayError }) => void;
+  /** A closed channel's settlement record could not be queued (the outbox failed): it is queued again on resume. */
+  error: (e: { channelId: Uint8Array; error: EdgepayError }) => void;
 };
 
 export interface PayeeOptions {
-  signer: Signer;
-  /** This payee's chain, encoded (`encodeChain`). */
-  chain: Uint8Array;
-  /** Thumbprint of this payee's key (the kid payers address). */
-  kid: Uint8Array;
-  /** This payee's category, checked against the payer's allowed counterparties. */
-  category: string;
+  /** This payee: its key, its chain and what the chain proves (its category, its expiry): `openDevice(...)`. */
+  device: Device;
   trust: TrustStore;
   store: ChannelStore;
+  /** Where each closed (or refused) channel's settlement record goes: `settlements(outbox)` from edgepay/settlement. */
+  outbox?: SettlementSink;
   /** Seconds since the epoch (default: the system clock). */
   now?: () => number;
   skewSeconds?: number;
@@ -108,7 +107,13 @@ export class Payee extends Emitter<PayeeEvents> {
   async resume(): Promise<number> {
     let n = 0;
     for (const record of await this.o.store.list()) {
-      if (record.role !== 'payee' || record.state === 'closed') continue;
+      if (record.role !== 'payee') continue;
+      // A close (or equivocation evidence) whose record never reached the outbox (a crash, a full disk) is queued now.
+      if ((record.state === 'closed' || record.state === 'refused') && !record.queued && this.o.outbox) {
+        const q = await queueFinal(this.o.outbox, this.o.store, record);
+        if ('error' in q) this.emit('error', { channelId: record.id, error: q.error });
+      }
+      if (record.state === 'closed') continue;
       try {
         if (await this.revive(record)) n++;
       } catch (e) {
@@ -160,14 +165,6 @@ export class Payee extends Emitter<PayeeEvents> {
     throw error;
   }
 
-  private ownValidUntil: number | undefined;
-
-  /** When this payee's own credential chain expires (no channel it accepts may outlive it). */
-  private validUntil(): number {
-    this.ownValidUntil ??= Math.min(...decodeChain(this.o.chain).map((c) => decodeCredential(c).claims.expiresAt));
-    return this.ownValidUntil;
-  }
-
   /** The current record of a channel. */
   channel(id: Uint8Array): ChannelRecord | undefined {
     return this.live.get(this.ids.key(id))?.record;
@@ -195,7 +192,7 @@ export class Payee extends Emitter<PayeeEvents> {
   private async refuse(channelId: Uint8Array | undefined, e: unknown): Promise<Uint8Array[]> {
     if (!(e instanceof EdgepayError)) throw e;
     this.emit('rejected', { channelId, error: e });
-    return [await signError(this.o.signer, channelId, e.code, e.message)];
+    return [await signError(this.o.device.signer, channelId, e.code, e.message)];
   }
 
   private async dispatch(frame: Frame): Promise<Uint8Array[]> {
@@ -208,7 +205,7 @@ export class Payee extends Emitter<PayeeEvents> {
         return this.onTick(frame);
       case 'hello':
         await verifyFrame(frame, (await verifyChain(frame.chain, { trust: this.o.trust, now: this.now(), skipTimeCheck: true })).publicKey);
-        return answerHello(frame, { signer: this.o.signer, chain: this.o.chain, trust: this.o.trust, now: this.now() });
+        return answerHello(frame, { signer: this.o.device.signer, chain: this.o.device.chain, trust: this.o.trust, now: this.now() });
       case 'revocation':
         await this.o.trust.applyRevocationList(frame.bytes);
         return [];
@@ -231,22 +228,22 @@ export class Payee extends Emitter<PayeeEvents> {
       trust: this.o.trust,
       now,
       skewSeconds: skew,
-      counterpartyCategory: this.o.category,
+      counterpartyCategory: this.o.device.facts.deviceCategory,
       maxRevocationAgeSeconds: this.o.maxRevocationAgeSeconds,
     });
     await verifyFrame(frame, payer.publicKey);
     const terms = (why: string, field: string): never => {
       throw new ChannelError('CH_TERMS', why, field);
     };
-    if (!equalBytes(t.payeeKid, this.o.kid)) terms('the channel is addressed to another payee', 'open.payee');
-    checkTermsWithin(t, payer, 'open', { validUntil: this.validUntil() });
+    if (!equalBytes(t.payeeKid, this.o.device.kid)) terms('the channel is addressed to another payee', 'open.payee');
+    checkTermsWithin(t, payer, 'open', this.o.device.facts);
     if (t.expiresAt + skew <= now) throw new ChannelError('CH_EXPIRED', 'the channel has expired', 'open.expiresAt');
     let reservation: Reservation | undefined;
     if (t.reservation) {
       reservation = await verifyReservation(t.reservation, {
         ledgers: this.o.ledgers ?? [],
         payerKid: payer.kid,
-        payeeKid: this.o.kid,
+        payeeKid: this.o.device.kid,
         asset: t.asset,
         cap: t.cap,
         channelExpiresAt: t.expiresAt,
@@ -265,7 +262,7 @@ export class Payee extends Emitter<PayeeEvents> {
       ticks: 0,
       updatedAt: now,
     };
-    record.accept = await signAccept(this.o.signer, frame.channelId, this.o.chain);
+    record.accept = await signAccept(this.o.device.signer, frame.channelId, this.o.device.chain);
     await this.o.store.put(record); // durable before the payer hears "accepted"
     this.live.set(this.ids.key(frame.channelId), { record, terms: t, payerKey: payer.publicKey, limits: payer.limits });
     this.emit('opened', { channelId: frame.channelId, terms: t, payer, reservation });
@@ -322,6 +319,7 @@ export class Payee extends Emitter<PayeeEvents> {
       const refused = { ...copyRecord(r), evidence: [r.voucher, frame.bytes], state: 'refused' as const, updatedAt: this.now() };
       await this.commit(l, refused);
       this.emit('equivocation', { channelId: r.id, evidence: refused.evidence });
+      await this.queue(l); // the evidence goes to the ledger, which disputes the channel and revokes the payer
       throw new ChannelError('CH_EQUIVOCATION', `two different vouchers for seq ${v.seq}`, 'voucher.seq');
     }
     if (v.seq <= r.seq) throw new ChannelError('CH_SEQ', `seq ${v.seq} is not above ${r.seq}`, 'voucher.seq');
@@ -344,7 +342,7 @@ export class Payee extends Emitter<PayeeEvents> {
       updatedAt: this.now(),
     });
     if (v.final) {
-      next.close = await signClose(this.o.signer, { ...v, final: undefined });
+      next.close = await signClose(this.o.device.signer, { ...v, final: undefined });
       next.state = 'closed';
     }
     await this.commit(l, next); // durable before ack, and so before the service is delivered
@@ -353,8 +351,29 @@ export class Payee extends Emitter<PayeeEvents> {
     if (next.close) {
       out.push(next.close);
       this.emit('closed', { channelId: next.id, total: after, record: next });
+      await this.queue(l);
     }
     return out;
+  }
+
+  /** Queues a closed (or refused) channel's record to the outbox once (see `queueFinal`); a failure is an `error` event. */
+  private async queue(l: Live): Promise<void> {
+    if (!this.o.outbox) return;
+    const r = await queueFinal(this.o.outbox, this.o.store, l.record);
+    if ('error' in r) this.emit('error', { channelId: l.record.id, error: r.error });
+    else l.record = r.record;
+  }
+
+  /**
+   * Queues the channel's current state as a settlement record (a checkpoint of a channel that stays open,
+   * so the ledger posts what is paid so far). Closed channels queue themselves.
+   * @throws ChannelError CH_UNKNOWN_CHANNEL, CH_QUEUE without an outbox; the outbox's error when it cannot take the record.
+   */
+  async checkpoint(channelId: Uint8Array): Promise<void> {
+    const l = this.live.get(this.ids.key(channelId)) ?? (await this.load(channelId));
+    if (!l) throw new ChannelError('CH_UNKNOWN_CHANNEL', 'no such channel', 'channel');
+    if (!this.o.outbox) throw new ChannelError('CH_QUEUE', 'this payee has no outbox', 'outbox');
+    await this.o.outbox.enqueue(l.record);
   }
 
   /** Stores a channel's next record, then makes it the live one (never the other way round). */

@@ -7,13 +7,12 @@
  * its channels (windows of `periodSeconds` aligned to the Unix epoch, so a day is a UTC day).
  */
 import { equalBytes } from '../bytes.js';
-import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { MAX_COUNTER } from '../codec/fields.js';
-import type { Signer } from '../crypto/ed25519.js';
 import { randomBytes } from '../crypto/hash.js';
 import { ChannelError, EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';
 import { type VerifiedChain, verifyChain } from '../identity/chain.js';
+import type { Device } from '../identity/device.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { TickPool } from './fastframe.js';
 import { HashChain, MAX_CHAIN_LENGTH } from './hashchain.js';
@@ -21,6 +20,7 @@ import { answerHello, signHello } from './hello.js';
 import { IdKeys } from './keys.js';
 import { decodeFrame, encodeTick, encodeTicks, type Frame, type OpenTerms, signOpen, signVoucher, verifyFrame } from './messages.js';
 import { KeyedMutex } from './mutex.js';
+import { queueFinal, type SettlementSink } from './sink.js';
 import { type ChannelRecord, type ChannelStore, copyRecord } from './store.js';
 
 export type PayerEvents = {
@@ -28,6 +28,8 @@ export type PayerEvents = {
   acked: (e: { channelId: Uint8Array; seq: number; ticks: number }) => void;
   closed: (e: { channelId: Uint8Array; record: ChannelRecord }) => void;
   refused: (e: { channelId: Uint8Array | undefined; code: string; message: string }) => void;
+  /** A closed channel's settlement record could not be queued (the outbox failed): it is queued again on resume. */
+  error: (e: { channelId: Uint8Array; error: EdgepayError }) => void;
   /**
    * A stored channel that failed its checks on load (CH_STORE_DAMAGED): set aside, never paid on again, so
    * damage can never make this payer sign a second voucher for a seq it used.
@@ -36,15 +38,12 @@ export type PayerEvents = {
 };
 
 export interface PayerOptions {
-  signer: Signer;
-  /** This payer's chain, encoded (`encodeChain`). */
-  chain: Uint8Array;
-  /** This payer's verified chain (its own limits): `verifyChain(chain, ...)`. */
-  self: VerifiedChain;
-  /** This payer's category, checked against the payee's allowed counterparties. */
-  category: string;
+  /** This payer: its key, its chain and what the chain proves (its limits): `openDevice(...)`. */
+  device: Device;
   trust: TrustStore;
   store: ChannelStore;
+  /** Where each closed channel's settlement record goes: `settlements(outbox)` from edgepay/settlement. */
+  outbox?: SettlementSink;
   now?: () => number;
   skewSeconds?: number;
 }
@@ -80,10 +79,13 @@ export class Payer extends Emitter<PayerEvents> {
   private period = { start: -1, spent: 0n };
   readonly kid: Uint8Array;
 
+  private readonly self: VerifiedChain;
+
   constructor(private readonly o: PayerOptions) {
     super();
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
-    this.kid = coseKeyThumbprint(o.signer.publicKey);
+    this.kid = o.device.kid;
+    this.self = o.device.facts;
   }
 
   /**
@@ -98,6 +100,8 @@ export class Payer extends Emitter<PayerEvents> {
       if (record.role !== 'payer') continue;
       try {
         out.push(await this.revive(record));
+        // A close whose record never reached the outbox (a crash, a full disk) is queued now.
+        if (record.state === 'closed' && !record.queued) await this.queue(this.live.get(this.ids.key(record.id)) as Live);
       } catch (e) {
         if (!(e instanceof EdgepayError)) throw e;
         if (e.code === 'CH_STORE_DAMAGED') {
@@ -125,7 +129,7 @@ export class Payer extends Emitter<PayerEvents> {
         v.voucher.seq === record.seq &&
         v.voucher.cumulative === record.cumulative &&
         (v.voucher.ticks ?? 0) === record.voucherTicks &&
-        (await verifyFrame(v, this.o.signer.publicKey).then(
+        (await verifyFrame(v, this.o.device.signer.publicKey).then(
           () => true,
           () => false,
         ));
@@ -167,7 +171,7 @@ export class Payer extends Emitter<PayerEvents> {
   /** What this payer has spent over all its channels in the current per-period window, and its limit. */
   spentThisPeriod(): { start: number; end: number; spent: bigint; limit: bigint } {
     const p = this.periodAt(this.now());
-    return { start: p.start, end: p.start + this.o.self.limits.periodSeconds, spent: p.spent, limit: this.o.self.limits.perPeriod };
+    return { start: p.start, end: p.start + this.self.limits.periodSeconds, spent: p.spent, limit: this.self.limits.perPeriod };
   }
 
   /**
@@ -175,7 +179,7 @@ export class Payer extends Emitter<PayerEvents> {
    * window: the newest window any channel spent in stays current until the clock passes it.
    */
   private periodAt(now: number): { start: number; spent: bigint } {
-    let start = now - (now % this.o.self.limits.periodSeconds);
+    let start = now - (now % this.self.limits.periodSeconds);
     if (start <= this.period.start) return this.period;
     if (this.period.start < 0) for (const l of this.live.values()) start = Math.max(start, l.record.periodStart ?? 0);
     let spent = 0n;
@@ -192,7 +196,7 @@ export class Payer extends Emitter<PayerEvents> {
   private spend(r: ChannelRecord, amount: bigint, field: string): () => void {
     if (amount === 0n) return () => {};
     const p = this.periodAt(this.now());
-    const limit = this.o.self.limits.perPeriod;
+    const limit = this.self.limits.perPeriod;
     if (p.spent + amount > limit)
       throw new ChannelError('CH_PERIOD', `spending ${amount} more would pass the per-period limit ${limit} (${p.spent} spent)`, field);
     p.spent += amount;
@@ -222,7 +226,7 @@ export class Payer extends Emitter<PayerEvents> {
    * @throws ChannelError CH_LIMIT when the cap exceeds the per-channel limit or the total outstanding.
    */
   async open(req: OpenRequest): Promise<{ channelId: Uint8Array; frame: Uint8Array }> {
-    const lim = this.o.self.limits;
+    const lim = this.self.limits;
     if (req.cap > lim.perChannel)
       throw new ChannelError('CH_LIMIT', `cap ${req.cap} exceeds the per-channel limit ${lim.perChannel}`, 'cap');
     if (this.outstanding() + req.cap > lim.totalOutstanding)
@@ -237,18 +241,18 @@ export class Payer extends Emitter<PayerEvents> {
     const hashChain = req.payword ? new HashChain(req.payword.length) : undefined;
     const now = this.now();
     const terms: OpenTerms = {
-      chain: this.o.chain,
+      chain: this.o.device.chain,
       payeeKid: req.payeeKid,
       asset: lim.asset,
       cap: req.cap,
       unitPrice: req.unitPrice ?? 0n,
-      expiresAt: Math.min(now + (req.ttlSeconds ?? 86_400), this.o.self.validUntil),
+      expiresAt: Math.min(now + (req.ttlSeconds ?? 86_400), this.self.validUntil),
       nonce: randomBytes(16),
       payword:
         req.payword && hashChain ? { root: hashChain.root, length: req.payword.length, tickValue: req.payword.tickValue } : undefined,
       reservation: req.reservation,
     };
-    const { bytes, channelId } = await signOpen(this.o.signer, terms);
+    const { bytes, channelId } = await signOpen(this.o.device.signer, terms);
     const record: ChannelRecord = {
       id: channelId,
       role: 'payer',
@@ -286,8 +290,8 @@ export class Payer extends Emitter<PayerEvents> {
     const l = this.get(channelId);
     const r = l.record;
     if (amount < 0n) throw new ChannelError('CH_LIMIT', 'a payment is not negative', 'amount');
-    if (amount > this.o.self.limits.perPayment)
-      throw new ChannelError('CH_LIMIT', `payment ${amount} exceeds the per-payment limit ${this.o.self.limits.perPayment}`, 'amount');
+    if (amount > this.self.limits.perPayment)
+      throw new ChannelError('CH_LIMIT', `payment ${amount} exceeds the per-payment limit ${this.self.limits.perPayment}`, 'amount');
     if (r.seq >= MAX_COUNTER) throw new ChannelError('CH_LIMIT', 'the channel has used every seq: open another', 'channel');
     if (this.now() > l.terms.expiresAt) throw new ChannelError('CH_EXPIRED', 'the channel has expired', 'channel');
     // Ticks revealed so far become part of the signed amount: the voucher checkpoints them.
@@ -309,7 +313,7 @@ export class Payer extends Emitter<PayerEvents> {
     if (options.final) next.state = 'closing';
     let voucher: Uint8Array;
     try {
-      voucher = await signVoucher(this.o.signer, v);
+      voucher = await signVoucher(this.o.device.signer, v);
     } catch (e) {
       undo();
       throw e;
@@ -368,6 +372,25 @@ export class Payer extends Emitter<PayerEvents> {
     return l.hashChain && l.record.ticks > 0 ? encodeTick(channelId, l.record.ticks, l.hashChain.word(l.record.ticks)) : undefined;
   }
 
+  /** Queues a closed channel's record to the outbox once (see `queueFinal`); a failure is an `error` event. */
+  private async queue(l: Live): Promise<void> {
+    if (!this.o.outbox) return;
+    const r = await queueFinal(this.o.outbox, this.o.store, l.record);
+    if ('error' in r) this.emit('error', { channelId: l.record.id, error: r.error });
+    else l.record = r.record;
+  }
+
+  /**
+   * Queues the channel's current state as a settlement record (a checkpoint of a channel that stays open,
+   * so the ledger posts what is paid so far). Closed channels queue themselves.
+   * @throws ChannelError CH_UNKNOWN_CHANNEL; the outbox's error when it cannot take the record.
+   */
+  async checkpoint(channelId: Uint8Array): Promise<void> {
+    const l = this.get(channelId, false);
+    if (!this.o.outbox) throw new ChannelError('CH_QUEUE', 'this payer has no outbox', 'outbox');
+    await this.o.outbox.enqueue(l.record);
+  }
+
   /** Asks the payee to close: a final voucher for everything paid so far. */
   close(channelId: Uint8Array): Promise<Uint8Array> {
     return this.pay(channelId, 0n, { final: true });
@@ -395,7 +418,7 @@ export class Payer extends Emitter<PayerEvents> {
 
   /** A hello announcing this payer's chain and revocation versions (a payee answers with newer lists). */
   hello(): Promise<Uint8Array> {
-    return signHello(this.o.signer, this.o.chain, this.o.trust);
+    return signHello(this.o.device.signer, this.o.device.chain, this.o.trust);
   }
 
   private async dispatch(frame: Frame): Promise<Uint8Array[] | undefined> {
@@ -407,7 +430,7 @@ export class Payer extends Emitter<PayerEvents> {
           trust: this.o.trust,
           now: this.now(),
           skewSeconds: this.o.skewSeconds,
-          counterpartyCategory: this.o.category,
+          counterpartyCategory: this.self.deviceCategory,
         });
         if (!equalBytes(payee.kid, l.terms.payeeKid)) throw new ChannelError('CH_TERMS', 'accepted by another payee', 'accept.chain');
         await verifyFrame(frame, payee.publicKey);
@@ -431,6 +454,7 @@ export class Payer extends Emitter<PayerEvents> {
           throw new ChannelError('CH_TERMS', 'the close does not countersign our final voucher', 'close');
         await this.commit(l, { ...copyRecord(l.record), state: 'closed', close: frame.bytes, updatedAt: this.now() });
         this.emit('closed', { channelId: l.record.id, record: l.record });
+        await this.queue(l);
         return;
       }
       case 'error':
@@ -441,7 +465,7 @@ export class Payer extends Emitter<PayerEvents> {
         return;
       case 'hello':
         await verifyFrame(frame, (await verifyChain(frame.chain, { trust: this.o.trust, now: this.now(), skipTimeCheck: true })).publicKey);
-        return answerHello(frame, { signer: this.o.signer, chain: this.o.chain, trust: this.o.trust, now: this.now() });
+        return answerHello(frame, { signer: this.o.device.signer, chain: this.o.device.chain, trust: this.o.trust, now: this.now() });
       default:
         throw new ChannelError('CH_UNEXPECTED', `a payer does not take ${frame.type} frames`, 'frame');
     }

@@ -5,7 +5,7 @@
  * record is durable. Stores: memory (here), a Node file store, an IndexedDB store; one abstract suite.
  */
 import { type CborValue, decode, encode } from '../codec/cbor.js';
-import { asAmount, asArray, asBytes, asInt, asMap, asTime, asUint, need } from '../codec/fields.js';
+import { asAmount, asArray, asBool, asBytes, asInt, asMap, asTime, asUint, need } from '../codec/fields.js';
 import { ChannelError, CodecError, type EdgepayError } from '../errors.js';
 import { IdKeys } from './keys.js';
 
@@ -44,6 +44,8 @@ export interface ChannelRecord {
    * spent in that window (vouchers' increases and ticks), for the credential's per-period limit. */
   periodStart?: number | undefined;
   periodSpent?: bigint | undefined;
+  /** A closed (or refused) channel whose settlement record has reached the outbox: nothing more to queue. */
+  queued?: boolean | undefined;
   updatedAt: number;
 }
 
@@ -87,6 +89,7 @@ export function encodeRecord(r: ChannelRecord): Uint8Array {
     [16, r.tickIndex],
     [17, r.periodStart],
     [18, r.periodSpent],
+    [19, r.queued || undefined],
   ];
   for (const [k, v] of opt) if (v !== undefined) m.set(k, v);
   return encode(m);
@@ -117,6 +120,7 @@ export function decodeRecord(bytes: Uint8Array): ChannelRecord {
     tickIndex: m.has(16) ? asUint(m.get(16), 'record.tickIndex') : undefined,
     periodStart: m.has(17) ? asTime(m.get(17), 'record.periodStart') : undefined,
     periodSpent: m.has(18) ? asAmount(m.get(18), 'record.periodSpent') : undefined,
+    queued: m.has(19) ? asBool(m.get(19), 'record.queued') : undefined,
   };
 }
 
@@ -173,6 +177,7 @@ export function copyRecord(r: ChannelRecord): ChannelRecord {
     evidence: r.evidence && [...r.evidence],
     periodStart: r.periodStart,
     periodSpent: r.periodSpent,
+    queued: r.queued,
     updatedAt: r.updatedAt,
   };
 }

@@ -6,16 +6,12 @@
  */
 
 import { toHex } from '../bytes.js';
-import { Payee } from '../channel/payee.js';
-import { Payer } from '../channel/payer.js';
-import { MemoryChannelStore } from '../channel/store.js';
-import { coseKeyThumbprint } from '../codec/cose-key.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { getEd25519 } from '../crypto/index.js';
-import { verifyChain } from '../identity/chain.js';
 import type { Limits } from '../identity/claims.js';
 import { encodeChain, issueCredential } from '../identity/credential.js';
+import { type Device, openDevice } from '../identity/device.js';
 import { type TrustRoot, TrustStore } from '../identity/trust-store.js';
 
 const DAY = 86_400;
@@ -56,20 +52,19 @@ export const PARTIES: Record<'fleet' | 'pads' | 'vehicles' | 'tolls', PartySpec>
   },
 };
 
-export interface Device {
+/** A simulated device: its name, its party and the device itself (key, chain, facts). */
+export interface SimDevice {
   name: string;
   party: PartySpec;
-  signer: Signer;
-  kid: Uint8Array;
+  device: Device;
+  /** Its address on the broker: its key's thumbprint, hex. */
   address: string;
-  chain: Uint8Array;
 }
 
+/** A payer device and the payee device it pays. */
 export interface DevicePair {
-  payer: Payer;
-  payee: Payee;
-  from: Device;
-  to: Device;
+  from: SimDevice;
+  to: SimDevice;
 }
 
 export interface Fleet {
@@ -77,7 +72,7 @@ export interface Fleet {
   issuerId: string;
   roots: TrustRoot[];
   pairs: DevicePair[];
-  devices: Device[];
+  devices: SimDevice[];
 }
 
 /** Deterministic keys: SHA-256 of the seed and a name. */
@@ -85,8 +80,8 @@ const keyFor = async (seed: number, name: string) =>
   (await getEd25519()).signer(sha256(new TextEncoder().encode(`edgepay-sim:${seed}:${name}`)));
 
 /**
- * Builds the network: `perKind` drones paying as many pads, `perKind` vehicles paying as many toll gates.
- * Channel state lives in memory (`MemoryChannelStore`); settlement records go to each device's outbox.
+ * Builds the network: `perKind` drones paying as many pads, `perKind` vehicles paying as many toll gates,
+ * each device enrolled by its party and opened (its chain verified once).
  */
 export async function buildFleet(o: { seed: number; perKind: number; now: () => number; limits: Limits }): Promise<Fleet> {
   const t = o.now();
@@ -109,8 +104,8 @@ export async function buildFleet(o: { seed: number; perKind: number; now: () => 
     });
     partyCreds.set(p.id, { signer, cred });
   }
-  const devices: Device[] = [];
-  const enrol = async (party: PartySpec, name: string): Promise<Device> => {
+  const devices: SimDevice[] = [];
+  const enrol = async (party: PartySpec, name: string): Promise<SimDevice> => {
     const { signer: partySigner, cred } = partyCreds.get(party.id) as { signer: Signer; cred: Uint8Array };
     const signer = await keyFor(o.seed, name);
     const deviceCred = await issueCredential(partySigner, {
@@ -123,8 +118,8 @@ export async function buildFleet(o: { seed: number; perKind: number; now: () => 
       category: party.device.category,
       counterparties: party.device.counterparties,
     });
-    const kid = coseKeyThumbprint(signer.publicKey);
-    const d = { name, party, signer, kid, address: toHex(kid), chain: encodeChain([cred, deviceCred]) };
+    const device = await openDevice({ signer, chain: encodeChain([cred, deviceCred]), trust: new TrustStore(roots), now: t });
+    const d = { name, party, device, address: toHex(device.kid) };
     devices.push(d);
     return d;
   };
@@ -133,30 +128,7 @@ export async function buildFleet(o: { seed: number; perKind: number; now: () => 
     [PARTIES.fleet, PARTIES.pads, 'drone', 'pad'],
     [PARTIES.vehicles, PARTIES.tolls, 'vehicle', 'gate'],
   ] as const) {
-    for (let i = 0; i < o.perKind; i++) {
-      const from = await enrol(payerSpec, `${a}-${i}`);
-      const to = await enrol(payeeSpec, `${b}-${i}`);
-      const trust = new TrustStore(roots);
-      const payer = new Payer({
-        signer: from.signer,
-        chain: from.chain,
-        self: await verifyChain(from.chain, { trust, now: t }),
-        category: payerSpec.device.category,
-        trust,
-        store: new MemoryChannelStore(),
-        now: o.now,
-      });
-      const payee = new Payee({
-        signer: to.signer,
-        chain: to.chain,
-        kid: to.kid,
-        category: payeeSpec.device.category,
-        trust: new TrustStore(roots),
-        store: new MemoryChannelStore(),
-        now: o.now,
-      });
-      pairs.push({ payer, payee, from, to });
-    }
+    for (let i = 0; i < o.perKind; i++) pairs.push({ from: await enrol(payerSpec, `${a}-${i}`), to: await enrol(payeeSpec, `${b}-${i}`) });
   }
   return { issuer, issuerId, roots, pairs, devices };
 }

@@ -12,7 +12,10 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex } from '../bytes.js';
+import { Payee } from '../channel/payee.js';
+import { Payer } from '../channel/payer.js';
 import { PayerSession, servePayee } from '../channel/session.js';
+import { MemoryChannelStore } from '../channel/store.js';
 import { sha256 } from '../crypto/hash.js';
 import { getEd25519 } from '../crypto/index.js';
 import { workerVerifier } from '../crypto/workers.js';
@@ -23,11 +26,11 @@ import { Ledger } from '../ledger/ledger.js';
 import { LedgerService } from '../ledger/service.js';
 import { MemoryOutbox } from '../outbox/outbox.js';
 import { FileOutbox } from '../outbox/outbox-file.js';
-import { encodeSettlement } from '../settlement/record.js';
+import { settlements } from '../settlement/queue.js';
 import { HttpLedgerClient } from '../sync/client.js';
 import { Sync } from '../sync/sync.js';
 import { MqttTransport } from '../transport/mqtt.js';
-import { buildFleet, type DevicePair, PARTIES } from './fleet.js';
+import { buildFleet, type DevicePair, PARTIES, type SimDevice } from './fleet.js';
 import { type Command, int } from './identity.js';
 import { CliError } from './io.js';
 
@@ -153,7 +156,7 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
     const syncs: Sync[] = [];
     const outboxes: FileOutbox[] = [];
     let synced = 0;
-    const attach = async (d: (typeof fleet.devices)[number]) => {
+    const attach = async (d: SimDevice) => {
       const transport = await MqttTransport.connect({
         url: broker.url,
         address: d.address,
@@ -169,8 +172,7 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
         outbox,
         receipts: new MemoryOutbox(),
         client: new HttpLedgerClient(ledgerUrl, { timeoutMs: 5_000 }),
-        signer: d.signer,
-        chain: d.chain,
+        device: d.device,
         ledgerKey: ledgerKey.publicKey,
         backoff: { initialMs: 200, maxMs: 2_000 },
         pollMs: 1_000,
@@ -182,12 +184,27 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
       outboxes.push(outbox);
       return { transport, sync };
     };
-    const lanes: { pair: DevicePair; session: PayerSession; payerSync: Sync; payeeSync: Sync }[] = [];
+    // Channel state in memory; each side's closes and checkpoints go to its own outbox, through its sync.
+    const lanes: { pair: DevicePair; payer: Payer; payee: Payee; session: PayerSession }[] = [];
     for (const pair of fleet.pairs) {
-      const payee = await attach(pair.to);
-      servePayee(pair.payee, payee.transport);
-      const payer = await attach(pair.from);
-      lanes.push({ pair, session: new PayerSession(pair.payer, payer.transport), payerSync: payer.sync, payeeSync: payee.sync });
+      const to = await attach(pair.to);
+      const payee = new Payee({
+        device: pair.to.device,
+        trust: new TrustStore(fleet.roots),
+        store: new MemoryChannelStore(),
+        outbox: settlements(to.sync),
+        now,
+      });
+      servePayee(payee, to.transport);
+      const from = await attach(pair.from);
+      const payer = new Payer({
+        device: pair.from.device,
+        trust: new TrustStore(fleet.roots),
+        store: new MemoryChannelStore(),
+        outbox: settlements(from.sync),
+        now,
+      });
+      lanes.push({ pair, payer, payee, session: new PayerSession(payer, from.transport) });
     }
     for (const s of syncs) s.start();
     cleanup.push(() => Promise.all(syncs.map((s) => s.stop())));
@@ -231,7 +248,7 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
         // Each lane its own stream: the same seed gives every device the same amounts and pauses, whatever
         // the interleaving (how many payments fit in --duration still depends on the machine).
         const rand = prng(o.seed * 100_003 + i);
-        const id = await session.open(pair.to.address, { payeeKid: pair.to.kid, cap: limits.perChannel, ttlSeconds: 3600 }, 30_000);
+        const id = await session.open(pair.to.address, { payeeKid: pair.to.device.kid, cap: limits.perChannel, ttlSeconds: 3600 }, 30_000);
         channels.push({ lane, id });
         let n = 0;
         while (performance.now() < end) {
@@ -239,9 +256,8 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
           payments++;
           if (++n % 10 === 0) {
             // A checkpoint: both sides queue their copy of the channel's state.
-            await lane.payerSync.queue(encodeSettlement(pair.payer.channel(id)!));
-            const payeeState = pair.payee.channel(id);
-            if (payeeState) await lane.payeeSync.queue(encodeSettlement(payeeState));
+            await lane.payer.checkpoint(id);
+            if (lane.payee.channel(id)) await lane.payee.checkpoint(id);
           }
           await sleep(20 + Math.floor(rand() * 60));
         }
@@ -249,13 +265,13 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
     );
     const paySeconds = (performance.now() - start) / 1000;
     await outage;
-    // Close every channel cooperatively and queue the final records; then wait for the outboxes to drain.
+    // Close every channel cooperatively (closes queue themselves; a close that timed out leaves its newest
+    // state checkpointed instead); then wait for the outboxes to drain.
     progress('closing channels and draining outboxes');
     await Promise.allSettled(channels.map(({ lane, id }) => lane.session.close(lane.pair.to.address, id, 15_000)));
     for (const { lane, id } of channels) {
-      await lane.payerSync.queue(encodeSettlement(lane.pair.payer.channel(id)!));
-      const p = lane.pair.payee.channel(id);
-      if (p) await lane.payeeSync.queue(encodeSettlement(p));
+      if (lane.payer.channel(id)?.state !== 'closed') await lane.payer.checkpoint(id);
+      if (lane.payee.channel(id) && lane.payee.channel(id)?.state !== 'closed') await lane.payee.checkpoint(id);
     }
     const drainStart = performance.now();
     for (const s of syncs) s.notify();
@@ -283,7 +299,7 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
       [PARTIES.tolls.id, 0n],
     ]);
     for (const { lane, id } of channels) {
-      const signed = lane.pair.payer.channel(id)?.cumulative ?? 0n;
+      const signed = lane.payer.channel(id)?.cumulative ?? 0n;
       if (applied.get(toHex(id)) !== signed) mismatched++;
       expected.set(lane.pair.from.party.id, (expected.get(lane.pair.from.party.id) ?? 0n) - signed);
       expected.set(lane.pair.to.party.id, (expected.get(lane.pair.to.party.id) ?? 0n) + signed);

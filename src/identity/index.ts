@@ -7,5 +7,6 @@
 export * from './chain.js';
 export * from './claims.js';
 export * from './credential.js';
+export * from './device.js';
 export * from './revocation.js';
 export * from './trust-store.js';

@@ -70,6 +70,8 @@ export interface HttpOptions {
 export interface HttpLedger {
   url: string;
   port: number;
+  /** Connections open now (for metrics, and to see the limits hold). */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -180,6 +182,7 @@ async function listen(server: Server, port: number, host: string): Promise<HttpL
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
     port: bound,
+    connections: () => new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n)))),
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

@@ -12,9 +12,9 @@
  * itself, its credential say, is not any record's fault: the batch waits).
  */
 import { equalBytes, toHex } from '../bytes.js';
-import type { Signer } from '../crypto/ed25519.js';
 import { EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';
+import type { Device } from '../identity/device.js';
 import type { Outbox, OutboxEntry } from '../outbox/outbox.js';
 import { type Receipt, verifyReceipts } from '../settlement/receipt.js';
 import { type LedgerClient, SyncFailure } from './client.js';
@@ -54,9 +54,8 @@ export function browserConnectivity(): Connectivity | undefined {
 export interface SyncOptions {
   outbox: Outbox;
   client: LedgerClient;
-  /** The device's key and credential chain: the ledger takes only signed submissions. */
-  signer: Signer;
-  chain: Uint8Array;
+  /** The device that signs each submission (the ledger takes no anonymous ones): `openDevice(...)`. */
+  device: Device;
   /** The ledger's public key: receipts must verify under it. */
   ledgerKey: Uint8Array;
   /** Where receipts are kept (any Outbox: a FileOutbox on Node, an IdbOutbox in browsers). */
@@ -117,7 +116,15 @@ export class Sync extends Emitter<SyncEvents> {
     this.random = o.random ?? Math.random;
   }
 
-  /** Puts a record in the outbox (durable when this resolves) and wakes the sync. */
+  /**
+   * Puts a record in the outbox (durable when this resolves) and wakes the sync. A Sync is a queue for
+   * `settlements(sync)`: a payer's or payee's closes then wake it at once.
+   */
+  append(record: Uint8Array): Promise<Uint8Array> {
+    return this.queue(record);
+  }
+
+  /** Puts a record in the outbox (durable when this resolves) and wakes the sync: a relay's path for others' records. */
   async queue(record: Uint8Array): Promise<Uint8Array> {
     const recordId = await this.o.outbox.append(record);
     this.emit('queued', { recordId });
@@ -151,8 +158,8 @@ export class Sync extends Emitter<SyncEvents> {
   /** Sends one batch; a batch refused as a whole is split until the record at fault is alone. */
   private async send(batch: OutboxEntry[], result: SyncResult): Promise<void> {
     const submission = await signSubmission(
-      this.o.signer,
-      this.o.chain,
+      this.o.device.signer,
+      this.o.device.chain,
       batch.map((e) => e.bytes),
       this.now(),
     );

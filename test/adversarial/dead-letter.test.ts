@@ -29,7 +29,7 @@ function suite(openDb: () => Promise<Db>) {
     const w = await startLedger(db, p, 0, (l) => l.fund('party:fleet', 'EUR', 10_000n).then(() => {}));
     // This ledger takes bodies of at most 12 KiB: a record larger than that can never be taken whole.
     const http = await serveHttp(w.service, { maxBodyBytes: 12 * 1024 });
-    const d = await device(p.pad, p.padChain, http.url);
+    const d = await device(p.padDevice, http.url);
     const dead = await FileOutbox.open(join(d.dir, 'dead'));
     const { Sync } = await import('../../src/sync/sync.js');
     const { HttpLedgerClient } = await import('../../src/sync/client.js');
@@ -38,8 +38,7 @@ function suite(openDb: () => Promise<Db>) {
       receipts: d.receipts,
       deadLetters: dead,
       client: new HttpLedgerClient(http.url),
-      signer: p.pad,
-      chain: p.padChain,
+      device: p.padDevice,
       ledgerKey: (await nodeEd25519.signer(ledgerSeed)).publicKey,
     });
     const events: string[] = [];
@@ -100,7 +99,7 @@ function suite(openDb: () => Promise<Db>) {
     const w = await startLedger(db, p, 0, (l) => l.fund('party:fleet', 'EUR', 10_000n).then(() => {}));
     const stranger = await nodeEd25519.signer(new Uint8Array(32).fill(9)); // not the key of the chain it sends
     const dir = mkdtempSync(join(tmpdir(), 'edgepay-dead-'));
-    const d = await device(stranger, p.padChain, w.http.url, { deadLetters: await FileOutbox.open(dir) });
+    const d = await device({ ...p.padDevice, signer: stranger }, w.http.url, { deadLetters: await FileOutbox.open(dir) });
     try {
       const events: string[] = [];
       d.sync.on('dead', (e) => events.push(e.code));

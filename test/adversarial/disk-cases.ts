@@ -156,7 +156,6 @@ export function channelStoreDamageCase(stride: number): void {
       const snapshot = (side: 'payer' | 'payee', id: Uint8Array) => (side === 'payer' ? p.payer : p.payee).channel(id) as ChannelRecord;
       const trust = () => new TrustStore(p.roots);
       const now = () => p.clock.now;
-      const self = await verifyChain(p.droneChain, { trust: trust(), now: p.clock.now });
       let cases = 0;
       for (const side of ['payer', 'payee'] as const) {
         const files = readdirSync(join(src, side)).filter((f) => f.endsWith('.ch'));
@@ -179,7 +178,7 @@ export function channelStoreDamageCase(stride: number): void {
             const events: string[] = [];
             const resumed = new Set<string>();
             if (side === 'payer') {
-              const payer = new Payer({ signer: p.drone, chain: p.droneChain, self, category: 'drone', trust: trust(), store, now });
+              const payer = new Payer({ device: p.droneDevice, trust: trust(), store, now });
               payer.on('damaged', (e) => events.push(e.error.code));
               for (const r of await payer.resume()) resumed.add(toHex(r.id));
               // The damaged channel is never paid on again: no second voucher for a seq it used.
@@ -188,10 +187,7 @@ export function channelStoreDamageCase(stride: number): void {
               for (const id of ids) if (toHex(id) !== toHex(gone)) expect(payer.channel(id)).toEqual(snapshot('payer', id));
             } else {
               const payee = new Payee({
-                signer: p.pad,
-                chain: p.padChain,
-                kid: coseKeyThumbprint(p.pad.publicKey),
-                category: 'charging-pad',
+                device: p.padDevice,
                 trust: trust(),
                 store,
                 now,

@@ -71,7 +71,11 @@ describe('HTTP limits', () => {
     const http = await serveHttp(w.service, { limits });
     const f = await flood(http.port, 1_100);
     try {
-      await vi.waitFor(() => expect(f.closed()).toBe(1_100 - limits.maxConnectionsPerAddress), { timeout: 15_000 });
+      // What the server holds: the cap. (Some of the flood's sockets may still wait in the kernel's accept
+      // queue, connected as far as the client knows: they hold nothing of the server's.)
+      expect(await http.connections()).toBeLessThanOrEqual(limits.maxConnectionsPerAddress);
+      await vi.waitFor(() => expect(f.closed()).toBeGreaterThanOrEqual(900), { timeout: 15_000 });
+      expect(await http.connections()).toBeLessThanOrEqual(limits.maxConnectionsPerAddress);
       expect(await getFromOtherAddress(http.url, '/health')).toBe(200);
     } finally {
       for (const s of f.sockets) s.destroy();

@@ -129,8 +129,7 @@ describe.runIf(haveMosquitto())('a locked-down Mosquitto (the documented ACL and
         const sync = new Sync({
           outbox: new MemoryOutbox(),
           client: new MqttLedgerClient(padT, { timeoutMs: 10_000 }),
-          signer: p.pad,
-          chain: p.padChain,
+          device: p.padDevice,
           ledgerKey: (await nodeEd25519.signer(ledgerSeed)).publicKey,
         });
         await sync.queue((await payOffline(p, 1, 25n)).payee);

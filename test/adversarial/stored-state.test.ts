@@ -24,10 +24,7 @@ describe('stored channel state checked on load', () => {
     const r = (await store.get(channelId)) as ChannelRecord;
     await store.put({ ...r, seq: 1, cumulative: 10n }); // the voucher stays seq 3
     const payer = new Payer({
-      signer: p.drone,
-      chain: p.droneChain,
-      self: await verifyChain(p.droneChain, { trust: new TrustStore(p.roots), now: p.clock.now }),
-      category: 'drone',
+      device: p.droneDevice,
       trust: new TrustStore(p.roots),
       store,
       now: () => p.clock.now,
@@ -51,10 +48,7 @@ describe('stored channel state checked on load', () => {
     bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1; // the signature's last byte
     await store.put({ ...r, voucher: bad });
     const payee = new Payee({
-      signer: p.pad,
-      chain: p.padChain,
-      kid: coseKeyThumbprint(p.pad.publicKey),
-      category: 'charging-pad',
+      device: p.padDevice,
       trust: new TrustStore(p.roots),
       store,
       now: () => p.clock.now,

@@ -13,7 +13,8 @@ function sink(): SettlementSink & { records: ChannelRecord[] } {
 }
 
 async function setup(payword: boolean) {
-  const p = await pair();
+  const [padSink, droneSink] = [sink(), sink()];
+  const p = await pair({ payeeOutbox: padSink, payerOutbox: droneSink });
   const net = new MemoryNetwork();
   const payeeAddr = toHex(p.padKid);
   servePayee(p.payee, net.endpoint(payeeAddr));
@@ -24,9 +25,8 @@ async function setup(payword: boolean) {
     unitPrice: 3n,
     ...(payword ? { payword: { length: 1000, tickValue: 3n } } : {}),
   });
-  const [padSink, droneSink] = [sink(), sink()];
-  const service = new MeteredService({ payee: p.payee, channelId: id, unitPrice: 3n, creditUnits: 5, sink: padSink });
-  const meter = new MeteredPayer({ session, address: payeeAddr, channelId: id, unitPrice: 3n, aheadUnits: 2, sink: droneSink });
+  const service = new MeteredService({ payee: p.payee, channelId: id, unitPrice: 3n, creditUnits: 5 });
+  const meter = new MeteredPayer({ session, address: payeeAddr, channelId: id, unitPrice: 3n, aheadUnits: 2 });
   return { p, session, id, service, meter, padSink, droneSink, payeeAddr };
 }
 

@@ -19,10 +19,7 @@ describe('reservation tickets', () => {
     const ledger = await nodeEd25519.signer(new Uint8Array(32).fill(60));
     const rogue = await nodeEd25519.signer(new Uint8Array(32).fill(61));
     const payee = new Payee({
-      signer: p.pad,
-      chain: p.padChain,
-      kid: p.padKid,
-      category: 'charging-pad',
+      device: p.padDevice,
       trust: new TrustStore(p.roots),
       store: new MemoryChannelStore(),
       now: () => p.clock.now,

@@ -180,23 +180,16 @@ describe('settlement records', () => {
     expect(v.equivocation?.map((x) => x.cumulative)).toEqual([100n, 7n]);
   });
 
-  it('closing a metered session puts a verifiable record in both outboxes', async () => {
-    const p = await pair();
+  it('closing a metered session puts a verifiable record in both outboxes, by themselves', async () => {
+    const [padOutbox, droneOutbox] = [new MemoryOutbox(), new MemoryOutbox()];
+    const p = await pair({ payeeOutbox: settlements(padOutbox), payerOutbox: settlements(droneOutbox) });
     const net = new MemoryNetwork();
     const payeeAddr = toHex(p.padKid);
     servePayee(p.payee, net.endpoint(payeeAddr));
     const session = new PayerSession(p.payer, net.endpoint(toHex(p.payer.kid)));
     const id = await session.open(payeeAddr, { payeeKid: p.padKid, cap: 1_000n, unitPrice: 5n });
-    const [padOutbox, droneOutbox] = [new MemoryOutbox(), new MemoryOutbox()];
-    new MeteredService({ payee: p.payee, channelId: id, unitPrice: 5n, creditUnits: 2, sink: settlements(padOutbox) });
-    const meter = new MeteredPayer({
-      session,
-      address: payeeAddr,
-      channelId: id,
-      unitPrice: 5n,
-      aheadUnits: 1,
-      sink: settlements(droneOutbox),
-    });
+    new MeteredService({ payee: p.payee, channelId: id, unitPrice: 5n, creditUnits: 2 });
+    const meter = new MeteredPayer({ session, address: payeeAddr, channelId: id, unitPrice: 5n, aheadUnits: 1 });
     await meter.consumed(9);
     await meter.close();
     await settle();

@@ -3,13 +3,14 @@
 import { decodeFrame } from '../../src/channel/messages.js';
 import { Payee } from '../../src/channel/payee.js';
 import { Payer } from '../../src/channel/payer.js';
+import type { SettlementSink } from '../../src/channel/sink.js';
 import { type ChannelRecord, type ChannelStore, MemoryChannelStore } from '../../src/channel/store.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import type { Signer } from '../../src/crypto/ed25519.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
-import { verifyChain } from '../../src/identity/chain.js';
 import type { Limits } from '../../src/identity/claims.js';
 import { encodeChain, issueCredential } from '../../src/identity/credential.js';
+import { type Device, openDevice } from '../../src/identity/device.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { encodeSettlement } from '../../src/settlement/record.js';
 
@@ -20,6 +21,8 @@ const seed = (n: number) => new Uint8Array(32).fill(n);
 export interface Pair {
   payer: Payer;
   payee: Payee;
+  droneDevice: Device;
+  padDevice: Device;
   drone: Signer;
   pad: Signer;
   /** The pads' party key (it issues the pad's credential). */
@@ -39,6 +42,9 @@ export async function pair(
     payerStore?: ChannelStore;
     payeeStore?: ChannelStore;
     seeds?: number[];
+    /** Where each side's closes go (`settlements(outbox)`). */
+    payerOutbox?: SettlementSink;
+    payeeOutbox?: SettlementSink;
     /** When the drone's and the pad's credentials expire (default: with their parties', a year on). */
     droneExpiresAt?: number;
     padExpiresAt?: number;
@@ -106,20 +112,15 @@ export async function pair(
   const payerTrust = new TrustStore(roots);
   const payerStore = o.payerStore ?? new MemoryChannelStore();
   const payeeStore = o.payeeStore ?? new MemoryChannelStore();
-  const self = await verifyChain(droneChain, { trust: payerTrust, now: clock.now });
-  const payer = new Payer({ signer: drone!, chain: droneChain, self, category: 'drone', trust: payerTrust, store: payerStore, now });
-  const payee = new Payee({
-    signer: pad!,
-    chain: padChain,
-    kid: coseKeyThumbprint(pad!.publicKey),
-    category: 'charging-pad',
-    trust: new TrustStore(roots),
-    store: payeeStore,
-    now,
-  });
+  const droneDevice = await openDevice({ signer: drone!, chain: droneChain, trust: payerTrust, now: clock.now });
+  const padDevice = await openDevice({ signer: pad!, chain: padChain, trust: new TrustStore(roots), now: clock.now });
+  const payer = new Payer({ device: droneDevice, trust: payerTrust, store: payerStore, outbox: o.payerOutbox, now });
+  const payee = new Payee({ device: padDevice, trust: new TrustStore(roots), store: payeeStore, outbox: o.payeeOutbox, now });
   return {
     payer,
     payee,
+    droneDevice,
+    padDevice,
     drone: drone!,
     pad: pad!,
     owner: owner!,

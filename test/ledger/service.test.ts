@@ -342,10 +342,7 @@ describe('reservations issued by the ledger', () => {
       expect([over.status, ((await over.json()) as { code: string }).code]).toEqual([400, 'LEDGER_FUNDS']);
       // A payee that requires tickets takes it offline, with the ledger's key.
       const payee = new Payee({
-        signer: p.pad,
-        chain: p.padChain,
-        kid: p.padKid,
-        category: 'charging-pad',
+        device: p.padDevice,
         trust: new TrustStore(p.roots),
         store: new MemoryChannelStore(),
         now: () => p.clock.now,

@@ -23,7 +23,7 @@ describe('sync behaviour', () => {
   it('backs off exponentially with full jitter, and probes instead of resending while the ledger is away', async () => {
     const p = await pair();
     const url = `http://127.0.0.1:${await freePort()}`;
-    const d = await device(p.drone, p.droneChain, url, { backoff: { initialMs: 10, maxMs: 80 }, random: () => 0.5 });
+    const d = await device(p.droneDevice, url, { backoff: { initialMs: 10, maxMs: 80 }, random: () => 0.5 });
     const delays: number[] = [];
     let sent = 0;
     d.sync.on('failed', (e) => delays.push(e.retryInMs));
@@ -52,7 +52,7 @@ describe('sync behaviour', () => {
         return () => listeners.delete(cb);
       },
     };
-    const d = await device(p.drone, p.droneChain, w.http.url, { connectivity, pollMs: 60_000 });
+    const d = await device(p.droneDevice, w.http.url, { connectivity, pollMs: 60_000 });
     let sent = 0;
     d.sync.on('sent', () => sent++);
     try {
@@ -79,7 +79,7 @@ describe('sync behaviour', () => {
     const ledger = await Ledger.open({ db, signer: impostor, id: 'ledger:impostor', trust, now: () => p.clock.now });
     await ledger.fund('party:fleet', 'EUR', 100n);
     const http = await serveHttp(await LedgerService.open({ ledger, trust, now: () => p.clock.now }));
-    const d = await device(p.drone, p.droneChain, http.url);
+    const d = await device(p.droneDevice, http.url);
     try {
       await d.sync.queue((await payOffline(p, 1, 5n)).payer);
       await expect(d.sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_RECEIPT' });
@@ -104,7 +104,7 @@ describe('sync behaviour', () => {
       },
       probe: () => real.probe(),
     };
-    const d = await device(p.drone, p.droneChain, w.http.url, { client: losing });
+    const d = await device(p.droneDevice, w.http.url, { client: losing });
     try {
       for (let i = 0; i < 3; i++) await d.sync.queue((await payOffline(p, 2, 10n)).payer);
       await expect(d.sync.syncNow()).rejects.toThrow('connection reset');
@@ -112,7 +112,7 @@ describe('sync behaviour', () => {
       // The device restarts: the outbox is reopened from disk, and a working client sends the batch again.
       await d.outbox.close();
       const reopened = await FileOutbox.open(`${d.dir}/outbox`);
-      const again = await device(p.drone, p.droneChain, w.http.url, { outbox: reopened });
+      const again = await device(p.droneDevice, w.http.url, { outbox: reopened });
       try {
         expect(await again.sync.syncNow()).toMatchObject({ acknowledged: 3 });
         expect(await reopened.size()).toBe(0);

@@ -56,8 +56,8 @@ export function ledgerCrashSuite(name: string, kills: number, makeDb: () => { sp
     // Eight channels, twenty payments each; after every payment both sides queue their copy.
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const drone = await device(p.drone, p.droneChain, url, { maxCount: 7, backoff: { initialMs: 10, maxMs: 100 } });
-    const pad = await device(p.pad, p.padChain, url, { maxCount: 5, backoff: { initialMs: 10, maxMs: 100 } });
+    const drone = await device(p.droneDevice, url, { maxCount: 7, backoff: { initialMs: 10, maxMs: 100 } });
+    const pad = await device(p.padDevice, url, { maxCount: 5, backoff: { initialMs: 10, maxMs: 100 } });
     const newest = new Map<string, bigint>();
     const queued = new Set<string>(); // both sides' copies are the same bytes when no ticks follow the voucher
     for (let c = 0; c < 8; c++) {

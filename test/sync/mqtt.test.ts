@@ -40,8 +40,7 @@ async function syncOverMqtt(url: string, protocolVersion: 4 | 5): Promise<void> 
       outbox,
       receipts,
       client: new MqttLedgerClient(t, { timeoutMs: 10_000 }),
-      signer: p.drone,
-      chain: p.droneChain,
+      device: p.droneDevice,
       ledgerKey,
     });
     for (let i = 0; i < 3; i++) await sync.queue((await payOffline(p, 2, 50n)).payer);
@@ -63,8 +62,7 @@ async function syncOverMqtt(url: string, protocolVersion: 4 | 5): Promise<void> 
       const stranger = new Sync({
         outbox: new MemoryOutbox(),
         client: new MqttLedgerClient(st),
-        signer: strangerKey,
-        chain: p.droneChain,
+        device: { ...p.droneDevice, signer: strangerKey }, // a key that is not the chain's
         ledgerKey,
       });
       await stranger.queue((await payOffline(p, 1, 1n)).payer);

@@ -11,8 +11,8 @@ export function syncSuite(openDb: () => Promise<Db>): void {
     const p = await pair();
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const drone = await device(p.drone, p.droneChain, url);
-    const pad = await device(p.pad, p.padChain, url);
+    const drone = await device(p.droneDevice, url);
+    const pad = await device(p.padDevice, url);
     const events: string[] = [];
     let ledger: Awaited<ReturnType<typeof startLedger>> | undefined;
     try {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Signer } from '../../src/crypto/ed25519.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import type { BatchVerifier } from '../../src/crypto/workers.js';
+import type { Device } from '../../src/identity/device.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db } from '../../src/ledger/db.js';
 import { type HttpLedger, serveHttp } from '../../src/ledger/http.js';
@@ -66,8 +67,7 @@ export async function startLedger(
 
 /** A device's outbox (a real file log) and its sync to `url`. */
 export async function device(
-  signer: Signer,
-  chain: Uint8Array,
+  dev: Device,
   url: string,
   o: Partial<SyncOptions> = {},
 ): Promise<{ sync: Sync; outbox: FileOutbox; receipts: FileOutbox; dir: string; close(): Promise<void> }> {
@@ -79,8 +79,7 @@ export async function device(
     outbox,
     receipts,
     client: new HttpLedgerClient(url, { timeoutMs: 5_000 }),
-    signer,
-    chain,
+    device: dev,
     ledgerKey,
     backoff: { initialMs: 20, maxMs: 200 },
     ...o,
