@@ -1,6 +1,7 @@
 /**
- * Two builds from one config: Node (ESM + CJS, `#platform` -> targets/node) and browsers (ESM,
- * `#platform` -> targets/browser). One entry per concept, so each subpath export is its own file.
+ * Two builds from one config: Node (ESM + CJS, `#platform` -> src/crypto/platform-node.ts) and browsers
+ * (ESM, `#platform` -> platform-browser.ts). One entry per concept (scripts/entries.mjs), so each subpath
+ * export is its own file.
  * Dependencies stay external: consumers' bundlers dedupe them. Types come from tsc (tsconfig.build.json).
  */
 
@@ -8,34 +9,10 @@ import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import nodeResolve from '@rollup/plugin-node-resolve';
 import esbuild from 'rollup-plugin-esbuild';
+import { concepts } from './scripts/entries.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
-/** One entry per concept; where a concept differs by platform, the target's file is the entry. */
-export const concepts = {
-  node: {
-    index: 'targets/node/index.ts',
-    codec: 'src/codec/index.ts',
-    crypto: 'src/crypto/index.ts',
-    identity: 'targets/node/identity.ts',
-    channel: 'targets/node/channel.ts',
-    transport: 'src/transport/index.ts',
-    outbox: 'targets/node/outbox.ts',
-    sync: 'src/sync/index.ts',
-    ledger: 'src/ledger/index.ts',
-    cli: 'src/cli/main.ts',
-  },
-  browser: {
-    index: 'targets/browser/index.ts',
-    codec: 'src/codec/index.ts',
-    crypto: 'src/crypto/index.ts',
-    identity: 'targets/browser/identity.ts',
-    channel: 'targets/browser/channel.ts',
-    transport: 'src/transport/index.ts',
-    outbox: 'targets/browser/outbox.ts',
-    sync: 'src/sync/index.ts',
-  },
-};
 const deps = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies ?? {})];
 const external = (id) => builtinModules.includes(id) || id.startsWith('node:') || deps.some((d) => id === d || id.startsWith(`${d}/`));
 

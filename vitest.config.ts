@@ -1,15 +1,12 @@
 import { defineConfig } from 'vitest/config';
+import { aliases } from './scripts/entries.mjs';
 
 // The default, fast suite. Slow suites (*.slow.test.ts: long fuzzing, crash loops) run with
 // `npm run test:slow` (vitest.slow.config.ts).
 export default defineConfig({
-  // Examples and docs import 'edgepay' as users do; in tests that means the sources.
-  resolve: {
-    alias: [
-      { find: /^edgepay$/, replacement: new URL('./targets/node/index.ts', import.meta.url).pathname },
-      { find: /^edgepay\/(.*)$/, replacement: new URL('./src/$1/index.ts', import.meta.url).pathname },
-    ],
-  },
+  // Tests, examples and docs import `edgepay/...` as users do: each subpath of package.json's exports map
+  // resolves to the source file its dist entry is built from (test/build checks the built dist itself).
+  resolve: { alias: aliases('node') },
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/**/*.slow.test.ts', 'node_modules/**'],

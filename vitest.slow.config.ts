@@ -1,13 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { aliases } from './scripts/entries.mjs';
 
 export default defineConfig({
-  // Examples and docs import 'edgepay' as users do; in tests that means the sources.
-  resolve: {
-    alias: [
-      { find: /^edgepay$/, replacement: new URL('./targets/node/index.ts', import.meta.url).pathname },
-      { find: /^edgepay\/(.*)$/, replacement: new URL('./src/$1/index.ts', import.meta.url).pathname },
-    ],
-  },
+  // As in vitest.config.ts: `edgepay/...` resolves through the exports map to each entry's source.
+  resolve: { alias: aliases('node') },
   test: {
     include: ['test/**/*.slow.test.ts'],
     testTimeout: 900_000,

@@ -3,7 +3,6 @@
 import { Payee } from '../src/channel/payee.js';
 import { Payer } from '../src/channel/payer.js';
 import { type ChannelStore, MemoryChannelStore } from '../src/channel/store.js';
-import { coseKeyThumbprint } from '../src/codec/cose-key.js';
 import type { Signer } from '../src/crypto/ed25519.js';
 import { sha256 } from '../src/crypto/hash.js';
 import { createSigner } from '../src/crypto/index.js';

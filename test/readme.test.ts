@@ -18,6 +18,32 @@ describe('README', () => {
   });
 });
 
+describe('README snippets', () => {
+  // Each snippet marked `<!-- excerpt: <file> -->` is lines of that example, in order (`// ...` skips some);
+  // the examples run as tests (test/examples.test.ts), so every snippet is code that runs.
+  const readme = readFileSync('README.md', 'utf8');
+  const excerpts = [...readme.matchAll(/<!-- excerpt: (\S+) -->\n```ts\n([\s\S]*?)```/g)];
+
+  it('there are excerpts, and every ts block outside the quick start is one', () => {
+    const blocks = readme.match(/```ts\n/g) ?? [];
+    expect(excerpts.length).toBeGreaterThan(3);
+    expect(blocks.length).toBe(excerpts.length + 1);
+  });
+
+  it.each(excerpts.map((m) => [m[1] as string, m[2] as string]))('%s: each line is in the file, in order', (file, block) => {
+    const source = readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
+    let at = 0;
+    for (const line of block.split('\n').map((l) => l.trim())) {
+      if (line === '' || line === '// ...') continue;
+      const found = source.indexOf(line, at);
+      expect(found, `not in ${file} after line ${at}: ${line}`).toBeGreaterThanOrEqual(0);
+      at = found + 1;
+    }
+  });
+});
+
 describe('README CLI walkthrough', () => {
   it('runs as written: inspect passes, then fails with ID_REVOKED after revoke', async () => {
     const { execFileSync } = await import('node:child_process');

@@ -5,7 +5,6 @@
  */
 import {
   createSigner,
-  decode,
   fromHex,
   getEd25519,
   HttpLedgerClient,
@@ -19,10 +18,11 @@ import {
   Sync,
   servePayee,
   settlements,
-  signAdmin,
   TrustStore,
   toHex,
 } from 'edgepay';
+import { decode } from 'edgepay/codec';
+import { signAdmin } from 'edgepay/sync';
 
 interface Config {
   ledgerKey: string;

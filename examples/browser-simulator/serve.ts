@@ -11,16 +11,19 @@ import { createSigner, encodeChain, generateSecretKey, issueCredential, TrustSto
 import { Ledger, LedgerService, openPglite, serveHttp } from 'edgepay/ledger';
 import { rollup } from 'rollup';
 import esbuild from 'rollup-plugin-esbuild';
+import { entries } from '../../scripts/entries.mjs';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+const browserEntries: Record<string, string> = entries('browser');
 
-/** The page's script: app.ts with `edgepay` resolved to the browser target, bundled in memory. */
+/** The page's script: app.ts with `edgepay/...` resolved to the browser entries, bundled in memory. */
 async function bundle(): Promise<string> {
   const build = await rollup({
     input: here('app.ts'),
     onwarn: () => {},
     plugins: [
-      { name: 'edgepay', resolveId: (id) => (id === 'edgepay' ? here('../../targets/browser/index.ts') : null) },
+      // `edgepay/...` as a bundler resolves it for browsers (the exports map's browser entries), from source.
+      { name: 'edgepay', resolveId: (id) => (id in browserEntries ? here(`../../${browserEntries[id]}`) : null) },
       nodeResolve({
         browser: true,
         exportConditions: ['browser', 'import', 'default'],

@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSigner, encodeChain, issueCredential, nodeEd25519, TrustStore } from 'edgepay';
+import { createSigner, encodeChain, issueCredential, TrustStore } from 'edgepay';
 import { Ledger, LedgerService, openPglite, serveHttp } from 'edgepay/ledger';
 import { runBoard } from './board.js';
 
@@ -54,7 +54,7 @@ export async function main(dir = mkdtempSync(join(tmpdir(), 'edgepay-board-')), 
   const meterChain = await enrol('meter', 'meter');
 
   // Elsewhere in real life: `edgepay ledger serve`. Here an embedded one, funded for the party.
-  const ledgerKey = await nodeEd25519.signer(crypto.getRandomValues(new Uint8Array(32)));
+  const ledgerKey = await createSigner();
   const db = await openPglite();
   const trust = new TrustStore(roots);
   const ledger = await Ledger.open({ db, signer: ledgerKey, id: 'ledger:example', trust });

@@ -9,7 +9,6 @@
 import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
 import {
-  copyRecord,
   createSigner,
   encodeChain,
   HttpLedgerClient,
@@ -27,6 +26,7 @@ import {
   TrustStore,
   toHex,
 } from 'edgepay';
+import { copyRecord } from 'edgepay/channel';
 import { Ledger, LedgerService, openPglite, serveHttp, serveMqtt } from 'edgepay/ledger';
 
 const METRES = 500; // per segment

@@ -12,7 +12,7 @@ import { decodeSign1, type Sign1, signSign1, verifySign1 } from '../codec/cose-s
 import { asAmount, asArray, asBool, asBytes, asInt, asMap, asText, asTime, asUint, type CborMap, need, onlyKeys } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
-import { ChannelError } from '../errors.js';
+import { ChannelError, EdgepayError } from '../errors.js';
 import type { ChainFacts } from '../identity/chain.js';
 import { REVOCATION_CONTENT_TYPE } from '../identity/revocation.js';
 import {
@@ -316,6 +316,16 @@ export function decodeFrame(bytes: Uint8Array, views = false): Frame {
       };
     default:
       return bad(`unknown message type ${type}`, 'msg.type');
+  }
+}
+
+/** A frame decoded, or the error that says why it is not one (for callers that answer bad frames rather than throw). */
+export function tryDecodeFrame(bytes: Uint8Array): Frame | EdgepayError {
+  try {
+    return decodeFrame(bytes);
+  } catch (e) {
+    if (e instanceof EdgepayError) return e;
+    throw e;
   }
 }
 

@@ -20,9 +20,11 @@ import { answerHello, signHello } from './hello.js';
 import { IdKeys } from './keys.js';
 import { decodeFrame, encodeTick, encodeTicks, type Frame, type OpenTerms, signOpen, signVoucher, verifyFrame } from './messages.js';
 import { KeyedMutex } from './mutex.js';
-import { queueFinal, type SettlementSink } from './sink.js';
+import { type SettlementSink, Settling } from './sink.js';
 import { type ChannelRecord, type ChannelStore, copyRecord } from './store.js';
+import { checkStored } from './stored.js';
 
+/** What a Payer reports: acceptances, acknowledgements, closes, refusals, damaged stored channels, failures to queue. */
 export type PayerEvents = {
   accepted: (e: { channelId: Uint8Array; payee: VerifiedChain }) => void;
   acked: (e: { channelId: Uint8Array; seq: number; ticks: number }) => void;
@@ -37,6 +39,7 @@ export type PayerEvents = {
   damaged: (e: { channelId: Uint8Array; error: EdgepayError }) => void;
 };
 
+/** A Payer's device, the trust it checks payees against, its channel store, and where its settlements queue. */
 export interface PayerOptions {
   /** This payer: its key, its chain and what the chain proves (its limits): `openDevice(...)`. */
   device: Device;
@@ -70,6 +73,10 @@ interface Live {
   ackedTicks: number;
 }
 
+/**
+ * The paying side of channels: opens them within its credential's limits, signs vouchers and releases ticks
+ * offline, storing each before it is sent.
+ */
 export class Payer extends Emitter<PayerEvents> {
   private readonly live = new Map<string, Live>();
   private readonly mutex = new KeyedMutex();
@@ -81,8 +88,11 @@ export class Payer extends Emitter<PayerEvents> {
 
   private readonly self: VerifiedChain;
 
+  private readonly settling: Settling;
+
   constructor(private readonly o: PayerOptions) {
     super();
+    this.settling = new Settling(o.outbox, o.store, (channelId, error) => this.emit('error', { channelId, error }));
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
     this.kid = o.device.kid;
     this.self = o.device.facts;
@@ -101,7 +111,7 @@ export class Payer extends Emitter<PayerEvents> {
       try {
         out.push(await this.revive(record));
         // A close whose record never reached the outbox (a crash, a full disk) is queued now.
-        if (record.state === 'closed' && !record.queued) await this.queue(this.live.get(this.ids.key(record.id)) as Live);
+        if (record.state === 'closed') await this.queue(this.live.get(this.ids.key(record.id)) as Live);
       } catch (e) {
         if (!(e instanceof EdgepayError)) throw e;
         if (e.code === 'CH_STORE_DAMAGED') {
@@ -118,23 +128,9 @@ export class Payer extends Emitter<PayerEvents> {
     const damaged = (why: string): never => {
       throw new ChannelError('CH_STORE_DAMAGED', why, 'store');
     };
-    const f = decodeFrame(record.open);
-    if (f.type !== 'open' || !equalBytes(f.channelId, record.id)) damaged('the stored open is not this channel');
-    const terms = (f as Extract<Frame, { type: 'open' }>).terms;
-    if (record.voucher) {
-      const v = decodeFrame(record.voucher);
-      const ok =
-        v.type === 'voucher' &&
-        equalBytes(v.voucher.channelId, record.id) &&
-        v.voucher.seq === record.seq &&
-        v.voucher.cumulative === record.cumulative &&
-        (v.voucher.ticks ?? 0) === record.voucherTicks &&
-        (await verifyFrame(v, this.o.device.signer.publicKey).then(
-          () => true,
-          () => false,
-        ));
-      if (!ok) damaged('the stored voucher is not the stored seq and amount, signed by this payer');
-    } else if (record.seq !== 0 || record.cumulative !== 0n) damaged('a payment is stored without its voucher');
+    const found = await checkStored(record, async () => this.o.device.signer.publicKey);
+    if ('damaged' in found) return damaged(found.damaged);
+    const terms = found.terms;
     if (terms.payword && !record.seed) damaged('the hash chain seed is missing');
     const live: Live = { record, terms, acked: 0, ackedTicks: 0 };
     if (terms.payword && record.seed) {
@@ -372,23 +368,18 @@ export class Payer extends Emitter<PayerEvents> {
     return l.hashChain && l.record.ticks > 0 ? encodeTick(channelId, l.record.ticks, l.hashChain.word(l.record.ticks)) : undefined;
   }
 
-  /** Queues a closed channel's record to the outbox once (see `queueFinal`); a failure is an `error` event. */
+  /** Queues a closed channel's record to the outbox once; a failure is an `error` event. */
   private async queue(l: Live): Promise<void> {
-    if (!this.o.outbox) return;
-    const r = await queueFinal(this.o.outbox, this.o.store, l.record);
-    if ('error' in r) this.emit('error', { channelId: l.record.id, error: r.error });
-    else l.record = r.record;
+    l.record = await this.settling.final(l.record);
   }
 
   /**
-   * Queues the channel's current state as a settlement record (a checkpoint of a channel that stays open,
-   * so the ledger posts what is paid so far). Closed channels queue themselves.
-   * @throws ChannelError CH_UNKNOWN_CHANNEL; the outbox's error when it cannot take the record.
+   * Queues the channel's current state as a settlement record (a checkpoint: the ledger posts what is paid
+   * so far). Closed channels queue themselves.
+   * @throws ChannelError CH_UNKNOWN_CHANNEL, CH_QUEUE without an outbox; the outbox's error when it cannot take the record.
    */
   async checkpoint(channelId: Uint8Array): Promise<void> {
-    const l = this.get(channelId, false);
-    if (!this.o.outbox) throw new ChannelError('CH_QUEUE', 'this payer has no outbox', 'outbox');
-    await this.o.outbox.enqueue(l.record);
+    await this.settling.checkpoint(this.get(channelId, false).record);
   }
 
   /** Asks the payee to close: a final voucher for everything paid so far. */

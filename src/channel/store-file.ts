@@ -59,6 +59,10 @@ export interface FileChannelStoreOptions {
   onDamage?: DamageHandler;
 }
 
+/**
+ * Channels in files, one per channel, written atomically with a checksum; a damaged file is set aside
+ * (`damaged/`) and reported, the others load (Node).
+ */
 export class FileChannelStore implements ChannelStore {
   private ready: Promise<unknown> | undefined;
 

@@ -11,6 +11,7 @@ import { toHex } from '../bytes.js';
 import { ChannelError, type EdgepayError } from '../errors.js';
 import { type ChannelRecord, type ChannelStore, type DamageHandler, decodeRecord, encodeRecord } from './store.js';
 
+/** Channels in IndexedDB (browsers), with the same checksum and set-aside rules as the file store. */
 export class IdbChannelStore implements ChannelStore {
   private readonly store: UseStore;
   private readonly damaged: UseStore;

@@ -12,6 +12,10 @@ import { IdKeys } from './keys.js';
 export type ChannelRole = 'payer' | 'payee';
 export type ChannelState = 'opening' | 'open' | 'closing' | 'closed' | 'refused';
 
+/**
+ * A channel's durable state, as either side stores it: its signed frames (open, accept, newest voucher,
+ * close) and the counters derived from them.
+ */
 export interface ChannelRecord {
   id: Uint8Array;
   role: ChannelRole;
@@ -49,6 +53,10 @@ export interface ChannelRecord {
   updatedAt: number;
 }
 
+/**
+ * Where a Payer or Payee keeps its channels; each `put` is durable before it resolves (file, IndexedDB, or
+ * memory for tests).
+ */
 export interface ChannelStore {
   /** The channel's record, or undefined. @throws ChannelError CH_STORE_DAMAGED for a damaged (set aside) record. */
   get(id: Uint8Array): Promise<ChannelRecord | undefined>;

@@ -4,7 +4,7 @@
  */
 
 export { fromBase64Url, toBase64, toBase64Url } from '../base64.js';
-export { abytes, compareBytes, concatBytes, equalBytes, fromHex, toHex } from '../bytes.js';
+export { compareBytes, concatBytes, equalBytes, fromHex, toHex } from '../bytes.js';
 export { type CborValue, decode, encode, Tagged } from './cbor.js';
 export {
   ALG_EDDSA,
@@ -29,5 +29,18 @@ export {
   verifySign1,
 } from './cose-sign1.js';
 export { CLAIM, type CwtClaims, claimsMap, readClaims } from './cwt.js';
-export * from './fields.js';
+export {
+  asAmount,
+  asArray,
+  asBool,
+  asBytes,
+  asInt,
+  asMap,
+  asText,
+  asTime,
+  asUint,
+  type CborMap,
+  MAX_COUNTER,
+  MAX_TIME,
+} from './fields.js';
 export { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';

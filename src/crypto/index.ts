@@ -2,7 +2,7 @@
  * @module crypto
  * Ed25519 signing and verification with the fastest provider the platform has, chosen automatically:
  * `node:crypto` on Node, WebCrypto where the browser supports Ed25519, `@noble/curves` everywhere else.
- * The choice lives in `#platform`, which package.json maps to targets/node or targets/browser.
+ * The choice lives in `#platform`, which package.json maps to platform-node.ts or platform-browser.ts here.
  */
 import { platformEd25519 } from '#platform';
 import { type Ed25519Provider, SECRET_KEY_LENGTH, type Signer } from './ed25519.js';

@@ -9,6 +9,10 @@ import type { Signer } from '../crypto/ed25519.js';
 import { type VerifiedChain, verifyChain } from './chain.js';
 import type { TrustStore } from './trust-store.js';
 
+/**
+ * A device as a channel or sync runs it: its signer, its credential chain, and what the chain proves
+ * (verified once, checked to belong to the signer). Made by {@link openDevice}.
+ */
 export interface Device {
   /** The device's key (a file, IndexedDB or a secure element behind the same interface). */
   readonly signer: Signer;

@@ -12,6 +12,10 @@ import { writeFileAtomic } from '../files.js';
 import { type EnvelopeOptions, envelopePublicKey, openKey, sealKey } from './key-envelope.js';
 import { checkKeyName, type KeyStore } from './keystore.js';
 
+/**
+ * Device keys in files, each sealed with a passphrase (scrypt and AES-256-GCM), written atomically and never
+ * overwritten (Node).
+ */
 export class FileKeyStore implements KeyStore {
   private readonly cache = new Map<string, Signer>();
 

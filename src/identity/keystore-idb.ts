@@ -24,6 +24,7 @@ export interface IdbKeyStoreOptions extends EnvelopeOptions {
   passphrase?: string;
 }
 
+/** Device keys in IndexedDB (browsers): non-extractable WebCrypto keys where the browser has Ed25519. */
 export class IdbKeyStore implements KeyStore {
   private readonly store: UseStore;
   private readonly cache = new Map<string, Signer>();

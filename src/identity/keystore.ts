@@ -8,6 +8,7 @@ import type { Signer } from '../crypto/ed25519.js';
 import { createSigner, generateSecretKey } from '../crypto/index.js';
 import { IdentityError } from '../errors.js';
 
+/** Where a device's secret keys live, by name; a secure element or HSM can sit behind the same interface. */
 export interface KeyStore {
   /**
    * Creates a new key inside the store.

@@ -60,6 +60,10 @@ interface Authority {
   kid: Uint8Array;
 }
 
+/**
+ * The network issuer keys a device trusts, and the newest signed revocation list of each authority, kept
+ * (optionally persisted) for offline checks.
+ */
 export class TrustStore {
   private readonly roots = new Map<string, Authority>();
   private readonly parties = new Map<string, { authority: Authority; credential: Uint8Array }>();

@@ -1,15 +1,25 @@
 /**
  * @module ledger
  * The settlement ledger: verifies settlement records and applies them as double-entry postings on
- * PGlite (embedded) or PostgreSQL, with signed receipts. Loads the database drivers; device code never
- * imports this module.
+ * PGlite (embedded) or PostgreSQL, with signed receipts; serves devices over HTTP and MQTT and operators
+ * on a separate listener. Loads the database drivers; device code never imports this module.
  */
 
-export * from '../settlement/receipt.js';
-export * from './db.js';
-export * from './http.js';
-export * from './ledger.js';
-export * from './mqtt.js';
-export * from './schema.js';
-export * from './service.js';
-export * from './statement.js';
+export { type Receipt, type ReceiptResult, type ReceiptStatus, verifyReceipt, verifyReceipts } from '../settlement/receipt.js';
+export { type Db, openPglite, openPostgres, type Sql } from './db.js';
+export { DEFAULT_HTTP_LIMITS, type HttpLedger, type HttpLimits, type HttpOptions, serveHttp, serveOperator } from './http.js';
+export { EXTERNAL, Ledger, type LedgerOptions, SETTLEMENT_WINDOW, type SubmitResult } from './ledger.js';
+export { type MqttIngest, type MqttIngestOptions, serveMqtt } from './mqtt.js';
+export { migrate } from './schema.js';
+export { type AdminResult, DEFAULT_LIMITS, LedgerService, type LedgerServiceOptions, type Metrics, type ServiceLimits } from './service.js';
+export {
+  currencyExponent,
+  formatMinor,
+  type Payout,
+  type PayoutBatch,
+  payoutPain001,
+  readStatement,
+  type Statement,
+  type StatementLine,
+  statementCsv,
+} from './statement.js';

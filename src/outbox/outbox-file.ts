@@ -154,6 +154,10 @@ export interface FileOutboxOptions {
   onDamage?: (d: OutboxDamage) => void;
 }
 
+/**
+ * The outbox as an append-only file log with group commit: an append resolves after the fsync that covers
+ * it; damage is set aside (`quarantine/`) and reported, never truncated (Node).
+ */
 export class FileOutbox implements Outbox {
   private readonly live = new LiveSet();
   private fh!: FileHandle;

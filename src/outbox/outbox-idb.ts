@@ -13,6 +13,7 @@ interface Stored {
   bytes: Uint8Array;
 }
 
+/** The outbox in IndexedDB (browsers): survives reloads; an append resolves when its transaction commits. */
 export class IdbOutbox implements Outbox {
   private readonly store: UseStore;
   private seq = -1;

@@ -13,6 +13,10 @@ export interface OutboxEntry {
   bytes: Uint8Array;
 }
 
+/**
+ * Settlement records waiting for the ledger: an append is durable before it resolves; a record leaves only
+ * when removed (on a valid receipt).
+ */
 export interface Outbox {
   /** Stores `record` durably and returns its id. Idempotent. */
   append(record: Uint8Array): Promise<Uint8Array>;

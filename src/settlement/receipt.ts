@@ -36,6 +36,10 @@ export const RECEIPT_CONTENT_TYPE = 'application/edgepay-receipt+cbor';
 export type ReceiptStatus = 'accepted' | 'rejected' | 'disputed' | 'duplicate';
 const STATUS: ReceiptStatus[] = ['accepted', 'rejected', 'disputed', 'duplicate'];
 
+/**
+ * The ledger's signed answer for one settlement record: accepted, rejected, disputed or duplicate, what it
+ * posted, and why.
+ */
 export interface Receipt {
   ledger: string;
   recordId: Uint8Array;

@@ -8,6 +8,10 @@ import { decode } from '../codec/cbor.js';
 import { asArray, asBytes } from '../codec/fields.js';
 import { EdgepayError, SyncError } from '../errors.js';
 
+/**
+ * How Sync reaches a ledger: submits a signed batch and returns the ledger's signed answer (HTTP, MQTT, or
+ * failover over several).
+ */
 export interface LedgerClient {
   /** Sends a signed submission; resolves to one signed receipt per record, in order. */
   submit(submission: Uint8Array): Promise<Uint8Array[]>;
@@ -34,6 +38,9 @@ export interface HttpLedgerClientOptions {
   fetch?: typeof fetch;
 }
 
+/**
+ * A ledger over HTTP (`POST /v1/submit`, CBOR), with a timeout per request; `fetch` on Node and in browsers.
+ */
 export class HttpLedgerClient implements LedgerClient {
   private readonly base: string;
   private readonly fetch: typeof fetch;

@@ -12,6 +12,10 @@
 import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { asBytes, asMap, asText, asTime, need, onlyKeys } from '../codec/fields.js';
 
+/**
+ * A record the ledger refused for good, kept with why (its code and message) and when, so nothing queued
+ * behind it waits.
+ */
 export interface DeadLetter {
   record: Uint8Array;
   code: string;

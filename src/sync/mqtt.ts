@@ -43,6 +43,9 @@ export function decodeAnswer(bytes: Uint8Array): { id: Uint8Array; answer: Ledge
   };
 }
 
+/**
+ * A ledger over MQTT: submits on `<prefix>/ledger/submit/<address>` and hears its answers on its own topic only.
+ */
 export class MqttLedgerClient implements LedgerClient {
   private readonly waiting = new Map<string, { resolve: (a: LedgerAnswer) => void }>();
   private ready: Promise<void> | undefined;

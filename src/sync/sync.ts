@@ -51,6 +51,7 @@ export function browserConnectivity(): Connectivity | undefined {
   };
 }
 
+/** Sync's device, outbox, ledger client and key, and optional receipt and dead-letter logs. */
 export interface SyncOptions {
   outbox: Outbox;
   client: LedgerClient;
@@ -78,6 +79,10 @@ export interface SyncOptions {
   now?: () => number;
 }
 
+/**
+ * What Sync reports per record (acknowledged, rejected, dead) and per attempt (failures while the ledger is
+ * away).
+ */
 export interface SyncEvents {
   queued: (e: { recordId: Uint8Array }) => void;
   sent: (e: { records: number; bytes: number }) => void;
@@ -91,12 +96,17 @@ export interface SyncEvents {
   idle: () => void;
 }
 
+/** What one sync pass did: how many records were acknowledged and how many rejected. */
 export interface SyncResult {
   batches: number;
   acknowledged: number;
   rejected: number;
 }
 
+/**
+ * Moves a device's outbox to the ledger: signed batches, backoff with jitter, and a record removed only on a
+ * receipt that verifies under the ledger's key.
+ */
 export class Sync extends Emitter<SyncEvents> {
   private running = false;
   private loop: Promise<void> | undefined;

@@ -4,6 +4,6 @@
  * WebSockets in browsers, through MQTT.js).
  */
 
-export * from './memory.js';
-export * from './mqtt.js';
-export * from './transport.js';
+export { MemoryNetwork } from './memory.js';
+export { MqttTransport, type MqttTransportOptions } from './mqtt.js';
+export { type FrameHandler, MAX_TRANSPORT_FRAME, type Transport } from './transport.js';

@@ -6,6 +6,7 @@
 import { TransportError } from '../errors.js';
 import { type FrameHandler, MAX_TRANSPORT_FRAME, type Transport } from './transport.js';
 
+/** An in-process network of endpoints, for tests, simulators, and two devices on one board. */
 export class MemoryNetwork {
   private readonly endpoints = new Map<string, MemoryEndpoint>();
   private readonly down = new Set<string>();

@@ -62,6 +62,10 @@ const mqttDebug = (): boolean => {
   return d !== undefined && /(^|[\s,])(\*|mqttjs)/.test(d);
 };
 
+/**
+ * Devices reach each other through an MQTT broker (TCP on Node, WebSockets in browsers), one topic per
+ * device address.
+ */
 export class MqttTransport implements Transport {
   private handler: FrameHandler | undefined;
   private chain: Promise<void> = Promise.resolve();

@@ -7,6 +7,7 @@
  */
 export type FrameHandler = (from: string, frame: Uint8Array) => void | Promise<void>;
 
+/** How a device sends frames to another device's address and receives its own. */
 export interface Transport {
   /** This endpoint's address. */
   readonly address: string;

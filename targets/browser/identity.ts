@@ -5,5 +5,5 @@
  */
 export * from '../../src/identity/index.js';
 export { type EnvelopeOptions, envelopePublicKey, openKey, sealKey } from '../../src/identity/key-envelope.js';
-export { checkKeyName, type KeyStore, MemoryKeyStore } from '../../src/identity/keystore.js';
+export { type KeyStore, MemoryKeyStore } from '../../src/identity/keystore.js';
 export { IdbKeyStore, type IdbKeyStoreOptions, idbPersistence } from '../../src/identity/keystore-idb.js';

@@ -3,9 +3,8 @@
  * `edgepay/identity` on Node: the identity concept plus the encrypted file key store and file persistence.
  */
 
-export { writeFileAtomic } from '../../src/files.js';
 export * from '../../src/identity/index.js';
 export { type EnvelopeOptions, envelopePublicKey, openKey, sealKey } from '../../src/identity/key-envelope.js';
-export { checkKeyName, type KeyStore, MemoryKeyStore } from '../../src/identity/keystore.js';
+export { type KeyStore, MemoryKeyStore } from '../../src/identity/keystore.js';
 export { FileKeyStore } from '../../src/identity/keystore-file.js';
 export { filePersistence } from '../../src/identity/node-files.js';

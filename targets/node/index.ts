@@ -1,16 +1,12 @@
 /**
  * @module targets/node
- * edgepay for Node.js: everything in the SDK, with native Ed25519 (`node:crypto`) chosen automatically,
- * encrypted key files and atomic file persistence.
+ * edgepay for Node.js: what a device needs to pay and be paid, offline, and settle later. Native Ed25519
+ * (`node:crypto`) is chosen automatically; keys, channels and the outbox live in files. Each concept's
+ * full surface is its own entry (`edgepay/identity`, `/channel`, `/settlement`, `/outbox`, `/sync`,
+ * `/transport`, `/codec`, `/crypto`); the ledger is `edgepay/ledger`.
  */
 
-export * from '../../src/codec/index.js';
-export * from '../../src/crypto/index.js';
-export { nodeEd25519 } from '../../src/crypto/node.js';
-export * from '../../src/errors.js';
-export * from '../../src/settlement/index.js';
-export * from '../../src/sync/index.js';
-export * from '../../src/transport/index.js';
-export * from './channel.js';
-export * from './identity.js';
-export * from './outbox.js';
+export { FileChannelStore } from '../../src/channel/store-file.js';
+export { FileKeyStore } from '../../src/identity/keystore-file.js';
+export { FileOutbox } from '../../src/outbox/outbox-file.js';
+export * from '../common.js';

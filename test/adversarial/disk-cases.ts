@@ -14,8 +14,6 @@ import { Payee } from '../../src/channel/payee.js';
 import { Payer } from '../../src/channel/payer.js';
 import type { ChannelRecord } from '../../src/channel/store.js';
 import { FileChannelStore } from '../../src/channel/store-file.js';
-import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
-import { verifyChain } from '../../src/identity/chain.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { recordId } from '../../src/outbox/outbox.js';
 import { FileOutbox } from '../../src/outbox/outbox-file.js';

@@ -9,8 +9,6 @@ import { decodeFrame } from '../../src/channel/messages.js';
 import { Payee } from '../../src/channel/payee.js';
 import { Payer } from '../../src/channel/payer.js';
 import { type ChannelRecord, MemoryChannelStore } from '../../src/channel/store.js';
-import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
-import { verifyChain } from '../../src/identity/chain.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { deliver, pair } from '../channel/world.js';
 

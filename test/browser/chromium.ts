@@ -12,7 +12,7 @@ import { afterAll, beforeAll } from 'vitest';
 declare global {
   interface Window {
     /** The browser bundle, as `openEdgepayPage` loads it. */
-    edgepay: typeof import('../../targets/browser/index.js');
+    edgepay: typeof import('./page.js');
   }
 }
 
@@ -60,7 +60,7 @@ export interface EdgepayPage {
 
 export async function openEdgepayPage(): Promise<EdgepayPage> {
   const { browserBundle } = await import('../../bench/browser-bundle.js');
-  const { code, externals } = await browserBundle('targets/browser/index.ts', false);
+  const { code, externals } = await browserBundle('test/browser/page.ts', false);
   if (externals.length) throw new Error(`browser bundle imports ${externals.join(', ')}`);
   const server = await serve({
     '/': [

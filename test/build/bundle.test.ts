@@ -1,20 +1,31 @@
 /**
  * The package builds as promised: no Node builtin in any browser bundle, and the Node ESM and CJS
- * builds load and work (built here with the real rollup config, into a scratch folder).
+ * builds load and work. Built here with the real rollup config into a scratch project's
+ * `node_modules/edgepay`, where an example runs against it as a user's code would: through the exports map.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { type OutputOptions, type RollupOptions, rollup } from 'rollup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserBundle } from '../../bench/browser-bundle.js';
-import config, { concepts } from '../../rollup.config.mjs';
+import config from '../../rollup.config.mjs';
+import { concepts } from '../../scripts/entries.mjs';
 
-const out = `.tmp/build-test-${process.pid}`;
+const project = `.tmp/build-test-${process.pid}`;
+/** The package as installed in a user's project: its package.json and the built dist. */
+const pkg = `${project}/node_modules/edgepay`;
+const out = `${pkg}/dist`;
 
 describe('build', () => {
   beforeAll(async () => {
     mkdirSync(out, { recursive: true });
+    copyFileSync('package.json', `${pkg}/package.json`);
+    // A project of its own (not inside this package's scope, where `edgepay` would resolve to itself).
+    writeFileSync(`${project}/package.json`, JSON.stringify({ name: 'edgepay-user', private: true, type: 'module' }));
+    // The package's own dependencies, as npm would install them beside it.
+    for (const d of readdirSync('node_modules'))
+      if (!d.startsWith('.')) symlinkSync(resolve('node_modules', d), `${project}/node_modules/${d}`);
     for (const options of config as RollupOptions[]) {
       const build = await rollup({ ...options, onwarn: () => {} });
       const outputs = (Array.isArray(options.output) ? options.output : [options.output]) as OutputOptions[];
@@ -22,7 +33,7 @@ describe('build', () => {
       await build.close();
     }
   }, 120_000);
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
 
   it.each(Object.values(concepts.browser).filter((e) => !e.includes('/cli/')))(
     'browser bundle of %s imports no Node builtin',
@@ -32,9 +43,9 @@ describe('build', () => {
     },
   );
 
-  it('the check can fail: the Node target does pull node:crypto', async () => {
+  it('the check can fail: the Node target does pull Node builtins', async () => {
     const { externals } = await browserBundle('targets/node/index.ts', false);
-    expect(externals).toContain('node:crypto');
+    expect(externals.filter((e) => e.startsWith('node:')).length).toBeGreaterThan(0);
   });
 
   it('the Node ESM and CJS builds load, pick node:crypto, and sign + verify a COSE_Sign1', () => {
@@ -43,17 +54,39 @@ describe('build', () => {
       (async () => {
         const ed = await e.getEd25519();
         const s = await e.createSigner();
-        const msg = e.decodeSign1(await e.signSign1(e.encode({ amount: 5n }), s));
-        const payload = await e.verifySign1(msg, s.publicKey);
-        console.log(ed.name, JSON.stringify([...e.decode(payload)].map(([k, v]) => [k, String(v)])));
+        const msg = c.decodeSign1(await c.signSign1(c.encode({ amount: 5n }), s));
+        const payload = await c.verifySign1(msg, s.publicKey);
+        console.log(ed.name, JSON.stringify([...c.decode(payload)].map(([k, v]) => [k, String(v)])));
       })().catch((err) => { console.error(err); process.exit(1); });`;
-    const esm = execFileSync(process.execPath, ['--input-type=module', '-e', script(`import * as e from './${out}/node/index.js';`)], {
+    const esm = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', script("import * as e from 'edgepay'; import * as c from 'edgepay/codec';")],
+      {
+        encoding: 'utf8',
+        cwd: project,
+      },
+    );
+    const cjs = execFileSync(process.execPath, ['-e', script("const e = require('edgepay'); const c = require('edgepay/codec');")], {
       encoding: 'utf8',
+      cwd: project,
     });
-    const cjs = execFileSync(process.execPath, ['-e', script(`const e = require('./${out}/node/index.cjs');`)], { encoding: 'utf8' });
     expect(esm.trim()).toBe('node [["amount","5"]]');
     expect(cjs.trim()).toBe('node [["amount","5"]]');
   });
+
+  it('an example runs against the built package (edgepay, edgepay/ledger through the exports map)', () => {
+    for (const f of ['main.ts', 'board.ts']) copyFileSync(`examples/node-board/${f}`, `${project}/${f}`);
+    const tsx = resolve('node_modules/tsx/dist/esm/index.mjs');
+    const log = execFileSync(process.execPath, ['--import', tsx, 'main.ts'], { cwd: project, encoding: 'utf8' });
+    expect(log).toMatch(/^synced: 1 acknowledged, 0 rejected; outbox now 0$/m);
+    // It really ran the build: `edgepay` and `edgepay/ledger` resolve into the installed dist.
+    const where = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', "console.log(import.meta.resolve('edgepay'), import.meta.resolve('edgepay/ledger'))"],
+      { cwd: project, encoding: 'utf8' },
+    );
+    expect(where.trim()).toBe(`file://${resolve(out)}/node/index.js file://${resolve(out)}/node/ledger.js`);
+  }, 60_000);
 
   it('device entry points never load the ledger database drivers (pg, PGlite); edgepay/ledger does', () => {
     const files = readdirSync(`${out}/node`, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));

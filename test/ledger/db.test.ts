@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arrayLiteral } from '../../src/ledger/db.js';
-import { BATCH_MEMBERS, EXPIRED_HELD, KNOWN_CHAINS, READ_STATE, STORED_RECEIPTS } from '../../src/ledger/ledger.js';
 import { migrate } from '../../src/ledger/schema.js';
+import { BATCH_MEMBERS, EXPIRED_HELD, KNOWN_CHAINS, READ_STATE, STORED_RECEIPTS } from '../../src/ledger/sql.js';
 import { type ClosableDb, havePostgres, pgliteDb, postgresDb } from './dbs.js';
 
 describe.skipIf(!havePostgres)('array parameters on PostgreSQL', () => {

@@ -1,0 +1,236 @@
+/**
+ * @module ledger/treasury
+ * Money that moves by an operator's or a party's call rather than by a settlement record: deposits, credit
+ * lines, payouts to conventional rails (pain.001), reservations and their release. Each is a balanced
+ * posting (or several) under the apply lock, idempotent by its reference.
+ */
+import { toHex } from '../bytes.js';
+import { signReservation } from '../channel/reservation.js';
+import type { Signer } from '../crypto/ed25519.js';
+import { sha256 } from '../crypto/hash.js';
+import { LedgerError } from '../errors.js';
+import type { Db, Sql } from './db.js';
+import { accountKey, columns, EXPIRED_HELD, EXTERNAL, exclusive } from './sql.js';
+import { type Payout, payoutPain001, readStatement, type Statement } from './statement.js';
+
+export class Treasury {
+  constructor(private readonly o: { db: Db; signer: Signer; id: string; now: () => number }) {}
+
+  private now(): number {
+    return this.o.now();
+  }
+
+  /**
+   * Credits `party` from outside (a deposit): a balanced posting from the external account. With `ref`
+   * (a bank reference, an admin call's nonce) the same deposit made again is applied once.
+   * @returns false when `ref` was applied before.
+   */
+  async fund(party: string, asset: string, amount: bigint, ref?: string): Promise<boolean> {
+    if (amount <= 0n) throw new LedgerError('LEDGER_AMOUNT', 'a deposit is positive', 'amount');
+    const id = ref === undefined ? `fund:${party}:${this.now()}:${amount}` : `fund:${ref}`;
+    return this.o.db.transaction(async (tx) => {
+      await exclusive(this.o.db, tx);
+      if (ref !== undefined) {
+        const fresh = await tx.query('insert into admin_calls (nonce, op) values ($1, $2) on conflict do nothing returning nonce', [
+          id,
+          'fund',
+        ]);
+        if (fresh.length === 0) return false;
+      }
+      await this.post(tx, id, undefined, EXTERNAL, party, asset, amount);
+      return true;
+    });
+  }
+
+  /**
+   * Deposits in bulk (opening balances): like {@link fund} for each, in one transaction, each applied once
+   * by its `ref`. @returns how many were new.
+   */
+  async fundMany(deposits: readonly { party: string; asset: string; amount: bigint; ref: string }[]): Promise<number> {
+    for (const d of deposits) if (d.amount <= 0n) throw new LedgerError('LEDGER_AMOUNT', 'a deposit is positive', 'amount');
+    return this.o.db.transaction(async (tx) => {
+      await exclusive(this.o.db, tx);
+      const fresh = new Set(
+        (
+          await tx.query<{ nonce: string }>(
+            `insert into admin_calls (nonce, op) select n, 'fund' from unnest($1::text[]) as n on conflict do nothing returning nonce`,
+            [deposits.map((d) => `fund:${d.ref}`)],
+          )
+        ).map((r) => r.nonce),
+      );
+      // A ref given twice in one call is one deposit too: the first one counts.
+      const todo = deposits.filter((d) => fresh.delete(`fund:${d.ref}`));
+      if (todo.length === 0) return 0;
+      await tx.query(
+        `insert into postings (record_id, debit, credit, asset, amount)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[])`,
+        columns(
+          todo.map((d) => [`fund:${d.ref}`, EXTERNAL, d.party, d.asset, d.amount.toString()]),
+          5,
+        ),
+      );
+      const deltas = new Map<string, bigint>();
+      for (const d of todo)
+        for (const [party, delta] of [
+          [d.party, d.amount],
+          [EXTERNAL, -d.amount],
+        ] as const)
+          deltas.set(accountKey(party, d.asset), (deltas.get(accountKey(party, d.asset)) ?? 0n) + delta);
+      await tx.query(
+        `insert into accounts (party, asset, balance) select * from unnest($1::text[], $2::text[], $3::numeric[])
+         on conflict (party, asset) do update set balance = accounts.balance + excluded.balance`,
+        columns(
+          [...deltas].map(([k, d]) => [...k.split('\u0000'), d.toString()]),
+          3,
+        ),
+      );
+      return todo.length;
+    });
+  }
+
+  async setCreditLine(party: string, asset: string, amount: bigint): Promise<void> {
+    await this.o.db.query(
+      `insert into accounts (party, asset, credit_line) values ($1, $2, $3)
+       on conflict (party, asset) do update set credit_line = excluded.credit_line`,
+      [party, asset, amount.toString()],
+    );
+  }
+
+  async balance(party: string, asset: string): Promise<bigint> {
+    const [r] = await this.o.db.query<{ b: string }>('select balance::text as b from accounts where party = $1 and asset = $2', [
+      party,
+      asset,
+    ]);
+    return BigInt(r?.b ?? '0');
+  }
+
+  /** A party's postings in `asset` over [from, to) (seconds), with opening and closing balances. */
+  statement(party: string, asset: string, from: number, to: number): Promise<Statement> {
+    return readStatement(this.o.db, party, asset, from, to);
+  }
+
+  /**
+   * Pays every party's positive balance in `asset` out to its payment reference: each payout is a posting
+   * to the external account, and the batch is a pain.001 document for the debtor's bank. Idempotent by
+   * `ref` (at most 35 characters): asked again, it returns the same document and moves nothing.
+   * @returns the pain.001.001.03 XML, or undefined when there is nothing to pay.
+   */
+  async payout(ref: string, asset: string, debtor: { name: string; account: string }, executionDate?: string): Promise<string | undefined> {
+    await this.releaseExpired();
+    return this.o.db.transaction(async (tx) => {
+      await exclusive(this.o.db, tx);
+      const [done] = await tx.query<{ document: string }>('select document from payouts where ref = $1', [ref]);
+      if (done) return done.document;
+      const rows = await tx.query<{ party: string; account: string; b: string }>(
+        `select a.party, p.payment_ref as account, a.balance::text as b from accounts a join parties p on p.party = a.party
+          where a.asset = $1 and a.balance > 0 and a.party <> $2 and p.payment_ref is not null order by a.party for update of a`,
+        [asset, EXTERNAL],
+      );
+      if (rows.length === 0) return undefined;
+      const payouts: Payout[] = rows.map((r) => ({ party: r.party, account: r.account, amount: BigInt(r.b) }));
+      const now = new Date(this.now() * 1000);
+      const document = payoutPain001({
+        msgId: ref,
+        createdAt: now,
+        executionDate: executionDate ?? now.toISOString().slice(0, 10),
+        asset,
+        debtor,
+        payouts,
+      });
+      for (const p of payouts) await this.post(tx, `payout:${ref}`, undefined, p.party, EXTERNAL, asset, p.amount);
+      await tx.query('insert into payouts (ref, asset, document) values ($1, $2, $3)', [ref, asset, document]);
+      return document;
+    });
+  }
+
+  /**
+   * Locks `amount` of `party`'s funds for one payer device's channels and signs a reservation ticket a
+   * payee verifies offline: the funds move to a hold account, channels carrying the ticket are paid from
+   * it first, and what is left returns to the party at expiry ({@link releaseExpired}). Idempotent by `ref`.
+   * @throws LedgerError LEDGER_FUNDS when the party's balance and credit line do not cover it.
+   */
+  async reserve(o: {
+    ref: string;
+    party: string;
+    payerKid: Uint8Array;
+    payeeKid?: Uint8Array | undefined;
+    asset: string;
+    amount: bigint;
+    expiresAt: number;
+  }): Promise<Uint8Array> {
+    if (o.amount <= 0n) throw new LedgerError('LEDGER_AMOUNT', 'a reservation is positive', 'amount');
+    if (o.expiresAt <= this.now()) throw new LedgerError('LEDGER_AMOUNT', 'a reservation expires in the future', 'expiresAt');
+    const id = sha256(new TextEncoder().encode(`reserve:${o.ref}`)).slice(0, 16);
+    const hex = toHex(id);
+    return this.o.db.transaction(async (tx) => {
+      await exclusive(this.o.db, tx);
+      const [done] = await tx.query<{ ticket: Uint8Array }>('select ticket from reservations where id = $1', [hex]);
+      if (done) return new Uint8Array(done.ticket);
+      const [a] = await tx.query<{ b: string; c: string }>(
+        'select balance::text as b, credit_line::text as c from accounts where party = $1 and asset = $2',
+        [o.party, o.asset],
+      );
+      if (BigInt(a?.b ?? '0') - o.amount < -BigInt(a?.c ?? '0'))
+        throw new LedgerError('LEDGER_FUNDS', `${o.party} cannot cover a reservation of ${o.amount}`, 'amount');
+      const ticket = await signReservation(this.o.signer, {
+        ledger: this.o.id,
+        id,
+        payerKid: o.payerKid,
+        payeeKid: o.payeeKid,
+        asset: o.asset,
+        amount: o.amount,
+        expiresAt: o.expiresAt,
+      });
+      await this.post(tx, `reserve:${hex}`, undefined, o.party, `reserve:${hex}`, o.asset, o.amount);
+      await tx.query(
+        'insert into reservations (id, party, payer_kid, asset, amount, expires_at, ticket) values ($1, $2, $3, $4, $5, $6, $7)',
+        [hex, o.party, toHex(o.payerKid), o.asset, o.amount.toString(), o.expiresAt, ticket],
+      );
+      return ticket;
+    });
+  }
+
+  /** Returns what is left of expired reservations to their parties. @returns how many were released. */
+  async releaseExpired(): Promise<number> {
+    return this.o.db.transaction(async (tx) => {
+      await exclusive(this.o.db, tx);
+      const rows = await tx.query<{ id: string; party: string; asset: string; b: string }>(EXPIRED_HELD, [this.now()]);
+      for (const r of rows) {
+        const left = BigInt(r.b);
+        if (left > 0n) await this.post(tx, `release:${r.id}`, undefined, `reserve:${r.id}`, r.party, r.asset, left);
+        await tx.query('update reservations set released = true where id = $1', [r.id]);
+      }
+      return rows.length;
+    });
+  }
+
+  /** One balanced posting: `amount` from `debit` to `credit`. */
+  private async post(
+    tx: Sql,
+    recordId: string,
+    channelId: string | undefined,
+    debit: string,
+    credit: string,
+    asset: string,
+    amount: bigint,
+  ): Promise<void> {
+    await tx.query('insert into postings (record_id, channel_id, debit, credit, asset, amount) values ($1, $2, $3, $4, $5, $6)', [
+      recordId,
+      channelId ?? null,
+      debit,
+      credit,
+      asset,
+      amount.toString(),
+    ]);
+    for (const [party, delta] of [
+      [debit, -amount],
+      [credit, amount],
+    ] as const) {
+      await tx.query(
+        `insert into accounts (party, asset, balance) values ($1, $2, $3)
+         on conflict (party, asset) do update set balance = accounts.balance + excluded.balance`,
+        [party, asset, delta.toString()],
+      );
+    }
+  }
+}
