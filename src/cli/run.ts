@@ -6,12 +6,11 @@
 import { parseArgs } from 'node:util';
 import { EdgepayError } from '../errors.js';
 import { demo } from './demo.js';
-import { commands as identityCommands } from './identity.js';
+import { type Command, commands as identityCommands } from './identity.js';
 import { ledgerCommands } from './ledger.js';
 import { outboxCommands } from './outbox.js';
-import { simulateCommands } from './simulate.js';
 
-const commands = { ...identityCommands, ...ledgerCommands, ...outboxCommands, ...simulateCommands };
+const builtIn: Record<string, Command> = { ...identityCommands, ...ledgerCommands, ...outboxCommands };
 
 const HELP = `usage: edgepay <command> [options]     (edgepay <command> --help for its options)
 
@@ -34,21 +33,20 @@ ledger:
 devices:
   outbox <dir>      what a device's outbox holds: records waiting, dead letters, receipts, damage
 
-the main job:
-  simulate          the whole system in one process (npm start): broker, ledger, parties, devices paying
-                    over MQTT through a ledger outage; ends with a reconciliation
-
 other:
   demo              sign, verify and tamper with a credential-shaped COSE object
   help              this text
 
 Key files are encrypted with EDGEPAY_PASSPHRASE (or --passphrase-file).`;
 
+/** Runs `argv` as an `edgepay` command; `more` adds commands (the simulator's `simulate`, which ships outside the package). */
 export async function run(
   argv: readonly string[],
   out: (l: string) => void = console.log,
   err: (l: string) => void = console.error,
+  more: Record<string, Command> = {},
 ): Promise<number> {
+  const commands = { ...builtIn, ...more };
   const two = `${argv[0] ?? ''} ${argv[1] ?? ''}`;
   const name = commands[two] ? two : (argv[0] ?? '');
   const rest = argv.slice(name.split(' ').length);

@@ -20,15 +20,21 @@
  * ticks are idempotent, so a redelivered frame changes nothing.
  */
 import type { Writable } from 'node:stream';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-
-// The default import is the one form both MQTT.js builds provide (its browser ESM has no named exports).
-const { connectAsync } = mqtt;
+import type { IClientOptions, MqttClient } from 'mqtt';
 
 import { toHex } from '../bytes.js';
 import { TransportError } from '../errors.js';
 import { MAX_REVOCATION_BYTES } from '../identity/revocation.js';
 import { type FrameHandler, MAX_TRANSPORT_FRAME, type Transport } from './transport.js';
+
+/**
+ * MQTT.js, loaded when the first MQTT connection is made: a device that never uses MQTT never loads it.
+ * The default import is the one form both MQTT.js builds provide (its browser ESM has no named exports).
+ */
+async function connectAsync(url: string, options: IClientOptions): Promise<MqttClient> {
+  const { default: mqtt } = await import('mqtt');
+  return mqtt.connectAsync(url, options);
+}
 
 export interface MqttTransportOptions {
   /** Broker URL, e.g. `mqtt://127.0.0.1:1883`. */

@@ -1,5 +1,5 @@
 /**
- * The main job as users run it (`edgepay simulate`, what `npm start` runs), as its own process: on the
+ * The main job as users run it (`npm start`: sim/main.ts), as its own process: on the
  * embedded defaults, and against Mosquitto and PostgreSQL on this machine. It must reconcile and say so.
  */
 import { spawn } from 'node:child_process';
@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { service } from '../services.js';
 
 function simulate(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'simulate', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sim/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -17,7 +17,7 @@ function simulate(...args: string[]): Promise<{ code: number | null; stdout: str
 
 const haveServices = (await service('PostgreSQL', 5432)) && (await service('Mosquitto', 1883));
 
-describe('edgepay simulate', () => {
+describe('the simulator (npm start)', () => {
   it('embedded broker and ledger: pays through an outage, drains, reconciles, exits 0', async () => {
     const r = await simulate('--devices', '12', '--duration', '8', '--outage', '3', '--seed', '7', '--json');
     expect(r.code, r.stderr).toBe(0);

@@ -1,6 +1,6 @@
 /**
- * @module cli/simulate
- * `edgepay simulate` (and `npm start`): the whole system in one process. An MQTT broker (embedded aedes,
+ * @module sim/simulate
+ * The main job (`npm start`): the whole system in one process. An MQTT broker (embedded aedes,
  * or `--broker`), the ledger (embedded PGlite, or `--db postgres://...`) serving HTTP, an issuer, four
  * responsible parties and their devices: drones paying charging pads, vehicles paying toll gates, over
  * MQTT. Devices checkpoint settlement records into file outboxes that sync to the ledger; halfway the
@@ -11,28 +11,28 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toHex } from '../bytes.js';
-import { Payee } from '../channel/payee.js';
-import { Payer } from '../channel/payer.js';
-import { PayerSession, servePayee } from '../channel/session.js';
-import { MemoryChannelStore } from '../channel/store.js';
-import { sha256 } from '../crypto/hash.js';
-import { getEd25519 } from '../crypto/index.js';
-import { workerVerifier } from '../crypto/workers.js';
-import { TrustStore } from '../identity/trust-store.js';
-import { type Db, openPglite, openPostgres } from '../ledger/db.js';
-import { type HttpLedger, serveHttp } from '../ledger/http.js';
-import { Ledger } from '../ledger/ledger.js';
-import { LedgerService } from '../ledger/service.js';
-import { MemoryOutbox } from '../outbox/outbox.js';
-import { FileOutbox } from '../outbox/outbox-file.js';
-import { settlements } from '../settlement/queue.js';
-import { HttpLedgerClient } from '../sync/client.js';
-import { Sync } from '../sync/sync.js';
-import { MqttTransport } from '../transport/mqtt.js';
+import { toHex } from '../src/bytes.js';
+import { Payee } from '../src/channel/payee.js';
+import { Payer } from '../src/channel/payer.js';
+import { PayerSession, servePayee } from '../src/channel/session.js';
+import { MemoryChannelStore } from '../src/channel/store.js';
+import { type Command, int } from '../src/cli/identity.js';
+import { CliError } from '../src/cli/io.js';
+import { sha256 } from '../src/crypto/hash.js';
+import { getEd25519 } from '../src/crypto/index.js';
+import { workerVerifier } from '../src/crypto/workers.js';
+import { TrustStore } from '../src/identity/trust-store.js';
+import { type Db, openPglite, openPostgres } from '../src/ledger/db.js';
+import { type HttpLedger, serveHttp } from '../src/ledger/http.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { LedgerService } from '../src/ledger/service.js';
+import { MemoryOutbox } from '../src/outbox/outbox.js';
+import { FileOutbox } from '../src/outbox/outbox-file.js';
+import { settlements } from '../src/settlement/queue.js';
+import { HttpLedgerClient } from '../src/sync/client.js';
+import { Sync } from '../src/sync/sync.js';
+import { MqttTransport } from '../src/transport/mqtt.js';
 import { buildFleet, type DevicePair, PARTIES, type SimDevice } from './fleet.js';
-import { type Command, int } from './identity.js';
-import { CliError } from './io.js';
 
 export interface SimulateOptions {
   /** Devices in all (a quarter of each kind: drones, pads, vehicles, toll gates). */
@@ -366,7 +366,7 @@ export function printReport(r: Report, out: (l: string) => void): void {
 export const simulateCommands: Record<string, Command> = {
   simulate: {
     usage:
-      'edgepay simulate [--devices 300] [--duration 30] [--outage 10] [--db postgres://...] [--broker mqtt://...] [--seed 1] [--json]\n' +
+      'npm start -- [--devices 300] [--duration 30] [--outage 10] [--db postgres://...] [--broker mqtt://...] [--seed 1] [--json]\n' +
       '  The whole system in one process: broker, ledger, issuer, four parties and their devices paying over MQTT;\n' +
       '  the ledger goes away for --outage seconds halfway. Ends with a reconciliation; exit 0 only when it holds.',
     options: {

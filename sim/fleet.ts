@@ -1,18 +1,18 @@
 /**
- * @module cli/fleet
+ * @module sim/fleet
  * A whole network for the simulation, from a seed: an issuer, responsible parties (each certified with
  * limits and a payment reference), and their devices (each enrolled by its party), as payer/payee pairs
  * ready to talk over a transport. The same seed gives the same keys.
  */
 
-import { toHex } from '../bytes.js';
-import type { Signer } from '../crypto/ed25519.js';
-import { sha256 } from '../crypto/hash.js';
-import { getEd25519 } from '../crypto/index.js';
-import type { Limits } from '../identity/claims.js';
-import { encodeChain, issueCredential } from '../identity/credential.js';
-import { type Device, openDevice } from '../identity/device.js';
-import { type TrustRoot, TrustStore } from '../identity/trust-store.js';
+import { toHex } from '../src/bytes.js';
+import type { Signer } from '../src/crypto/ed25519.js';
+import { sha256 } from '../src/crypto/hash.js';
+import { getEd25519 } from '../src/crypto/index.js';
+import type { Limits } from '../src/identity/claims.js';
+import { encodeChain, issueCredential } from '../src/identity/credential.js';
+import { type Device, openDevice } from '../src/identity/device.js';
+import { type TrustRoot, TrustStore } from '../src/identity/trust-store.js';
 
 const DAY = 86_400;
 
