@@ -7,6 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import nodeResolve from '@rollup/plugin-node-resolve';
 import esbuild from 'rollup-plugin-esbuild';
 import { concepts } from './scripts/entries.mjs';
@@ -16,7 +17,27 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 const deps = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies ?? {})];
 const external = (id) => builtinModules.includes(id) || id.startsWith('node:') || deps.some((d) => id === d || id.startsWith(`${d}/`));
 
+/**
+ * The verifier pool's worker is a file of its own in the Node build, found from its caller by URL in ESM
+ * and CJS alike (crypto/workers.ts names its source; this points that URL at the built file).
+ */
+const verifierWorker = {
+  name: 'edgepay-verifier-worker',
+  transform(code, id) {
+    if (!id.endsWith('/src/crypto/workers.ts')) return null;
+    const source = "new URL('./verify-worker.ts', import.meta.url)";
+    if (!code.includes(source)) this.error(`${source} not found in ${id}`);
+    const ref = this.emitFile({
+      type: 'chunk',
+      id: fileURLToPath(new URL('./src/crypto/verify-worker.ts', import.meta.url)),
+      name: 'verify-worker',
+    });
+    return { code: code.replace(source, `new URL(import.meta.ROLLUP_FILE_URL_${ref})`), map: null };
+  },
+};
+
 const plugins = (conditions) => [
+  verifierWorker,
   nodeResolve({ exportConditions: conditions, extensions: ['.ts', '.js'], preferBuiltins: true }),
   esbuild({ target: 'es2022', tsconfig: 'tsconfig.json' }),
 ];

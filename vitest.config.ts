@@ -8,6 +8,8 @@ export default defineConfig({
   // resolves to the source file its dist entry is built from (test/build checks the built dist itself).
   resolve: { alias: aliases('node') },
   test: {
+    // Each file must close what it opens (servers, sockets, processes, threads).
+    setupFiles: ['test/leaks.ts'],
     include: ['test/**/*.test.ts'],
     exclude: ['test/**/*.slow.test.ts', 'node_modules/**'],
     testTimeout: 30_000,

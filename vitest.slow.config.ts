@@ -5,6 +5,8 @@ export default defineConfig({
   // As in vitest.config.ts: `edgepay/...` resolves through the exports map to each entry's source.
   resolve: { alias: aliases('node') },
   test: {
+    // Each file must close what it opens (servers, sockets, processes, threads).
+    setupFiles: ['test/leaks.ts'],
     include: ['test/**/*.slow.test.ts'],
     testTimeout: 900_000,
     hookTimeout: 120_000,

@@ -45,7 +45,7 @@ export function entries(platform) {
   const out = {};
   for (const [key, target] of Object.entries(pkg.exports)) {
     if (typeof target === 'string') continue; // ./package.json
-    const built = platform === 'node' ? target.node?.import : target.browser?.default;
+    const built = platform === 'node' ? target.node?.import?.default : target.browser?.default;
     if (!built) continue; // not on this platform (the ledger in browsers)
     const name = /^\.\/dist\/[a-z]+\/([a-z]+)\.js$/.exec(built)?.[1];
     const source = name && concepts[platform][name];

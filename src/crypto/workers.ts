@@ -1,14 +1,16 @@
 /**
  * @module crypto/workers
  * Ed25519 verification spread over worker threads, so a ledger checks signatures on every core. Node only
- * (`worker_threads`): imported by the ledger, never by device code. The worker is plain JavaScript given
- * as source, so it runs the same from TypeScript sources, the ESM build and the CJS build.
+ * (`worker_threads`): imported by the ledger, never by device code. Each thread runs `verify-worker.ts`;
+ * the build places it beside its caller (rollup.config.mjs), and from the sources it runs through tsx.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { equalBytes } from '@noble/curves/utils.js';
+import { CryptoError } from '../errors.js';
 import { sha256 } from './hash.js';
 import { nodeEd25519 } from './node.js';
+import type { Answer, HashRequest, VerifyRequest } from './verify-worker.js';
 
 export interface VerifyItem {
   publicKey: Uint8Array;
@@ -48,54 +50,6 @@ async function hashOne(item: HashItem): Promise<boolean> {
 
 // A batch travels as one transferred buffer (keys, then signatures, then messages, then the messages'
 // end offsets), not as thousands of small arrays to clone one by one on both sides.
-const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createHash, createPublicKey, verify } = require('node:crypto');
-// On Linux a thread's niceness is its own: this lowers this thread only (a thread may always lower it).
-if (workerData.nice > 0 && process.platform === 'linux') try { require('node:os').setPriority(workerData.nice); } catch {}
-const keys = new Map();
-function key(buf, at) {
-  const k = Buffer.from(buf, at, 32).toString('latin1');
-  let o = keys.get(k);
-  if (o === undefined) {
-    // JWK, not DER: OpenSSL 3's DER decoder costs about 10x more (a fresh key per payer is the common case).
-    try { o = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(buf, at, 32).toString('base64url') }, format: 'jwk' }); } catch { o = null; }
-    if (keys.size >= 100000) keys.clear();
-    keys.set(k, o);
-  }
-  return o;
-}
-// A hash batch: per item the known word (32), the word (32) and the steps (u32, big-endian).
-function hashes(buf, n) {
-  const out = new Uint8Array(n);
-  const view = new DataView(buf);
-  for (let i = 0; i < n; i++) {
-    const at = 68 * i;
-    let w = Buffer.from(buf, at + 32, 32);
-    for (let s = view.getUint32(at + 64); s > 0; s--) w = createHash('sha256').update(w).digest();
-    out[i] = w.equals(Buffer.from(buf, at, 32)) ? 1 : 0;
-  }
-  return out;
-}
-parentPort.on('message', ({ id, kind, buf, n, msgAt, endsAt }) => {
-  if (kind === 'hash') {
-    const out = hashes(buf, n);
-    return parentPort.postMessage({ id, out }, [out.buffer]);
-  }
-  const out = new Uint8Array(n);
-  const ends = new Uint32Array(buf, endsAt, n);
-  const valid = new Uint8Array(buf, endsAt + 4 * n, n);
-  let start = msgAt;
-  for (let i = 0; i < n; i++) {
-    const end = ends[i];
-    const k = valid[i] === 1 ? key(buf, 32 * i) : null;
-    try { out[i] = k !== null && verify(null, new Uint8Array(buf, start, end - start), k, new Uint8Array(buf, 32 * n + 64 * i, 64)) ? 1 : 0; } catch { out[i] = 0; }
-    start = end;
-  }
-  parentPort.postMessage({ id, out }, [out.buffer]);
-});
-`;
-
 /** One batch in one buffer, as the worker reads it; an item with a wrong-sized key or signature is marked invalid. */
 function pack(items: readonly VerifyItem[]): { buf: ArrayBuffer; n: number; msgAt: number; endsAt: number } {
   const n = items.length;
@@ -152,51 +106,101 @@ function packHashes(items: readonly HashItem[]): ArrayBuffer {
 /** Chains at most this long are hashed on the caller's thread: a round trip to a worker costs about as much. */
 const INLINE_HASH_STEPS = 64;
 
+/** The worker's module. The build rewrites this URL to the built worker beside the caller (rollup.config.mjs). */
+const WORKER_URL = new URL('./verify-worker.ts', import.meta.url);
+
+/** Starts one verifier thread: the built worker, or from the sources its TypeScript through tsx's loader. */
+function startWorker(nice: number): Worker {
+  const url = WORKER_URL.href;
+  // The parent's flags, less one a worker given a file refuses (a parent run as `node --input-type=module -e`).
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  if (!url.endsWith('.ts')) return new Worker(WORKER_URL, { workerData: { nice }, execArgv });
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url)}); })`;
+  return new Worker(boot, { eval: true, workerData: { nice }, execArgv });
+}
+
+/** A thread dead this many times in a row without answering anything stays down (it cannot start). */
+const MAX_RESTARTS = 3;
+
+/** One thread of the pool: its worker, the batches it holds, and how often it died without answering. */
+interface Slot {
+  worker: Worker | undefined;
+  pending: Map<number, { resolve: (out: Uint8Array) => void; reject: (e: unknown) => void }>;
+  deaths: number;
+}
+
 /**
  * A pool of `threads` workers (default: one per core). A batch is split evenly across them; batches
- * under `minBatch` items are verified inline, where a thread round trip would cost more.
+ * under `minBatch` items are verified inline, where a thread round trip would cost more. Each thread keeps
+ * its own batches: a thread that dies fails only those (the caller retries; nothing is half-verified) and
+ * is replaced; one that keeps dying before it answers stays down, and with every thread down, batches fail
+ * with CRYPTO_WORKERS instead of waiting.
  *
  * On Linux the workers run `nice` steps (default 10) below the calling thread. A ledger applies batches
  * one at a time (a serial chain between its main thread and the database), while the workers verify the
- * batches behind it: at equal priority the workers slowed that chain down and batches queued behind it
- * with cores idle (7-12% of the machine, 2 cores); below it, the workers take what the chain leaves
- * (idle 4-5%, about 9% more records a second). 0 keeps them at the caller's priority.
+ * batches behind it: below the chain's priority the workers take what it leaves instead of slowing it
+ * down. 0 keeps them at the caller's priority.
  */
-export function workerVerifier(o: { threads?: number; minBatch?: number; nice?: number } = {}): BatchVerifier {
+export function workerVerifier(
+  o: {
+    threads?: number;
+    minBatch?: number;
+    nice?: number /** Called with each thread started (monitoring, tests). */;
+    onWorker?: (w: Worker) => void;
+  } = {},
+): BatchVerifier {
   const n = Math.max(1, o.threads ?? availableParallelism());
   const minBatch = o.minBatch ?? 16;
   const nice = o.nice ?? 10;
-  const workers: Worker[] = [];
-  const pending = new Map<number, { resolve: (out: Uint8Array) => void; reject: (e: unknown) => void }>();
+  let closed = false;
   let next = 0;
-  for (let i = 0; i < n; i++) {
-    const w = new Worker(WORKER, { eval: true, workerData: { nice } });
+  const slots: Slot[] = Array.from({ length: n }, () => ({ worker: undefined, pending: new Map(), deaths: 0 }));
+  const start = (slot: Slot) => {
+    const w = startWorker(nice);
+    slot.worker = w;
     w.unref();
-    w.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
-      pending.get(id)?.resolve(out);
-      pending.delete(id);
+    o.onWorker?.(w);
+    w.on('message', (a: Answer) => {
+      const p = slot.pending.get(a.id);
+      slot.pending.delete(a.id);
+      slot.deaths = 0;
+      if ('out' in a) p?.resolve(a.out);
+      else p?.reject(new CryptoError('CRYPTO_WORKERS', `a verifier thread failed a batch: ${a.error}`, 'verifier'));
     });
-    // A worker that dies fails every batch in flight (the caller retries; nothing is half-verified).
-    w.on('error', (e) => {
-      for (const p of pending.values()) p.reject(e);
-      pending.clear();
-    });
-    workers.push(w);
-  }
-  const post = (w: Worker, message: { buf: ArrayBuffer; [k: string]: unknown }) =>
+    const died = (why: unknown) => {
+      if (slot.worker !== w) return; // already handled (an error is followed by an exit)
+      slot.worker = undefined;
+      const e = new CryptoError('CRYPTO_WORKERS', `a verifier thread stopped: ${String(why)}`, 'verifier');
+      for (const p of slot.pending.values()) p.reject(e);
+      slot.pending.clear();
+      if (!closed && ++slot.deaths < MAX_RESTARTS) start(slot);
+    };
+    w.on('error', died);
+    w.on('exit', (code) => died(`exit code ${code}`));
+  };
+  for (const slot of slots) start(slot);
+  /** The next live thread, in turn. */
+  const pick = (): Slot => {
+    for (let k = 0; k < n; k++) {
+      const slot = slots[next++ % n] as Slot;
+      if (slot.worker) return slot;
+    }
+    throw new CryptoError('CRYPTO_WORKERS', 'no verifier thread is running', 'verifier');
+  };
+  const post = (message: Omit<VerifyRequest, 'id'> | Omit<HashRequest, 'id'>) =>
     new Promise<Uint8Array>((resolve, reject) => {
+      if (closed) return reject(new CryptoError('CRYPTO_WORKERS', 'the verifier pool is closed', 'verifier'));
+      const slot = pick();
       const id = next++;
-      pending.set(id, { resolve, reject });
-      w.postMessage({ id, ...message }, [message.buf]);
+      slot.pending.set(id, { resolve, reject });
+      (slot.worker as Worker).postMessage({ id, ...message }, [message.buf]);
     });
-  const run = (w: Worker, items: readonly VerifyItem[]) => post(w, pack(items));
-  let rr = 0;
   return {
     async verifyMany(items) {
       if (items.length < minBatch) return inlineVerifier.verifyMany(items);
       const size = Math.ceil(items.length / n);
       const parts: Promise<Uint8Array>[] = [];
-      for (let i = 0; i < items.length; i += size) parts.push(run(workers[rr++ % n] as Worker, items.slice(i, i + size)));
+      for (let i = 0; i < items.length; i += size) parts.push(post({ kind: 'verify', ...pack(items.slice(i, i + size)) }));
       const out: boolean[] = [];
       for (const part of await Promise.all(parts)) for (const b of part) out.push(b === 1);
       return out;
@@ -212,16 +216,15 @@ export function workerVerifier(o: { threads?: number; minBatch?: number; nice?: 
         else far.push(i);
       }
       // Long runs go to the workers, one item per message: they spread over the threads.
-      const done = await Promise.all(
-        far.map((i) => post(workers[rr++ % n] as Worker, { kind: 'hash', buf: packHashes([items[i] as HashItem]), n: 1 })),
-      );
+      const done = await Promise.all(far.map((i) => post({ kind: 'hash', buf: packHashes([items[i] as HashItem]), n: 1 })));
       far.forEach((i, k) => {
         out[i] = (done[k] as Uint8Array)[0] === 1;
       });
       return out;
     },
     async close() {
-      await Promise.all(workers.map((w) => w.terminate()));
+      closed = true;
+      await Promise.all(slots.map((s) => s.worker?.terminate()));
     },
   };
 }

@@ -5,6 +5,7 @@
  * on a separate listener. Loads the database drivers; device code never imports this module.
  */
 
+export { type BatchVerifier, inlineVerifier, workerVerifier } from '../crypto/workers.js';
 export { type Receipt, type ReceiptResult, type ReceiptStatus, verifyReceipt, verifyReceipts } from '../settlement/receipt.js';
 export { type Db, openPglite, openPostgres, type Sql } from './db.js';
 export { DEFAULT_HTTP_LIMITS, type HttpLedger, type HttpLimits, type HttpOptions, serveHttp, serveOperator } from './http.js';

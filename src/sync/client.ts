@@ -105,6 +105,8 @@ export class HttpLedgerClient implements LedgerClient {
 export interface FailoverOptions {
   /** How long an endpoint that failed is passed over before it is tried first again (ms, default 1000). */
   downMs?: number;
+  /** The clock, in milliseconds (default `Date.now`): injected, as everywhere, so tests control time. */
+  nowMs?: () => number;
 }
 
 /**
@@ -123,6 +125,14 @@ export class FailoverLedgerClient implements LedgerClient {
   ) {
     if (clients.length === 0) throw new SyncError('SYNC_CONFIG', 'a failover client needs at least one endpoint', 'clients');
     this.downUntil = clients.map(() => 0);
+    this.nowMs = o.nowMs ?? Date.now;
+  }
+
+  private readonly nowMs: () => number;
+
+  /** Passes endpoint `i` over for `downMs`. */
+  private down(i: number): void {
+    this.downUntil[i] = this.nowMs() + (this.o.downMs ?? 1000);
   }
 
   submit(submission: Uint8Array): Promise<Uint8Array[]> {
@@ -135,14 +145,14 @@ export class FailoverLedgerClient implements LedgerClient {
         this.downUntil[i] = 0;
         return true;
       }
-      this.downUntil[i] = Date.now() + (this.o.downMs ?? 1000);
+      this.down(i);
     }
     return false;
   }
 
   /** Endpoints up first, then those passed over (all down: still try each). */
   private order(): number[] {
-    const now = Date.now();
+    const now = this.nowMs();
     const all = this.clients.map((_, i) => i);
     return [...all.filter((i) => (this.downUntil[i] as number) <= now), ...all.filter((i) => (this.downUntil[i] as number) > now)];
   }
@@ -156,7 +166,7 @@ export class FailoverLedgerClient implements LedgerClient {
         return out;
       } catch (e) {
         if (!(e instanceof SyncFailure) || !e.retryable) throw e;
-        this.downUntil[i] = Date.now() + (this.o.downMs ?? 1000);
+        this.down(i);
         last = e;
       }
     }

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/bytes.js';
 import { encode } from '../../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
@@ -138,8 +138,9 @@ describe.runIf(haveMosquitto())('a locked-down Mosquitto (the documented ACL and
       } finally {
         await padT.close();
       }
-      // The intruder saw none of it: only what anyone may read (the retained list) and the frame addressed to it.
-      await new Promise((r) => setTimeout(r, 300));
+      // The intruder saw none of it: only what anyone may read (the retained list) and the frame addressed to it,
+      // which the pad sent last: once it is in, whatever was published before it has been routed too.
+      await waitFor(() => received.includes(`edgepay/d/${drone}/from/${pad}`));
       expect(received.sort()).toEqual([`edgepay/d/${drone}/from/${pad}`, `edgepay/revocations/${kidOf(issuer.publicKey)}`]);
     } finally {
       await intruder.endAsync();
@@ -236,10 +237,7 @@ describe('the ledger on an open broker (aedes): nothing stops a client, the ledg
   }, 60_000);
 });
 
+/** Waits (vi.waitFor: polled, with a deadline) until `ok` holds. */
 async function waitFor(ok: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await vi.waitFor(() => expect(ok()).toBe(true), { timeout: ms, interval: 10 });
 }

@@ -88,6 +88,34 @@ describe('build', () => {
     expect(where.trim()).toBe(`file://${resolve(out)}/node/index.js file://${resolve(out)}/node/ledger.js`);
   }, 60_000);
 
+  it('the built ledger runs its verifier threads from the built worker file, in ESM and CJS', () => {
+    const script = (load: string) => `
+      ${load}
+      (async () => {
+        const s = await e.createSigner();
+        const message = new Uint8Array([1, 2, 3]);
+        const signature = await s.sign(message);
+        const items = Array.from({ length: 32 }, (_, i) => ({ publicKey: s.publicKey, message, signature: i === 5 ? new Uint8Array(64) : signature }));
+        const pool = l.workerVerifier({ threads: 2, nice: 0 });
+        const ok = await pool.verifyMany(items);
+        await pool.close();
+        console.log(ok.filter(Boolean).length);
+      })().catch((err) => { console.error(err); process.exit(1); });`;
+    const esm = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', script("import * as e from 'edgepay'; import * as l from 'edgepay/ledger';")],
+      {
+        encoding: 'utf8',
+        cwd: project,
+      },
+    );
+    const cjs = execFileSync(process.execPath, ['-e', script("const e = require('edgepay'); const l = require('edgepay/ledger');")], {
+      encoding: 'utf8',
+      cwd: project,
+    });
+    expect([esm.trim(), cjs.trim()]).toEqual(['31', '31']);
+  });
+
   it('device entry points never load the ledger database drivers (pg, PGlite); edgepay/ledger does', () => {
     const files = readdirSync(`${out}/node`, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
     const imports = (f: string) =>

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/bytes.js';
 import { PayerSession, servePayee } from '../../src/channel/session.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
@@ -6,8 +6,6 @@ import { nodeEd25519 } from '../../src/crypto/node.js';
 import { signRevocationList } from '../../src/identity/revocation.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { pair, T0 } from './world.js';
-
-const settle = () => new Promise((r) => setTimeout(r, 30));
 
 describe('hello: peers hand each other fresher revocation lists', () => {
   it('a payee that knows of a revoked drone tells the payer; the payer tells a payee that does not', async () => {
@@ -29,14 +27,12 @@ describe('hello: peers hand each other fresher revocation lists', () => {
     await payeeTrust.applyRevocationList(list);
     expect([...payerTrust.versions().values()]).toEqual([]);
     await session.hello(payeeAddr);
-    await settle();
-    expect(payerTrust.revocation(coseKeyThumbprint(issuer.publicKey))?.version).toBe(3);
+    await vi.waitFor(() => expect(payerTrust.revocation(coseKeyThumbprint(issuer.publicKey))?.version).toBe(3));
 
     // Now the payer is ahead (version 4); a hello to a payee that is behind brings it up to date.
     const newer = await signRevocationList(issuer, { issuer: 'net', version: 4, issuedAt: T0 + 1, entries: [] });
     await payerTrust.applyRevocationList(newer);
     await session.hello(payeeAddr);
-    await settle();
-    expect(payeeTrust.revocation(coseKeyThumbprint(issuer.publicKey))?.version).toBe(4);
+    await vi.waitFor(() => expect(payeeTrust.revocation(coseKeyThumbprint(issuer.publicKey))?.version).toBe(4));
   });
 });

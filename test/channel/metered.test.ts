@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/bytes.js';
 import { MeteredPayer, MeteredService } from '../../src/channel/metered.js';
 import { PayerSession, servePayee } from '../../src/channel/session.js';
@@ -30,8 +30,6 @@ async function setup(payword: boolean) {
   return { p, session, id, service, meter, padSink, droneSink, payeeAddr };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 20));
-
 describe.each([true, false])('metered session (hash-chain ticks: %s)', (payword) => {
   it('pays ahead as it consumes; every unit delivered is paid; closing reaches both outboxes', async () => {
     const s = await setup(payword);
@@ -39,7 +37,7 @@ describe.each([true, false])('metered session (hash-chain ticks: %s)', (payword)
     s.service.on('delivered', (e) => delivered.push(e.units));
     for (let unit = 1; unit <= 100; unit++) {
       await s.meter.consumed(unit - 1); // pay ahead for what comes next
-      await settle();
+      await vi.waitFor(() => expect(s.service.canDeliver()).toBe(true));
       expect(s.service.deliver(1)).toBe(1);
     }
     await s.meter.consumed(100);
@@ -48,9 +46,10 @@ describe.each([true, false])('metered session (hash-chain ticks: %s)', (payword)
     expect(s.service.units).toBe(100);
     expect(s.service.paidUnits).toBe(102);
     await s.meter.close();
-    await settle();
-    expect(s.padSink.records).toHaveLength(1);
-    expect(s.droneSink.records).toHaveLength(1);
+    await vi.waitFor(() => {
+      expect(s.padSink.records).toHaveLength(1);
+      expect(s.droneSink.records).toHaveLength(1);
+    });
     expect(s.padSink.records[0]?.state).toBe('closed');
     expect(s.p.payee.channel(s.id)?.cumulative).toBe(306n); // 102 units x 3, exactly
   });
@@ -60,14 +59,14 @@ describe.each([true, false])('metered session (hash-chain ticks: %s)', (payword)
     let stalled = 0;
     s.service.on('stalled', () => stalled++);
     await s.meter.consumed(18); // pays for 20 units, then the payer goes quiet
-    await settle();
+    await vi.waitFor(() => expect(s.service.paidUnits).toBe(20));
     let delivered = 0;
     for (let i = 0; i < 40; i++) delivered += s.service.deliver(1);
     expect(delivered).toBe(25); // 20 paid + 5 on credit
     expect(stalled).toBe(15);
     expect(s.service.canDeliver()).toBe(false);
     await s.meter.consumed(25);
-    await settle();
+    await vi.waitFor(() => expect(s.service.canDeliver()).toBe(true));
     expect(s.service.deliver(1)).toBe(1); // paying again resumes the service
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/bytes.js';
 import { decodeFrame, type OpenTerms, signAccept, signOpen, signVoucher } from '../../src/channel/messages.js';
 import { MeteredPayer, MeteredService } from '../../src/channel/metered.js';
@@ -18,8 +18,6 @@ import { checkSettlement, type SignatureCheck, verifySettlement } from '../../sr
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { codeOf } from '../codes.js';
 import { DAY, deliver, pair } from './world.js';
-
-const settle = () => new Promise((r) => setTimeout(r, 20));
 
 describe('settlement records', () => {
   it("both sides' records verify with no other context, and agree on the amount (ticks proven by the payee's)", async () => {
@@ -192,7 +190,7 @@ describe('settlement records', () => {
     const meter = new MeteredPayer({ session, address: payeeAddr, channelId: id, unitPrice: 5n, aheadUnits: 1 });
     await meter.consumed(9);
     await meter.close();
-    await settle();
+    await vi.waitFor(async () => expect((await padOutbox.size()) + (await droneOutbox.size())).toBe(2));
     const trust = new TrustStore(p.roots);
     for (const o of [padOutbox, droneOutbox]) {
       const [entry] = await o.pending();

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decode } from '../../src/codec/cbor.js';
-import { freePort } from '../sync/world.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgepay-cli-ledger-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,7 +21,8 @@ function edgepay(...args: string[]): { status: number; stdout: string; stderr: s
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function serve(port: number, operatorPort: number): Promise<ChildProcess> {
+/** Starts `ledger serve` on ports the system picks (port 0); its first line on stdout says where it listens. */
+async function serve(): Promise<{ child: ChildProcess; url: string; operator: string }> {
   const child = spawn(
     process.execPath,
     [
@@ -38,9 +38,9 @@ async function serve(port: number, operatorPort: number): Promise<ChildProcess> 
       '--issuer',
       p('issuer'),
       '--port',
-      String(port),
+      '0',
       '--operator-port',
-      String(operatorPort),
+      '0',
       '--debtor-name',
       'Example Settlement Ltd',
       '--debtor-account',
@@ -49,16 +49,16 @@ async function serve(port: number, operatorPort: number): Promise<ChildProcess> 
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
-  await new Promise<void>((resolve, reject) => {
+  const where = await new Promise<{ listening: string; operator: string }>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('"listening"')) resolve();
+      if (out.includes('"listening"') && out.trimEnd().endsWith('}')) resolve(JSON.parse(out));
     });
     child.on('exit', (c) => reject(new Error(`ledger serve exited ${c}: ${out}`)));
   });
   // Its log: JSON lines on standard error.
   child.stderr?.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
-  return child;
+  return { child, url: where.listening, operator: where.operator };
 }
 
 const logs: string[] = [];
@@ -72,10 +72,7 @@ const stop = (c: ChildProcess) =>
 describe('edgepay ledger', () => {
   it('serve, fund, balance, statement, payout; a restart keeps the books', async () => {
     expect(edgepay('issuer', 'init', '--dir', p('issuer'), '--id', 'network:test').status).toBe(0);
-    const port = await freePort();
-    const operatorPort = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    let child = await serve(port, operatorPort);
+    let { child, url, operator } = await serve();
     try {
       const fund = edgepay(
         'ledger',
@@ -113,13 +110,13 @@ describe('edgepay ledger', () => {
       expect(JSON.parse(revoked.stdout)).toMatchObject({ version: 1, revoked: kid, ledger: { applied: true, version: 1 } });
       // Metrics are on the operator listener, not on the devices' one.
       expect((await fetch(`${url}/metrics`)).status).toBe(404);
-      expect(await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text()).toMatch(/^edgepay_ledger_lists_taken_total 1$/m);
+      expect(await (await fetch(`${operator}/metrics`)).text()).toMatch(/^edgepay_ledger_lists_taken_total 1$/m);
       expect(logs.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ msg: 'revocation list taken', version: 1 }));
     } finally {
       expect(await stop(child)).toBe(0);
     }
     const key = readFileSync(p('ledger/ledger.pub'));
-    child = await serve(port, operatorPort);
+    ({ child, url, operator } = await serve());
     try {
       expect(readFileSync(p('ledger/ledger.pub'))).toEqual(key);
       // The revocation list was stored: the restarted ledger serves it.

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import type { Worker } from 'node:worker_threads';
+import { describe, expect, it, vi } from 'vitest';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { workerVerifier } from '../../src/crypto/workers.js';
 
@@ -41,6 +42,53 @@ describe('workerVerifier', () => {
       } finally {
         await pool.close();
       }
+    }
+  });
+
+  it('a thread that dies fails only its own batches; it is replaced and the pool goes on', async () => {
+    const s = await nodeEd25519.signer(new Uint8Array(32).fill(4));
+    const message = new Uint8Array([9, 9]);
+    const signature = await s.sign(message);
+    const items = Array.from({ length: 64 }, () => ({ publicKey: s.publicKey, message, signature }));
+    const started: Worker[] = [];
+    const pool = workerVerifier({ threads: 2, nice: 0, onWorker: (w) => started.push(w) });
+    try {
+      expect((await pool.verifyMany(items)).every(Boolean)).toBe(true);
+      // Many batches in flight; one thread is stopped under them.
+      const batches = Array.from({ length: 40 }, () => pool.verifyMany(items));
+      await started[0]?.terminate();
+      const outcomes = await Promise.allSettled(batches);
+      const failed = outcomes.filter((o) => o.status === 'rejected');
+      for (const f of failed) expect((f as PromiseRejectedResult).reason).toMatchObject({ code: 'CRYPTO_WORKERS' });
+      // Batches split over both threads: only those holding part of the dead thread's work fail.
+      expect(outcomes.some((o) => o.status === 'fulfilled') || failed.length === outcomes.length).toBe(true);
+      // A replacement started, and later batches (on both threads) all verify: nothing hangs.
+      await vi.waitFor(() => expect(started.length).toBe(3));
+      for (let i = 0; i < 5; i++) expect((await pool.verifyMany(items)).every(Boolean)).toBe(true);
+      const hashed = await pool.hashChains([{ known: new Uint8Array(32), word: new Uint8Array(32), steps: 100 }]);
+      expect(hashed).toEqual([false]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a pool whose threads cannot run fails batches with CRYPTO_WORKERS instead of hanging', async () => {
+    const started: Worker[] = [];
+    const pool = workerVerifier({ threads: 1, nice: 0, onWorker: (w) => started.push(w) });
+    const items = Array.from({ length: 32 }, () => ({
+      publicKey: new Uint8Array(32),
+      message: new Uint8Array(1),
+      signature: new Uint8Array(64),
+    }));
+    try {
+      // Each thread stopped as soon as it starts: after a few restarts the slot stays down.
+      for (let i = 0; i < 3; i++) {
+        await vi.waitFor(() => expect(started.length).toBe(i + 1));
+        await started[i]?.terminate();
+      }
+      await expect(pool.verifyMany(items)).rejects.toMatchObject({ code: 'CRYPTO_WORKERS' });
+    } finally {
+      await pool.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 /** How the sync loop behaves: backoff with jitter, probing, connectivity events, forged receipts, lost answers. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { openPglite } from '../../src/ledger/db.js';
@@ -9,20 +9,17 @@ import { LedgerService } from '../../src/ledger/service.js';
 import { FileOutbox } from '../../src/outbox/outbox-file.js';
 import { HttpLedgerClient, type LedgerClient } from '../../src/sync/client.js';
 import type { Connectivity } from '../../src/sync/sync.js';
-import { device, freePort, pair, payOffline, startLedger } from './world.js';
+import { device, holdPort, pair, payOffline, startLedger } from './world.js';
 
-const until = async (cond: () => boolean | Promise<boolean>, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+/** Waits (vi.waitFor: polled, with a deadline) until `cond` holds. */
+const until = (cond: () => boolean | Promise<boolean>, ms = 10_000) =>
+  vi.waitFor(async () => expect(await cond()).toBe(true), { timeout: ms, interval: 10 });
 
 describe('sync behaviour', () => {
   it('backs off exponentially with full jitter, and probes instead of resending while the ledger is away', async () => {
     const p = await pair();
-    const url = `http://127.0.0.1:${await freePort()}`;
+    const held = await holdPort(); // never released: the ledger stays away
+    const url = held.url;
     const d = await device(p.droneDevice, url, { backoff: { initialMs: 10, maxMs: 80 }, random: () => 0.5 });
     const delays: number[] = [];
     let sent = 0;
@@ -35,6 +32,7 @@ describe('sync behaviour', () => {
       expect(delays.slice(0, 6)).toEqual([5, 10, 20, 40, 40, 40]);
       expect(sent).toBe(1); // one real attempt; after it, only health probes until the ledger answers
     } finally {
+      await held.release();
       await d.close();
     }
   });
@@ -57,8 +55,9 @@ describe('sync behaviour', () => {
     d.sync.on('sent', () => sent++);
     try {
       await d.sync.queue((await payOffline(p, 1, 5n)).payer);
+      const waiting = new Promise<void>((r) => d.sync.on('offline', () => r()));
       d.sync.start();
-      await new Promise((r) => setTimeout(r, 200));
+      await waiting; // the loop saw the signal and now waits for it: nothing was sent
       expect(sent).toBe(0);
       online = true;
       for (const l of listeners) l(true);

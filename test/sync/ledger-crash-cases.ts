@@ -16,7 +16,7 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { encodeSettlement } from '../../src/settlement/record.js';
 import { deliver, pair } from '../channel/world.js';
 import { type ClosableDb, freshSchema, havePostgres, postgresDb } from '../ledger/dbs.js';
-import { device, freePort, ledgerSeed } from './world.js';
+import { device, holdPort, ledgerSeed } from './world.js';
 
 function startChild(port: number, spec: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/sync/ledger-child.ts', String(port), spec], {
@@ -54,8 +54,7 @@ export function ledgerCrashSuite(name: string, kills: number, makeDb: () => { sp
     await (await ledgerOn(setup)).fund('party:fleet', 'EUR', 1_000_000n);
     await setup.close({ keep: true });
     // Eight channels, twenty payments each; after every payment both sides queue their copy.
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    const { port, url, release } = await holdPort();
     const drone = await device(p.droneDevice, url, { maxCount: 7, backoff: { initialMs: 10, maxMs: 100 } });
     const pad = await device(p.padDevice, url, { maxCount: 5, backoff: { initialMs: 10, maxMs: 100 } });
     const newest = new Map<string, bigint>();
@@ -80,6 +79,7 @@ export function ledgerCrashSuite(name: string, kills: number, makeDb: () => { sp
       pad.sync.start();
       let killedMidBatch = 0;
       for (let k = 0; k < kills; k++) {
+        await release();
         child = await startChild(port, spec);
         const before = (await drone.outbox.size()) + (await pad.outbox.size());
         await new Promise((r) => setTimeout(r, 40 + ((k * 53) % 200)));
@@ -112,6 +112,7 @@ export function ledgerCrashSuite(name: string, kills: number, makeDb: () => { sp
       const receipts = await db.query<{ n: string }>('select count(*)::text as n from receipts');
       expect(Number(receipts[0]?.n)).toBe(queued.size);
     } finally {
+      await release();
       if (child) await kill(child);
       await drone.close();
       await pad.close();

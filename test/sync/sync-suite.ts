@@ -1,16 +1,15 @@
 /** Device to ledger, end to end over HTTP, on any ledger database (PGlite and PostgreSQL run it). */
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import type { Db } from '../../src/ledger/db.js';
 import { HttpLedgerClient } from '../../src/sync/client.js';
 import { signSubmission } from '../../src/sync/submission.js';
-import { device, freePort, pair, payOffline, startLedger } from './world.js';
+import { device, holdPort, pair, payOffline, startLedger } from './world.js';
 
 export function syncSuite(openDb: () => Promise<Db>): void {
   it('offline, then online: records wait in the outbox, sync when the ledger appears, and leave only on receipts', async () => {
     const db = await openDb();
     const p = await pair();
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    const { port, url, release } = await holdPort();
     const drone = await device(p.droneDevice, url);
     const pad = await device(p.padDevice, url);
     const events: string[] = [];
@@ -35,6 +34,7 @@ export function syncSuite(openDb: () => Promise<Db>): void {
       expect(await drone.outbox.size()).toBe(3);
       expect(await pad.outbox.size()).toBe(3);
 
+      await release();
       ledger = await startLedger(db, p, port, (l) => l.fund('party:fleet', 'EUR', 1_000n).then(() => {})); // connectivity returns
       for (const d of [drone, pad]) d.sync.notify();
       await until(async () => (await drone.outbox.size()) === 0 && (await pad.outbox.size()) === 0);
@@ -48,6 +48,7 @@ export function syncSuite(openDb: () => Promise<Db>): void {
       expect(await drone.receipts.size()).toBe(3);
       expect(await pad.receipts.size()).toBe(3);
     } finally {
+      await release();
       await drone.close();
       await pad.close();
       await ledger?.http.close();
@@ -80,10 +81,7 @@ export function syncSuite(openDb: () => Promise<Db>): void {
   });
 }
 
+/** Waits (vi.waitFor: polled, with a deadline) until `cond` holds. */
 async function until(cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await vi.waitFor(async () => expect(await cond()).toBe(true), { timeout: ms, interval: 20 });
 }

@@ -20,12 +20,18 @@ import { deliver, type Pair, pair } from '../channel/world.js';
 
 export const ledgerSeed = new Uint8Array(32).fill(77);
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
+/**
+ * A port for a ledger that is down now and starts later: held by a listener that resets every connection
+ * (an unreachable ledger, as a client sees it) until `release()`, after which the ledger listens on it at
+ * once. Unlike probing a free port and closing it, nobody else can take it in the meantime.
+ */
+export async function holdPort(): Promise<{ port: number; url: string /** Idempotent. */; release(): Promise<void> }> {
+  const s = createServer((socket) => socket.resetAndDestroy());
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  let released: Promise<void> | undefined;
+  const release = () => (released ??= new Promise<void>((r) => s.close(() => r())));
+  return { port, url: `http://127.0.0.1:${port}`, release };
 }
 
 export interface LedgerWorld {

@@ -33,8 +33,9 @@ async function waitFor(port: number, up: boolean): Promise<void> {
   throw new Error(`port ${port} did not come ${up ? 'up' : 'down'}`);
 }
 
+/** An embedded aedes on a port the system picks (port 0), restarted later on that same port. */
 export async function startAedes(): Promise<Broker> {
-  const port = await freePort();
+  let port = 0;
   let broker: Aedes;
   let server: Server;
   const start = async () => {
@@ -44,6 +45,7 @@ export async function startAedes(): Promise<Broker> {
       broker.handle(socket);
     });
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
   };
   const stop = async () => {
     await new Promise<void>((r) => broker.close(() => r()));
@@ -59,7 +61,7 @@ export async function startAedes(): Promise<Broker> {
  * committed) with these users and passwords.
  */
 export async function startMosquitto(o: { tcpNoDelay?: boolean; secure?: { users: Record<string, string> } } = {}): Promise<Broker> {
-  const port = await freePort();
+  let port = 0;
   const dir = mkdtempSync(join(tmpdir(), 'edgepay-mosq-'));
   const conf = join(dir, 'mosquitto.conf');
   let secure = 'allow_anonymous true\n';
@@ -72,22 +74,40 @@ export async function startMosquitto(o: { tcpNoDelay?: boolean; secure?: { users
     // As root, Mosquitto would change to its own user, which cannot read this test's files.
     secure = `allow_anonymous false\npassword_file ${passwd}\nacl_file ${acl}\n${process.getuid?.() === 0 ? 'user root\n' : ''}`;
   }
-  writeFileSync(conf, `listener ${port} 127.0.0.1\n${secure}persistence false\n${o.tcpNoDelay ? 'set_tcp_nodelay true\n' : ''}`);
+  const configure = () =>
+    writeFileSync(conf, `listener ${port} 127.0.0.1\n${secure}persistence false\n${o.tcpNoDelay ? 'set_tcp_nodelay true\n' : ''}`);
   let proc: ChildProcess;
-  const start = async () => {
+  /** Up once it listens and is still running (another process may have taken the port it was given). */
+  const start = async (): Promise<boolean> => {
     proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-    await waitFor(port, true);
+    const exited = new Promise<false>((r) => proc.once('exit', () => r(false)));
+    const up = await Promise.race([
+      waitFor(port, true).then(
+        () => true,
+        () => false,
+      ),
+      exited,
+    ]);
+    return up && proc.exitCode === null;
   };
+  // Mosquitto cannot listen on port 0: a free port is picked, and picked again if it was taken meanwhile.
+  for (let attempt = 0; ; attempt++) {
+    port = await freePort();
+    configure();
+    if (await start()) break;
+    if (attempt === 4) throw new Error('mosquitto did not start');
+  }
   const crash = async () => {
     proc.kill('SIGKILL');
     await waitFor(port, false);
   };
-  await start();
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
     crash,
-    restart: start,
+    restart: async () => {
+      if (!(await start())) throw new Error(`mosquitto did not restart on port ${port}`);
+    },
     close: async () => {
       await crash();
       rmSync(dir, { recursive: true, force: true });
