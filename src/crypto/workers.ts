@@ -153,7 +153,8 @@ export function workerVerifier(
   const minBatch = o.minBatch ?? 16;
   const nice = o.nice ?? 10;
   let closed = false;
-  let next = 0;
+  let next = 0; // batch ids
+  let turn = 0; // whose turn it is
   const slots: Slot[] = Array.from({ length: n }, () => ({ worker: undefined, pending: new Map(), deaths: 0 }));
   const start = (slot: Slot) => {
     const w = startWorker(nice);
@@ -182,7 +183,7 @@ export function workerVerifier(
   /** The next live thread, in turn. */
   const pick = (): Slot => {
     for (let k = 0; k < n; k++) {
-      const slot = slots[next++ % n] as Slot;
+      const slot = slots[turn++ % n] as Slot;
       if (slot.worker) return slot;
     }
     throw new CryptoError('CRYPTO_WORKERS', 'no verifier thread is running', 'verifier');

@@ -71,9 +71,11 @@ export function transportSuite(fx: () => TransportFixture): void {
     if (!f.away) return;
     const p = await pair();
     const payeeAddr = toHex(p.padKid);
-    servePayee(p.payee, await f.connect(payeeAddr));
+    const first = await f.connect(payeeAddr);
+    servePayee(p.payee, first);
     const session = new PayerSession(p.payer, await f.connect(toHex(p.payer.kid)));
     const id = await session.open(payeeAddr, { payeeKid: p.padKid, cap: 50_000n });
+    await first.close(); // the payee goes away (f.away then leaves a session behind that holds its frames)
     const back = await f.away(payeeAddr);
     for (let i = 0; i < 10; i++) await session.pay(payeeAddr, id, 5n);
     const t = await back();
