@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- seed1 [--accounts=N] [--clients=6] [--down=60] [--kill-at=0.25] [--threads=1] [--seed=seed1] [--enrol=no]`:
- * the e-money trial of ../shared/seeds.md on edgepay's ledger. N accounts (account k holds k minor
+ * the e-money trial the project is measured against (BENCHMARKS.md) on edgepay's ledger. N accounts (account k holds k minor
  * units) each settle their whole balance to one merchant through signed settlement records, generated
  * ahead (not timed) and submitted by concurrent clients to three ledger API processes sharing one
  * PostgreSQL schema. When `--kill-at` of the records are in, two of the three are killed (SIGKILL) for

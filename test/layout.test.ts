@@ -1,7 +1,8 @@
 /**
  * The layout shows the design: layers are checked by `npm run lint` (.dependency-cruiser.cjs); here, what
  * a dependency graph cannot say. Targets are thin entries (they only re-export); no source file is over
- * 500 lines; no comment quotes a timing (those live in BENCHMARKS.md, measured) or an uncommitted file.
+ * 500 lines; no comment quotes a timing (those live in BENCHMARKS.md, measured) or an uncommitted file; the
+ * two design documents stay short.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +41,25 @@ describe('layout', () => {
         if (/\b\d+(\.\d+)?\s?(us|µs|ns)\b|\b(about|cost|costs|took|takes)\b[^.]*?\b\d+(\.\d+)?\s?(ms|s)\b|\.scratch/.test(c))
           found.push(`${f}: ${c.replace(/\s+/g, ' ').slice(0, 120)}`);
     }
+    expect(found).toEqual([]);
+  });
+
+  it('the documents stay documents: ARCHITECTURE.md under 15 KB, BENCHMARKS.md under 20 KB', () => {
+    expect(statSync('ARCHITECTURE.md').size).toBeLessThan(15 * 1024);
+    expect(statSync('BENCHMARKS.md').size).toBeLessThan(20 * 1024);
+  });
+
+  it('no document or comment points at an uncommitted file or outside the repository', () => {
+    const docs = [
+      'README.md',
+      'ARCHITECTURE.md',
+      'BENCHMARKS.md',
+      ...readdirSync('docs')
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
+    const sources = [...files('src'), ...files('targets'), ...files('sim'), ...files('bench'), ...files('examples')];
+    const found = [...docs, ...sources].filter((f) => /\.scratch\/|\.\.\/shared\//.test(readFileSync(f, 'utf8')));
     expect(found).toEqual([]);
   });
 });

@@ -143,6 +143,8 @@ function scanLegacy(data: Uint8Array): Scan | undefined {
 interface Pending {
   kind: number;
   payload: Uint8Array;
+  /** Applies the entry to the live set once it is durable, before anything else (a compaction) reads it. */
+  durable?: (() => void) | undefined;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -252,9 +254,9 @@ export class FileOutbox implements Outbox {
     this.options.onDamage?.(d);
   }
 
-  private write(kind: number, payload: Uint8Array): Promise<void> {
+  private write(kind: number, payload: Uint8Array, durable?: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new OutboxError('OUTBOX_CLOSED', 'the outbox is closed', 'outbox'));
-    const done = new Promise<void>((resolve, reject) => this.queue.push({ kind, payload, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => this.queue.push({ kind, payload, durable, resolve, reject }));
     this.writing ??= this.flush();
     return done;
   }
@@ -280,6 +282,9 @@ export class FileOutbox implements Outbox {
           await this.fh.write(bytes, 0, bytes.length, null);
           await this.fh.sync();
           this.logBytes += bytes.length;
+          // The live set changes here, in the writer, before a compaction can snapshot it: a removal
+          // applied later would let a compaction in between write the removed records back.
+          for (const b of batch) b.durable?.();
           for (const b of batch) b.resolve();
         } catch (e) {
           for (const b of batch) b.reject(e);
@@ -328,12 +333,17 @@ export class FileOutbox implements Outbox {
     if (gone.length === 0) return;
     const per = MAX_REMOVAL_BYTES / 32;
     const writes: Promise<void>[] = [];
-    for (let i = 0; i < gone.length; i += per) writes.push(this.write(REMOVAL, concatBytes(...gone.slice(i, i + per))));
-    await Promise.all(writes);
-    for (const id of gone) {
-      const e = this.live.delete(id);
-      if (e) this.liveBytes -= HEADER + e.bytes.length;
+    for (let i = 0; i < gone.length; i += per) {
+      const part = gone.slice(i, i + per);
+      const durable = () => {
+        for (const id of part) {
+          const e = this.live.delete(id);
+          if (e) this.liveBytes -= HEADER + e.bytes.length;
+        }
+      };
+      writes.push(this.write(REMOVAL, concatBytes(...part), durable));
     }
+    await Promise.all(writes);
   }
 
   async size(): Promise<number> {

@@ -28,6 +28,20 @@ describe('FileOutbox', () => {
     },
   );
 
+  it('a compaction right after a removal never writes the removed records back', async () => {
+    const dir = tmp();
+    const o = await FileOutbox.open(dir);
+    const ids = [];
+    for (let i = 1; i <= 10; i++) ids.push(await o.append(new Uint8Array(50).fill(i)));
+    // The removal and a compaction queued together: the writer writes the removal, then compacts.
+    await Promise.all([o.remove(ids.slice(0, 6)), o.compact()]);
+    expect(await o.size()).toBe(4);
+    await o.close();
+    const again = await FileOutbox.open(dir);
+    expect((await again.pending()).map((e) => e.bytes[0])).toEqual([7, 8, 9, 10]);
+    await again.close();
+  });
+
   it('recovery cuts a torn tail (kept in quarantine, reported as OUTBOX_TORN) and never a committed record', async () => {
     const dir = tmp();
     const o = await FileOutbox.open(dir);

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/bytes.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
@@ -88,13 +88,15 @@ export function ledgerCrashSuite(name: string, kills: number, makeDb: () => { sp
         if (before === 0) break;
       }
       child = await startChild(port, spec);
-      const end = Date.now() + 60_000;
-      while ((await drone.outbox.size()) + (await pad.outbox.size()) > 0) {
-        if (Date.now() > end) throw new Error('the outboxes did not drain');
-        drone.sync.notify();
-        pad.sync.notify();
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      // The outboxes drain (each sync nudged, as a device would be when the network comes back).
+      await vi.waitFor(
+        async () => {
+          drone.sync.notify();
+          pad.sync.notify();
+          expect((await drone.outbox.size()) + (await pad.outbox.size()), 'records left in the outboxes').toBe(0);
+        },
+        { timeout: 60_000, interval: 50 },
+      );
       expect(killedMidBatch).toBeGreaterThan(0);
       expect((await drone.receipts.size()) + (await pad.receipts.size())).toBeGreaterThanOrEqual(1);
       // The books, read straight from the database once the last ledger process is gone.
