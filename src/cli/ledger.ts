@@ -185,11 +185,18 @@ const ADMIN_OPTIONS = {
   to: { type: 'string' },
   date: { type: 'string' },
   out: { type: 'string' },
+  policy: { type: 'string' },
+  min: { type: 'string' },
+  'dry-run': { type: 'boolean' },
   ...COMMON,
 } as const;
 
 /** An administrative call: signed with `--as <dir>` (its `issuer` key, or `--key-name`), sent to `--url`. */
-function admin(op: string, usage: string, args: (v: Record<string, unknown>) => Record<string, string | bigint | number>): Command {
+function admin(
+  op: string,
+  usage: string,
+  args: (v: Record<string, unknown>) => Record<string, string | bigint | number | boolean>,
+): Command {
   return {
     usage: `${usage}\n  Signed with the key <name> (default issuer) in <dir>/keys; sent to the ledger at --url (default http://127.0.0.1:8787).`,
     options: ADMIN_OPTIONS,
@@ -212,6 +219,13 @@ function admin(op: string, usage: string, args: (v: Record<string, unknown>) => 
         const data = decode(new Uint8Array(await res.arrayBuffer()));
         // Amounts print as strings of minor units, small or large alike (JSON numbers lose precision).
         if (data instanceof Map && data.has('balance')) data.set('balance', String(data.get('balance')));
+        // A payout's dry run: the document goes to --out (when given), the lines it would pay to stdout.
+        const file = str(v, 'out', false);
+        if (data instanceof Map && typeof data.get('document') === 'string' && file) {
+          await writeFile(file, data.get('document') as string);
+          data.delete('document');
+          data.set('wrote', file);
+        }
         printJson(toJson(data), out);
         return 0;
       }
@@ -268,7 +282,19 @@ export const ledgerCommands: Record<string, Command> = {
   ),
   'ledger payout': admin(
     'payout',
-    "edgepay ledger payout --as <issuer dir> --asset <code> [--date YYYY-MM-DD] [--out <file.xml>] [--url <ledger>]\n  Pays out every party's balance: an ISO 20022 pain.001.001.03 document for the bank.",
-    (v) => ({ asset: text(v, 'asset'), ...(typeof v.date === 'string' ? { date: v.date } : {}) }),
+    'edgepay ledger payout --as <issuer dir> --asset <code> [--party <id>] [--policy earned|balance] [--min <minor units>]\n' +
+      '    [--date YYYY-MM-DD] [--dry-run] [--out <file.xml>] [--url <ledger>]\n' +
+      '  Pays parties out: an ISO 20022 pain.001.001.03 document for the bank, each transaction traceable to its\n' +
+      '  posting (payout:<EndToEndId>). By default (earned) what each party received from others, net of what it\n' +
+      '  paid and was paid out before: never its own deposits. --policy balance pays whole balances (closing\n' +
+      '  accounts). --min holds back smaller amounts (default 1). --dry-run shows the lines and the document, applies nothing.',
+    (v) => ({
+      asset: text(v, 'asset'),
+      ...(typeof v.date === 'string' ? { date: v.date } : {}),
+      ...(typeof v.party === 'string' ? { party: v.party } : {}),
+      ...(typeof v.policy === 'string' ? { policy: v.policy } : {}),
+      ...(v.min !== undefined ? { min: minor(v, 'min') } : {}),
+      ...(v['dry-run'] === true ? { dryRun: true } : {}),
+    }),
   ),
 };

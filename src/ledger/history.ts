@@ -7,6 +7,7 @@
  * one record alone, so an old record cannot raise a newer state and a newer one cannot lower it.
  */
 import { equalBytes } from '../bytes.js';
+import type { VerifiedSettlement } from '../settlement/verify.js';
 
 /** What the ledger keeps of a channel to judge the next record (a row of `channels`). */
 export interface ChannelHistory {
@@ -23,19 +24,10 @@ export interface ChannelHistory {
   disputed: boolean;
 }
 
-/** A verified record's claim on its channel (see `VerifiedSettlement`). */
-export interface Claim {
-  seq: number;
-  voucher: Uint8Array | undefined;
-  voucherAmount: bigint;
-  voucherTicks: number;
-  ticks: number;
-  /** What the record alone makes owed. */
-  amount: bigint;
+/** A verified record's claim on its channel: its newest voucher and ticks, what it alone makes owed, and one tick's value. */
+export type Claim = Pick<VerifiedSettlement, 'seq' | 'voucher' | 'voucherAmount' | 'voucherTicks' | 'ticks' | 'amount' | 'closed'> & {
   tickValue: bigint;
-  /** The payee countersigned the final voucher. */
-  closed: boolean;
-}
+};
 
 export type Verdict =
   /** Two different payer-signed vouchers for one seq: the stored one and the record's. */

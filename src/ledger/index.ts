@@ -24,3 +24,4 @@ export {
   type StatementLine,
   statementCsv,
 } from './statement.js';
+export type { PayoutLine, PayoutOptions, PayoutResult } from './treasury.js';

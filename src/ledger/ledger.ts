@@ -24,7 +24,7 @@ import { type Logger, silentLogger } from './log.js';
 import { migrate } from './schema.js';
 import { BATCH_MEMBERS, exclusive, isDataError, isReceiptConflict, STORED_RECEIPTS, Writes } from './sql.js';
 import type { Statement } from './statement.js';
-import { Treasury } from './treasury.js';
+import { type PayoutOptions, type PayoutResult, Treasury } from './treasury.js';
 
 export type { SubmitCost, SubmitOptions } from './check.js';
 export { EXTERNAL } from './sql.js';
@@ -133,9 +133,9 @@ export class Ledger {
     return this.treasury.statement(party, asset, from, to);
   }
 
-  /** Pays parties' balances out as a pain.001 document (see `Treasury.payout`). */
-  payout(ref: string, asset: string, debtor: { name: string; account: string }, executionDate?: string): Promise<string | undefined> {
-    return this.treasury.payout(ref, asset, debtor, executionDate);
+  /** Pays parties out as a pain.001 document, by default what each earned (see `Treasury.payout`). */
+  payout(ref: string, asset: string, debtor: { name: string; account: string }, o: PayoutOptions = {}): Promise<PayoutResult | undefined> {
+    return this.treasury.payout(ref, asset, debtor, o);
   }
 
   /** Locks a party's funds for one payer device's channels and signs a reservation ticket (see `Treasury.reserve`). */

@@ -305,7 +305,7 @@ export class LedgerService {
    * Runs an administrative call signed by a trust root (or, for reads of its own accounts, by a party).
    * Ops: `fund` {party, asset, amount}, `credit` {party, asset, amount}, `balance` {party, asset},
    * `statement` {party, asset, from, to}, `reserve` {party, payer, payee?, asset, amount, expiresAt} (issuer or
-   * the party itself), `payout` {asset, date?}.
+   * the party itself), `payout` {asset, date?, party?, policy? (earned | balance), min?, dryRun?}.
    * @throws LedgerError LEDGER_UNAUTHORIZED, LEDGER_STALE, LEDGER_OP; field errors for bad arguments.
    */
   async admin(bytes: Uint8Array): Promise<AdminResult> {
@@ -382,13 +382,35 @@ export class LedgerService {
       case 'payout': {
         issuerOnly();
         if (!this.o.debtor) throw new LedgerError('LEDGER_CONFIG', 'this ledger has no payout account configured', 'debtor');
-        const doc = await ledger.payout(
-          `ep-${toHex(c.nonce).slice(0, 32)}`,
-          text('asset'),
-          this.o.debtor,
-          a.has('date') ? text('date') : undefined,
+        const policy = a.has('policy') ? text('policy') : undefined;
+        if (policy !== undefined && policy !== 'earned' && policy !== 'balance')
+          throw new LedgerError('LEDGER_OP', 'the payout policy is earned or balance', 'admin.args.policy');
+        const r = await ledger.payout(`ep-${toHex(c.nonce).slice(0, 24)}`, text('asset'), this.o.debtor, {
+          executionDate: a.has('date') ? text('date') : undefined,
+          policy,
+          party: a.has('party') ? text('party') : undefined,
+          minAmount: a.has('min') ? asAmount(a.get('min'), 'admin.args.min') : undefined,
+          dryRun: a.get('dryRun') === true,
+        });
+        if (r === undefined) return { data: new Map([['payouts', 0]]) };
+        if (a.get('dryRun') !== true) return { document: r.document, mediaType: 'application/xml; charset=utf-8' };
+        // A dry run: the document, and the postings it would make, applied to nothing.
+        const lines: CborValue[] = r.payouts.map(
+          (p) =>
+            new Map<string, CborValue>([
+              ['party', p.party],
+              ['account', p.account],
+              ['amount', p.amount],
+              ['endToEndId', p.endToEndId],
+            ]),
         );
-        return doc === undefined ? { data: new Map([['payouts', 0]]) } : { document: doc, mediaType: 'application/xml; charset=utf-8' };
+        return {
+          data: new Map<string, CborValue>([
+            ['dryRun', true],
+            ['payouts', lines],
+            ['document', r.document],
+          ]),
+        };
       }
       default:
         throw new LedgerError('LEDGER_OP', `unknown operation ${c.op}`, 'admin.op');

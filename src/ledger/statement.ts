@@ -116,10 +116,12 @@ export interface Payout {
   /** The party's account on conventional rails (its credential's payment reference). */
   account: string;
   amount: bigint;
+  /** The transaction's end-to-end id (default `<msgId>-<n>`): unique in the batch, traceable to its posting. */
+  endToEndId?: string;
 }
 
 export interface PayoutBatch {
-  /** Unique per batch (at most 35 characters): banks reject a repeated message id. */
+  /** Unique per batch (at most 28 characters, leaving room for `-<n>` in each EndToEndId): banks reject a repeated message id. */
   msgId: string;
   createdAt: Date;
   /** Requested execution date, YYYY-MM-DD. */
@@ -135,7 +137,10 @@ const max = (s: string, n: number) => (s.length > n ? s.slice(0, n) : s);
 /** A pain.001.001.03 credit transfer initiation paying each party its amount from the debtor's account. */
 export function payoutPain001(b: PayoutBatch): string {
   if (b.payouts.length === 0) throw new LedgerError('LEDGER_PAYOUT', 'nothing to pay out', 'payouts');
-  if (b.msgId.length > 35 || !/^[A-Za-z0-9:._-]+$/.test(b.msgId)) throw new LedgerError('LEDGER_PAYOUT', 'invalid message id', 'msgId');
+  if (b.msgId.length > 28 || !/^[A-Za-z0-9:._-]+$/.test(b.msgId)) throw new LedgerError('LEDGER_PAYOUT', 'invalid message id', 'msgId');
+  const ids = b.payouts.map((p, i) => p.endToEndId ?? `${b.msgId}-${i + 1}`);
+  if (new Set(ids).size !== ids.length || ids.some((id) => id.length > 35 || !/^[A-Za-z0-9:._-]+$/.test(id)))
+    throw new LedgerError('LEDGER_PAYOUT', 'end-to-end ids are unique, at most 35 characters', 'payouts.endToEndId');
   if (!/^\d{4}-\d{2}-\d{2}$/.test(b.executionDate) || Number.isNaN(Date.parse(b.executionDate)))
     throw new LedgerError('LEDGER_PAYOUT', 'the execution date is YYYY-MM-DD', 'executionDate');
   const exp = currencyExponent(b.asset);
@@ -149,7 +154,7 @@ export function payoutPain001(b: PayoutBatch): string {
   const txs = b.payouts
     .map(
       (p, i) => `      <CdtTrfTxInf>
-        <PmtId><EndToEndId>${xml(max(`${b.msgId}-${i + 1}`, 35))}</EndToEndId></PmtId>
+        <PmtId><EndToEndId>${xml(ids[i] as string)}</EndToEndId></PmtId>
         <Amt><InstdAmt Ccy="${b.asset}">${formatMinor(p.amount, exp)}</InstdAmt></Amt>
         <Cdtr><Nm>${xml(max(p.party, 140))}</Nm></Cdtr>
         <CdtrAcct><Id><Othr><Id>${xml(p.account)}</Id></Othr></Id></CdtrAcct>
@@ -168,7 +173,7 @@ export function payoutPain001(b: PayoutBatch): string {
       <InitgPty><Nm>${xml(max(b.debtor.name, 140))}</Nm></InitgPty>
     </GrpHdr>
     <PmtInf>
-      <PmtInfId>${xml(b.msgId)}</PmtInfId>
+      <PmtInfId>${xml(`${b.msgId}-P`)}</PmtInfId>
       <PmtMtd>TRF</PmtMtd>
       <NbOfTxs>${b.payouts.length}</NbOfTxs>
       <CtrlSum>${formatMinor(sum, exp)}</CtrlSum>

@@ -13,6 +13,65 @@ import type { Db, Sql } from './db.js';
 import { accountKey, columns, EXPIRED_HELD, EXTERNAL, exclusive } from './sql.js';
 import { type Payout, payoutPain001, readStatement, type Statement } from './statement.js';
 
+/** A payout reference (the pain.001 message id) leaves room for `-<n>` in each transaction's EndToEndId (35 at most). */
+export const MAX_PAYOUT_REF = 28;
+
+/** Who a payout pays, and how much. */
+export interface PayoutOptions {
+  /** Requested execution date, YYYY-MM-DD (default: today). */
+  executionDate?: string | undefined;
+  /**
+   * `earned` (the default): what each party received from other parties, net of what it paid them and of
+   * earlier payouts, never more than its balance: a payer's own deposits stay with the ledger, funding its
+   * devices. `balance`: each party's whole positive balance, deposits included (closing accounts).
+   */
+  policy?: 'earned' | 'balance' | undefined;
+  /** Only this party. */
+  party?: string | undefined;
+  /** The smallest payout in minor units (default 1): smaller amounts wait for a later payout. */
+  minAmount?: bigint | undefined;
+  /** Computes the payouts and the document; posts and stores nothing. */
+  dryRun?: boolean | undefined;
+}
+
+/** One payout: a party, its payment reference, the amount, and the transaction's id in the document. */
+export interface PayoutLine extends Payout {
+  endToEndId: string;
+}
+
+/** A payout's document and lines; `applied` is false for a dry run and for a reference paid before. */
+export interface PayoutResult {
+  document: string;
+  payouts: PayoutLine[];
+  applied: boolean;
+}
+
+/**
+ * Each party with a positive balance and a payment reference, with what it has earned: received from other
+ * parties (holds included: a reservation's release comes back as received, its hold went out as paid),
+ * less what it paid them, less what was paid out to it. Deposits (from the external account) never count.
+ */
+const PAYABLE = `
+  with moves as (
+    select credit as party, amount as received, 0::numeric as paid from postings where asset = $1 and debit <> $2 and credit <> $2
+    union all select debit, 0, amount from postings where asset = $1 and debit <> $2 and credit <> $2
+    union all select debit, 0, amount from postings where asset = $1 and credit = $2),
+  net as (select party, sum(received) - sum(paid) as earned from moves group by party)
+  select a.party, p.payment_ref as account, a.balance::text as b, coalesce(n.earned, 0)::text as earned
+    from accounts a join parties p on p.party = a.party left join net n on n.party = a.party
+   where a.asset = $1 and a.balance > 0 and a.party <> $2 and p.payment_ref is not null`;
+
+/** The lines of a payout applied before, from its postings. */
+async function paidOut(tx: Sql, ref: string): Promise<PayoutLine[]> {
+  const rows = await tx.query<{ record_id: string; party: string; account: string | null; amount: string }>(
+    `select po.record_id, po.debit as party, p.payment_ref as account, po.amount::text as amount
+       from postings po left join parties p on p.party = po.debit
+      where po.record_id like $1 order by po.id`,
+    [`payout:${ref}-%`],
+  );
+  return rows.map((r) => ({ party: r.party, account: r.account ?? '', amount: BigInt(r.amount), endToEndId: r.record_id.slice(7) }));
+}
+
 export class Treasury {
   constructor(private readonly o: { db: Db; signer: Signer; id: string; now: () => number }) {}
 
@@ -110,36 +169,58 @@ export class Treasury {
   }
 
   /**
-   * Pays every party's positive balance in `asset` out to its payment reference: each payout is a posting
-   * to the external account, and the batch is a pain.001 document for the debtor's bank. Idempotent by
-   * `ref` (at most 35 characters): asked again, it returns the same document and moves nothing.
-   * @returns the pain.001.001.03 XML, or undefined when there is nothing to pay.
+   * Pays parties out to their payment references (see {@link PayoutOptions} for who gets what): each payout
+   * is a posting to the external account whose record id is `payout:<EndToEndId>`, and the batch is a
+   * pain.001 document for the debtor's bank. Idempotent by `ref` (the message id, at most 28 characters):
+   * asked again, it returns the same document and moves nothing. A dry run posts and stores nothing.
+   * @returns the document and its payouts, or undefined when there is nothing to pay.
    */
-  async payout(ref: string, asset: string, debtor: { name: string; account: string }, executionDate?: string): Promise<string | undefined> {
-    await this.releaseExpired();
-    return this.o.db.transaction(async (tx) => {
-      await exclusive(this.o.db, tx);
+  async payout(
+    ref: string,
+    asset: string,
+    debtor: { name: string; account: string },
+    o: PayoutOptions = {},
+  ): Promise<PayoutResult | undefined> {
+    if (ref.length > MAX_PAYOUT_REF)
+      throw new LedgerError('LEDGER_PAYOUT', `a payout reference is at most ${MAX_PAYOUT_REF} characters`, 'ref');
+    const policy = o.policy ?? 'earned';
+    if (policy !== 'earned' && policy !== 'balance') throw new LedgerError('LEDGER_PAYOUT', 'the policy is earned or balance', 'policy');
+    const minAmount = o.minAmount ?? 1n;
+    if (minAmount < 1n) throw new LedgerError('LEDGER_PAYOUT', 'the smallest payout is at least 1', 'minAmount');
+    if (!o.dryRun) await this.releaseExpired();
+    const run = async (tx: Sql): Promise<PayoutResult | undefined> => {
       const [done] = await tx.query<{ document: string }>('select document from payouts where ref = $1', [ref]);
-      if (done) return done.document;
-      const rows = await tx.query<{ party: string; account: string; b: string }>(
-        `select a.party, p.payment_ref as account, a.balance::text as b from accounts a join parties p on p.party = a.party
-          where a.asset = $1 and a.balance > 0 and a.party <> $2 and p.payment_ref is not null order by a.party for update of a`,
-        [asset, EXTERNAL],
+      if (done) return { document: done.document, payouts: await paidOut(tx, ref), applied: false };
+      const rows = await tx.query<{ party: string; account: string; b: string; earned: string }>(
+        `${PAYABLE} ${o.party === undefined ? '' : 'and a.party = $3'} order by a.party ${o.dryRun ? '' : 'for update of a'}`,
+        o.party === undefined ? [asset, EXTERNAL] : [asset, EXTERNAL, o.party],
       );
-      if (rows.length === 0) return undefined;
-      const payouts: Payout[] = rows.map((r) => ({ party: r.party, account: r.account, amount: BigInt(r.b) }));
+      const payouts: PayoutLine[] = [];
+      for (const r of rows) {
+        const balance = BigInt(r.b);
+        const earned = BigInt(r.earned);
+        const amount = policy === 'balance' ? balance : earned < balance ? earned : balance;
+        if (amount >= minAmount) payouts.push({ party: r.party, account: r.account, amount, endToEndId: `${ref}-${payouts.length + 1}` });
+      }
+      if (payouts.length === 0) return undefined;
       const now = new Date(this.now() * 1000);
       const document = payoutPain001({
         msgId: ref,
         createdAt: now,
-        executionDate: executionDate ?? now.toISOString().slice(0, 10),
+        executionDate: o.executionDate ?? now.toISOString().slice(0, 10),
         asset,
         debtor,
         payouts,
       });
-      for (const p of payouts) await this.post(tx, `payout:${ref}`, undefined, p.party, EXTERNAL, asset, p.amount);
+      if (o.dryRun) return { document, payouts, applied: false };
+      for (const p of payouts) await this.post(tx, `payout:${p.endToEndId}`, undefined, p.party, EXTERNAL, asset, p.amount);
       await tx.query('insert into payouts (ref, asset, document) values ($1, $2, $3)', [ref, asset, document]);
-      return document;
+      return { document, payouts, applied: true };
+    };
+    if (o.dryRun) return run(this.o.db);
+    return this.o.db.transaction(async (tx) => {
+      await exclusive(this.o.db, tx);
+      return run(tx);
     });
   }
 

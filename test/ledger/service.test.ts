@@ -49,7 +49,7 @@ async function adminCall(
   w: LedgerWorld,
   signer: Awaited<ReturnType<typeof nodeEd25519.signer>>,
   op: string,
-  args: Record<string, string | bigint | number>,
+  args: Record<string, string | bigint | number | boolean>,
   time: number,
 ) {
   const res = await post(`${w.http.url}/v1/admin`, await signAdmin(signer, op, args, time, randomBytes(16)));
@@ -284,6 +284,28 @@ describe('ledger service over HTTP (PGlite)', () => {
       '375',
       '375',
     ]);
+    // A dry run first: the lines and the document, nothing applied.
+    const dry = decode(
+      new Uint8Array(await (await adminCall(w, issuer, 'payout', { asset: 'EUR', dryRun: true }, p.clock.now)).arrayBuffer()),
+    );
+    expect(dry).toEqual(
+      new Map<string, unknown>([
+        ['dryRun', true],
+        [
+          'payouts',
+          [
+            new Map<string, unknown>([
+              ['party', 'party:pads'],
+              ['account', 'tok_b'],
+              ['amount', 375],
+              ['endToEndId', expect.stringMatching(/^ep-[0-9a-f]{24}-1$/)],
+            ]),
+          ],
+        ],
+        ['document', expect.stringContaining('<InstdAmt Ccy="EUR">3.75</InstdAmt>')],
+      ]),
+    );
+    expect(await w.ledger.balance('party:pads', 'EUR')).toBe(375n);
     const pay = await adminCall(w, issuer, 'payout', { asset: 'EUR', date: '2026-12-01' }, p.clock.now);
     expect(pay.headers.get('content-type')).toMatch(/^application\/xml/);
     const xml = await pay.text();
