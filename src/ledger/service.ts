@@ -316,7 +316,12 @@ export class LedgerService {
     // this ledger (the `parties` table), or from the trust store (a party whose own lists it holds).
     const party = !root && kid ? (this.o.trust.authority(kid) ?? (await this.o.ledger.partyByKid(kid))) : undefined;
     const signer = root || party;
-    if (!signer) throw new LedgerError('LEDGER_UNAUTHORIZED', 'administrative calls are signed by an issuer', 'protected.kid');
+    if (!signer)
+      throw new LedgerError(
+        'LEDGER_UNAUTHORIZED',
+        'the signing key is neither a trusted issuer nor a party this ledger knows yet (a party becomes known with its devices\' first settlement record, or a revocation list it sends)',
+        'protected.kid',
+      );
     await verifySign1(c.sign1, signer.publicKey).catch((e) => {
       throw new LedgerError('LEDGER_UNAUTHORIZED', 'the call signature does not verify', 'signature', { cause: e });
     });

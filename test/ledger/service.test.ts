@@ -82,6 +82,10 @@ describe('ledger service over HTTP (PGlite)', () => {
       expect((decode(new Uint8Array(await res.arrayBuffer())) as Map<string, unknown>).get('applied')).toBe(applied);
     }
     expect(await w.ledger.balance('party:fleet', 'EUR')).toBe(500n);
+    // Before any record of its devices, the party's key is not known here, and the refusal says so.
+    const early = await adminCall(w, fleet, 'balance', { party: 'party:fleet', asset: 'EUR' }, t);
+    expect(early.status).toBe(403);
+    expect(((await early.json()) as { message: string }).message).toMatch(/party this ledger knows yet/);
     await payOffline(p, 1, 1n); // the ledger learns party:fleet's key from a chain it verifies
     await w.service.submit(await signSubmission(p.drone, p.droneChain, [(await payOffline(p, 1, 5n)).payer], t));
     const own = await adminCall(w, fleet, 'balance', { party: 'party:fleet', asset: 'EUR' }, t);
