@@ -363,6 +363,9 @@ export function printReport(r: Report, out: (l: string) => void): void {
   for (const c of r.checks) out(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}${c.ok ? '' : ` (${c.detail})`}`);
 }
 
+/** Without a terminal, the progress bar's line is printed at most this often. */
+const PROGRESS_EVERY_MS = 5_000;
+
 export const simulateCommands: Record<string, Command> = {
   simulate: {
     usage:
@@ -392,15 +395,25 @@ export const simulateCommands: Record<string, Command> = {
       if (o.devices < 4) throw new CliError('CLI_USAGE', '--devices is at least 4 (one of each kind)', 'devices');
       if (o.outage >= o.duration) throw new CliError('CLI_USAGE', '--outage must be shorter than --duration', 'outage');
       if (o.db && !/^postgres(ql)?:\/\//.test(o.db)) throw new CliError('CLI_USAGE', '--db takes a postgres:// URL', 'db');
-      // Progress goes to stderr (a bar that redraws on a terminal), the report to stdout.
+      // Progress goes to stderr: a bar that redraws on a terminal; elsewhere (a log, CI) a line when the phase
+      // or the ledger's state changes, and at most one every few seconds between.
       const tty = process.stderr.isTTY;
-      const progress = (l: string) => process.stderr.write(tty ? `\r\x1b[2K${l}` : `${l}\n`);
+      let last = { at: 0, state: '' };
+      const progress = (l: string) => {
+        if (tty) return void process.stderr.write(`\r\x1b[2K${l}`);
+        const state = l.startsWith('[') ? (l.match(/ledger \S+$/)?.[0] ?? '') : l;
+        const now = performance.now();
+        if (state === last.state && now - last.at < PROGRESS_EVERY_MS) return;
+        last = { at: now, state };
+        process.stderr.write(`${l}\n`);
+      };
       const r = await simulate(o, progress);
       if (tty) process.stderr.write('\n');
       if (o.json) out(JSON.stringify(r, null, 2));
       else printReport(r, out);
       const failed = r.checks.filter((c) => !c.ok);
-      out(
+      // With --json, stdout is the JSON alone (for jq); the verdict line goes with the progress, to stderr.
+      (o.json ? (l: string) => process.stderr.write(`${l}\n`) : out)(
         r.ok
           ? `reconciliation: OK (${r.payments} payments, ${r.records} records, every balance and channel matches)`
           : `reconciliation: FAILED (${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')})`,

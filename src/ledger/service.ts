@@ -319,7 +319,7 @@ export class LedgerService {
     if (!signer)
       throw new LedgerError(
         'LEDGER_UNAUTHORIZED',
-        'the signing key is neither a trusted issuer nor a party this ledger knows yet (a party becomes known with its devices\' first settlement record, or a revocation list it sends)',
+        "the signing key is neither a trusted issuer nor a party this ledger knows yet (a party becomes known with its devices' first settlement record, or a revocation list it sends)",
         'protected.kid',
       );
     await verifySign1(c.sign1, signer.publicKey).catch((e) => {
