@@ -3,6 +3,7 @@
  * The `edgepay` command's dispatcher. Exit codes: 0 success (for `inspect`: valid), 1 a domain failure
  * (the error code is printed: `edgepay: ID_REVOKED at device: ...`), 2 a usage error.
  */
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { EdgepayError } from '../errors.js';
 import { demo } from './demo.js';
@@ -35,9 +36,48 @@ devices:
 
 other:
   demo              sign, verify and tamper with a credential-shaped COSE object
-  help              this text
+  help [command]    this text, or a command's options (as <command> --help)
+  --version         the version
 
 Key files are encrypted with EDGEPAY_PASSPHRASE (or --passphrase-file).`;
+
+/** The package's version (package.json is two folders up from both src/cli and dist/node). */
+function version(): string {
+  try {
+    return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Edit distance, for "did you mean" (names are short: the quadratic table is fine). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length] as number;
+}
+
+/** The closest of `names` to `typed`, if close enough to be a typo. */
+function suggest(typed: string, names: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of names) {
+    const d = distance(typed, name);
+    if (!best || d < best.d) best = { name, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(typed.length / 3)) ? best.name : undefined;
+}
+
+/** The usage of every subcommand of a group (`edgepay ledger`, `edgepay issuer`, ...). */
+function groupHelp(group: string, commands: Record<string, Command>): string | undefined {
+  const subs = Object.keys(commands).filter((c) => c.startsWith(`${group} `));
+  if (subs.length === 0) return undefined;
+  return subs.map((c) => (commands[c] as Command).usage).join('\n\n');
+}
 
 /** Runs `argv` as an `edgepay` command; `more` adds commands (the simulator's `simulate`, which ships outside the package). */
 export async function run(
@@ -47,6 +87,12 @@ export async function run(
   more: Record<string, Command> = {},
 ): Promise<number> {
   const commands = { ...builtIn, ...more };
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    out(version());
+    return 0;
+  }
+  // `edgepay help <command>` is `edgepay <command> --help`.
+  if (argv[0] === 'help' && argv.length > 1) return run([...argv.slice(1), '--help'], out, err, more);
   const two = `${argv[0] ?? ''} ${argv[1] ?? ''}`;
   const name = commands[two] ? two : (argv[0] ?? '');
   const rest = argv.slice(name.split(' ').length);
@@ -54,10 +100,29 @@ export async function run(
     out(HELP);
     return 0;
   }
-  if (name === 'demo') return demo(out);
+  if (name === 'demo') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      out('edgepay demo\n  Signs, verifies and tampers with a credential-shaped COSE object, printing each step.');
+      return 0;
+    }
+    return demo(out);
+  }
   const cmd = commands[name];
   if (!cmd) {
-    err(`edgepay: unknown command '${argv.slice(0, 2).join(' ')}'\n\n${HELP}`);
+    // A group alone (`edgepay ledger`), or with --help: its subcommands' usage.
+    const group = groupHelp(name, commands);
+    if (group !== undefined && (rest[0] === '--help' || rest[0] === '-h')) {
+      out(group);
+      return 0;
+    }
+    if (group !== undefined && rest.length === 0) {
+      err(`edgepay: '${name}' needs a subcommand:\n\n${group}`);
+      return 2;
+    }
+    const typed = group !== undefined ? two.trim() : name;
+    const groups = new Set(Object.keys(commands).map((c) => c.split(' ')[0] as string));
+    const guess = suggest(typed, [...Object.keys(commands), ...groups, 'demo', 'help']);
+    err(`edgepay: unknown command '${typed}'${guess ? `; did you mean '${guess}'?` : ''} (edgepay help lists them)`);
     return 2;
   }
   try {
@@ -72,8 +137,12 @@ export async function run(
       err(`edgepay: ${e.message}`);
       return e.code === 'CLI_USAGE' ? 2 : 1;
     }
-    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      err(`edgepay: ${(e as Error).message}\n\n${cmd.usage}`);
+    const code = (e as { code?: string }).code;
+    if (code?.startsWith('ERR_PARSE_ARGS')) {
+      const flag = /'(-{1,2}[^']+)'/.exec((e as Error).message)?.[1];
+      const guess =
+        code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag?.startsWith('--') ? suggest(flag.slice(2), Object.keys(cmd.options)) : undefined;
+      err(`edgepay: ${(e as Error).message.split('. ')[0]}${guess ? `; did you mean --${guess}?` : ''}\n\n${cmd.usage}`);
       return 2;
     }
     throw e;
