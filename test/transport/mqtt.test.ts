@@ -21,8 +21,9 @@ function mqttFixture(url: () => string, protocolVersion: 4 | 5): () => Transport
       MqttTransport.connect({ url: url(), address, prefix: p, protocolVersion, reconnectPeriod: 200, endSessionOnClose: true });
     return {
       connect,
-      away: async (address) => {
-        // Disconnect without ending the session: the broker holds QoS 1 frames for the device.
+      away: async (address, current) => {
+        // The device disconnects without ending its session: the broker holds QoS 1 frames for it.
+        await current.close();
         const t = await connect(address);
         await t.close({ endSession: false });
         return () => connect(address);

@@ -8,8 +8,11 @@ import { pair } from '../channel/world.js';
 export interface TransportFixture {
   /** A connected endpoint at `address` (same address again = the same device reconnecting). */
   connect(address: string): Promise<Transport>;
-  /** Takes `address` away (disconnects it) so frames to it must wait, then brings it back. */
-  away?(address: string): Promise<() => Promise<Transport>>;
+  /**
+   * Takes `address` (connected as `current`) away so frames to it must wait, then brings it back: the
+   * fixture decides whether `current` is closed (a real connection) or kept (an in-process endpoint).
+   */
+  away?(address: string, current: Transport): Promise<() => Promise<Transport>>;
 }
 
 const addr = (n: number) => n.toString(16).padStart(8, '0').repeat(8);
@@ -75,8 +78,7 @@ export function transportSuite(fx: () => TransportFixture): void {
     servePayee(p.payee, first);
     const session = new PayerSession(p.payer, await f.connect(toHex(p.payer.kid)));
     const id = await session.open(payeeAddr, { payeeKid: p.padKid, cap: 50_000n });
-    await first.close(); // the payee goes away (f.away then leaves a session behind that holds its frames)
-    const back = await f.away(payeeAddr);
+    const back = await f.away(payeeAddr, first);
     for (let i = 0; i < 10; i++) await session.pay(payeeAddr, id, 5n);
     const t = await back();
     servePayee(p.payee, t);
