@@ -14,7 +14,7 @@ import { decode, encode } from '../codec/cbor.js';
 import { coseKeyMap, coseKeyThumbprint, readCoseKey, toJwk } from '../codec/cose-key.js';
 import { decodeSign1 } from '../codec/cose-sign1.js';
 import type { Signer } from '../crypto/ed25519.js';
-import { verifyChain, verifyParty } from '../identity/chain.js';
+import { narrow, narrowCategories, verifyChain, verifyParty } from '../identity/chain.js';
 import type { Limits } from '../identity/claims.js';
 import { type Credential, CWT_CONTENT_TYPE, decodeChain, decodeCredential, encodeChain, issueCredential } from '../identity/credential.js';
 import { FileKeyStore } from '../identity/keystore-file.js';
@@ -45,7 +45,8 @@ export function str(v: Values, name: string, required = true): string {
 function amount(v: Values, name: string, required: boolean): bigint | undefined {
   const s = str(v, name, required);
   if (s === '') return undefined;
-  if (!/^\d+$/.test(s)) throw new CliError('CLI_USAGE', `--${name} takes a whole number of minor units`, name);
+  if (/^-\d+$/.test(s)) throw new CliError('CLI_USAGE', `--${name} cannot be negative (${s})`, name);
+  if (!/^\d+$/.test(s)) throw new CliError('CLI_USAGE', `--${name} takes a whole number of minor units, not ${JSON.stringify(s)}`, name);
   return BigInt(s);
 }
 
@@ -254,6 +255,11 @@ export const commands: Record<string, Command> = {
     },
     async run(v, _p, out) {
       const partyCred = decodeCredential(await readObject(str(v, 'party-cred')));
+      // What the chain could never verify with is refused here, before anything is signed or written.
+      const deviceLimits = limits(v, false);
+      const counterparties = list(v, 'counterparties');
+      narrow(partyCred.claims.limits as Limits, deviceLimits);
+      narrowCategories(partyCred.claims.counterparties, counterparties);
       const t = now();
       const model = str(v, 'model', false);
       const device = await issueCredential(await signerIn(str(v, 'party'), str(v, 'key-name', false) || 'party', v), {
@@ -264,9 +270,9 @@ export const commands: Record<string, Command> = {
         issuedAt: t,
         notBefore: t,
         expiresAt: Math.min(t + int(v, 'days', 30) * DAY, partyCred.claims.expiresAt),
-        limits: limits(v, false),
+        limits: deviceLimits,
         category: str(v, 'category'),
-        counterparties: list(v, 'counterparties'),
+        counterparties,
         device: model ? { model, serial: str(v, 'serial') } : undefined,
       });
       await writeObject(str(v, 'out'), encodeChain([partyCred.bytes, device]), parseFormat(v.format as string | undefined));

@@ -221,8 +221,11 @@ export async function verifyChain(chain: readonly Uint8Array[] | Uint8Array, o: 
   };
 }
 
-/** The device's limits, each no wider than its party's (a device may leave one out to inherit it). */
-function narrow(p: Limits, d: Partial<Limits>): Limits {
+/**
+ * The device's limits, each no wider than its party's (a device may leave one out to inherit it).
+ * @throws IdentityError ID_LIMITS_WIDENED naming the limit.
+ */
+export function narrow(p: Limits, d: Partial<Limits>): Limits {
   const widened = (k: keyof Limits) => fail('ID_LIMITS_WIDENED', `device ${k} exceeds its party's`, `device.limits.${k}`);
   if (d.asset !== undefined && d.asset !== p.asset) widened('asset');
   for (const k of ['perPayment', 'perChannel', 'perPeriod', 'totalOutstanding'] as const)
@@ -232,7 +235,8 @@ function narrow(p: Limits, d: Partial<Limits>): Limits {
   return { ...p, ...Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) } as Limits;
 }
 
-function narrowCategories(p: readonly string[] | undefined, d: readonly string[] | undefined): readonly string[] | undefined {
+/** The device's counterparty categories, each allowed by its party. @throws IdentityError ID_LIMITS_WIDENED. */
+export function narrowCategories(p: readonly string[] | undefined, d: readonly string[] | undefined): readonly string[] | undefined {
   if (d === undefined) return p;
   if (p !== undefined)
     for (const c of d) if (!p.includes(c)) fail('ID_LIMITS_WIDENED', `category ${c} is not allowed by the party`, 'device.counterparties');

@@ -128,6 +128,37 @@ describe('edgepay CLI identity flow', () => {
     expect(t.stderr).toMatch(/COSE_SIGNATURE/);
   });
 
+  it("device enroll refuses what the chain could never verify with (limits wider than the party's, another asset, a category it may not pay), before writing anything; negative amounts are named", () => {
+    const base = [
+      'device',
+      'enroll',
+      '--party',
+      p('party'),
+      '--party-cred',
+      p('party.cred'),
+      '--key',
+      p('drone/device.pub'),
+      '--id',
+      'device:d2',
+      '--category',
+      'drone',
+    ];
+    for (const [extra, field] of [
+      [['--per-payment', '501'], 'device.limits.perPayment'],
+      [['--asset', 'USD'], 'device.limits.asset'],
+      [['--counterparties', 'kiosk'], 'device.counterparties'],
+    ] as const) {
+      const r = edgepay(...base, ...extra, '--out', p('never.chain'));
+      expect([r.status, r.stderr]).toEqual([
+        1,
+        expect.stringMatching(new RegExp(`ID_LIMITS_WIDENED.*${field.replace('.', '\\.')}|${field}.*ID_LIMITS_WIDENED`)),
+      ]);
+      expect(() => readFileSync(p('never.chain'))).toThrow();
+    }
+    const negative = edgepay(...base, '--per-payment=-5', '--out', p('never.chain'));
+    expect([negative.status, negative.stderr]).toEqual([2, expect.stringMatching(/--per-payment cannot be negative/)]);
+  });
+
   it('writes and reads hex and JSON formats', () => {
     expect(edgepay('keygen', '--dir', p('hexed'), '--name', 'k', '--format', 'hex').status).toBe(0);
     expect(readFileSync(p('hexed/k.pub'), 'utf8')).toMatch(/^[0-9a-f]+\n$/);
