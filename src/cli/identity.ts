@@ -77,7 +77,15 @@ export async function signerIn(dir: string, name: string, v: Values): Promise<Si
 }
 
 export async function publicKeyFile(path: string): Promise<Uint8Array> {
-  return readCoseKey(decode(await readObject(path)), path).publicKey;
+  const bytes = await readObject(path);
+  try {
+    return readCoseKey(decode(bytes), path).publicKey;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new CliError('CLI_FILE', `${path} is not a public key file (a .pub from edgepay keygen or issuer init): ${why}`, path, {
+      cause: e,
+    });
+  }
 }
 
 export async function keygen(dir: string, name: string, v: Values, out: Out): Promise<Signer> {

@@ -11,7 +11,7 @@ import { decode } from '../codec/cbor.js';
 import { workerVerifier } from '../crypto/workers.js';
 import { filePersistence } from '../identity/node-files.js';
 import { TrustStore } from '../identity/trust-store.js';
-import { openPglite, openPostgres } from '../ledger/db.js';
+import { openPglite, openPostgres, requirePglite } from '../ledger/db.js';
 import { DEFAULT_HTTP_LIMITS, serveHttp, serveOperator } from '../ledger/http.js';
 import { Ledger, SETTLEMENT_WINDOW } from '../ledger/ledger.js';
 import { jsonLogger } from '../ledger/log.js';
@@ -71,13 +71,19 @@ const serve: Command = {
     ...COMMON,
   },
   async run(v, _p, out) {
+    // Everything that can fail without writing is checked first: nothing lands in <dir> (no key, no
+    // database) for a command that cannot run (a missing trust file, no passphrase, a database not there).
     const dir = str(v, 'dir');
-    await mkdir(dir, { recursive: true });
-    const signer = (await (await keyStore(dir, v)).get('ledger')) ?? (await keygen(dir, 'ledger', v, () => {}));
     const url = str(v, 'db', false);
     if (url && !/^postgres(ql)?:\/\//.test(url)) throw new CliError('CLI_USAGE', '--db takes a postgres:// URL', 'db');
-    const db = url ? await openPostgres(url, str(v, 'schema', false) || undefined) : await openPglite(join(dir, 'db'));
-    const trust = await TrustStore.open(await trustRoots(v), filePersistence(join(dir, 'trust.cbor')));
+    const roots = await trustRoots(v);
+    const keys = await keyStore(dir, v);
+    const postgres = url ? await openPostgres(url, str(v, 'schema', false) || undefined) : undefined;
+    if (!postgres) await requirePglite();
+    await mkdir(dir, { recursive: true });
+    const signer = (await keys.get('ledger')) ?? (await keygen(dir, 'ledger', v, () => {}));
+    const trust = await TrustStore.open(roots, filePersistence(join(dir, 'trust.cbor')));
+    const db = postgres ?? (await openPglite(join(dir, 'db')));
     const log = jsonLogger({ base: { service: 'edgepay-ledger' } });
     // Signature checks on every core.
     const verifier = workerVerifier();

@@ -17,9 +17,29 @@ export interface Db extends Sql {
   readonly kind: 'pglite' | 'postgres';
 }
 
-/** An embedded PGlite database in `dataDir` (in memory when omitted). */
+/**
+ * An optional dependency, loaded where it is used: if it is not installed, one line says what to install.
+ * @throws LedgerError LEDGER_DEPENDENCY
+ */
+async function optional<T>(name: string, what: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')
+      throw new LedgerError('LEDGER_DEPENDENCY', `${what} needs the optional package ${name}: npm install ${name}`, 'db', { cause: e });
+    throw e;
+  }
+}
+
+/** Checks that PGlite is installed before anything is written for it. @throws LedgerError LEDGER_DEPENDENCY */
+export async function requirePglite(): Promise<void> {
+  await optional('@electric-sql/pglite', 'the embedded database', () => import('@electric-sql/pglite'));
+}
+
+/** An embedded PGlite database in `dataDir` (in memory when omitted). @throws LedgerError LEDGER_DEPENDENCY without PGlite. */
 export async function openPglite(dataDir?: string): Promise<Db> {
-  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGlite } = await optional('@electric-sql/pglite', 'the embedded database', () => import('@electric-sql/pglite'));
   const db = await PGlite.create(dataDir);
   // Array parameters go as the literal PostgreSQL would read (see `arrayLiteral`): PGlite's own serializer
   // writes bytea elements a character at a time, and a batch sends thousands of them.
@@ -63,16 +83,24 @@ export function arrayLiteral(a: readonly unknown[]): string | undefined {
 
 const param = (p: unknown) => (Array.isArray(p) ? (arrayLiteral(p) ?? p) : p);
 
-/** PostgreSQL at `url`; with `schema`, every statement runs in that schema (created if absent). */
+/**
+ * PostgreSQL at `url`; with `schema`, every statement runs in that schema (created if absent).
+ * @throws LedgerError LEDGER_DEPENDENCY without `pg`; LEDGER_DATABASE when the server cannot be reached.
+ */
 export async function openPostgres(url: string, schema?: string): Promise<Db> {
-  const pg = (await import('pg')).default;
+  const pg = (await optional('pg', 'PostgreSQL', () => import('pg'))).default;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
     throw new LedgerError('LEDGER_CONFIG', `invalid schema name ${schema}`, 'schema');
-  if (schema) {
-    const admin = new pg.Client({ connectionString: url });
+  // One connection first: a server that is down or a database that does not exist is said here, plainly.
+  const admin = new pg.Client({ connectionString: url });
+  try {
     await admin.connect();
-    await admin.query(`create schema if not exists ${schema}`);
-    await admin.end();
+    if (schema) await admin.query(`create schema if not exists ${schema}`);
+  } catch (e) {
+    const where = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+    throw new LedgerError('LEDGER_DATABASE', `cannot use PostgreSQL at ${where}: ${(e as Error).message}`, 'db', { cause: e });
+  } finally {
+    await admin.end().catch(() => {});
   }
   // search_path as a startup option: set before the first statement of every pooled connection.
   const pool = new pg.Pool({ connectionString: url, max: 8, ...(schema ? { options: `-c search_path=${schema}` } : {}) });

@@ -3,14 +3,28 @@
  * builds load and work. Built here with the real rollup config into a scratch project's
  * `node_modules/edgepay`, where an example runs against it as a user's code would: through the exports map.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type OutputOptions, type RollupOptions, rollup } from 'rollup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserBundle } from '../../bench/browser-bundle.js';
 import config from '../../rollup.config.mjs';
 import { concepts } from '../../scripts/entries.mjs';
+import { encode } from '../../src/codec/cbor.js';
+import { coseKeyMap } from '../../src/codec/cose-key.js';
 
 const project = `.tmp/build-test-${process.pid}`;
 /** The package as installed in a user's project: its package.json and the built dist. */
@@ -114,6 +128,38 @@ describe('build', () => {
       cwd: project,
     });
     expect([esm.trim(), cjs.trim()]).toEqual(['31', '31']);
+  });
+
+  it('the installed CLI, without the optional packages: one line says what to npm install, and nothing is written', () => {
+    // A project of its own outside this repository (so nothing above it holds node_modules), with the
+    // package and only its declared dependencies, as `npm install edgepay` leaves it.
+    const user = mkdtempSync(join(tmpdir(), 'edgepay-user-'));
+    try {
+      const installed = join(user, 'node_modules', 'edgepay');
+      cpSync(pkg, installed, { recursive: true });
+      const deps = Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies as Record<string, string>);
+      for (const d of deps) {
+        mkdirSync(dirname(join(user, 'node_modules', d)), { recursive: true });
+        symlinkSync(resolve('node_modules', d), join(user, 'node_modules', d));
+      }
+      writeFileSync(join(user, 'issuer.pub'), encode(coseKeyMap(new Uint8Array(32).fill(7))));
+      const cli = (...args: string[]) =>
+        spawnSync(process.execPath, [join(installed, 'dist/node/cli.js'), ...args], {
+          cwd: user,
+          encoding: 'utf8',
+          env: { ...process.env, EDGEPAY_PASSPHRASE: 'x', EDGEPAY_KDF_LOG2N: '10' },
+        });
+      const pglite = cli('ledger', 'serve', '--dir', 'ledger', '--trust', 'issuer.pub', '--issuer-id', 'net');
+      expect(pglite.status).toBe(1);
+      expect(pglite.stderr.trim()).toMatch(/^edgepay: LEDGER_DEPENDENCY .*npm install @electric-sql\/pglite$/);
+      const pg = cli('ledger', 'serve', '--dir', 'ledger', '--trust', 'issuer.pub', '--issuer-id', 'net', '--db', 'postgres://127.0.0.1/x');
+      expect(pg.stderr.trim()).toMatch(/^edgepay: LEDGER_DEPENDENCY .*npm install pg$/);
+      for (const r of [pglite, pg]) expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1); // no stack trace
+      expect(existsSync(join(user, 'ledger'))).toBe(false); // no key written for a command that could not run
+      expect(cli('--version').stdout.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    } finally {
+      rmSync(user, { recursive: true, force: true });
+    }
   });
 
   it('device entry points never load the ledger database drivers (pg, PGlite); edgepay/ledger does', () => {
