@@ -10,6 +10,8 @@ export default defineConfig({
   test: {
     // Each file must close what it opens (servers, sockets, processes, threads).
     setupFiles: ['test/leaks.ts'],
+    // Says last which groups were skipped and what they need.
+    globalSetup: ['test/summary.ts'],
     include: ['test/**/*.test.ts'],
     exclude: ['test/**/*.slow.test.ts', 'node_modules/**'],
     testTimeout: 30_000,

@@ -7,6 +7,8 @@ export default defineConfig({
   test: {
     // Each file must close what it opens (servers, sockets, processes, threads).
     setupFiles: ['test/leaks.ts'],
+    // Says last which groups were skipped and what they need.
+    globalSetup: ['test/summary.ts'],
     include: ['test/**/*.slow.test.ts'],
     testTimeout: 900_000,
     hookTimeout: 120_000,

@@ -26,7 +26,7 @@ import { decodeAnswer, MqttLedgerClient } from '../../src/sync/mqtt.js';
 import { signSubmission } from '../../src/sync/submission.js';
 import { Sync } from '../../src/sync/sync.js';
 import { MqttTransport } from '../../src/transport/mqtt.js';
-import { requireServices } from '../services.js';
+import { requireServices, skipped } from '../services.js';
 import { ledgerSeed, pair, payOffline, startLedger } from '../sync/world.js';
 import { type Broker, startAedes, startMosquitto } from '../transport/brokers.js';
 
@@ -39,7 +39,7 @@ function haveMosquitto(): boolean {
     // mosquitto_passwd -h exits 1 after printing its usage: present.
     if ((e as { status?: number }).status === 1) return true;
     if (requireServices) throw new Error('mosquitto and mosquitto_passwd are required in CI (apt-get install mosquitto)');
-    console.warn('skipping the locked-down Mosquitto tests: mosquitto_passwd is not installed (apt-get install mosquitto)');
+    skipped('the locked-down Mosquitto tests', 'mosquitto_passwd is not installed (apt-get install mosquitto)');
     return false;
   }
   return true;

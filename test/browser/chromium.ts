@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
+import { skipped } from '../services.js';
 
 declare global {
   interface Window {
@@ -20,6 +21,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const haveChromium = existsSync(CHROMIUM);
 export const requireBrowser = process.env.EDGEPAY_REQUIRE_BROWSER === '1';
 export const browserSkipReason = haveChromium ? '' : `skipped: ${CHROMIUM} not found (apt-get install -y chromium)`;
+if (!haveChromium && !requireBrowser) skipped('the browser tests', `${CHROMIUM} not found (apt-get install -y chromium)`);
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({

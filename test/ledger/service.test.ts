@@ -24,7 +24,7 @@ import { encodeSettlement } from '../../src/settlement/record.js';
 import { HttpLedgerClient, SyncFailure } from '../../src/sync/client.js';
 import { signAdmin, signSubmission } from '../../src/sync/submission.js';
 import { deliver, pair } from '../channel/world.js';
-import { requireServices } from '../services.js';
+import { requireServices, skipped } from '../services.js';
 import { type LedgerWorld, payOffline, startLedger } from '../sync/world.js';
 
 const seed = (n: number) => new Uint8Array(32).fill(n);
@@ -36,7 +36,7 @@ function haveXmllint(): boolean {
     return true;
   } catch {
     if (requireServices) throw new Error('xmllint (libxml2-utils) is required in CI to check ISO 20022 documents');
-    console.warn('skipping the pain.001 schema check: xmllint is not installed (apt-get install libxml2-utils)');
+    skipped('the pain.001 schema check', 'xmllint is not installed (apt-get install libxml2-utils)');
     return false;
   }
 }
