@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decode } from '../codec/cbor.js';
+import { type CborValue, decode } from '../codec/cbor.js';
 import { workerVerifier } from '../crypto/workers.js';
 import { filePersistence } from '../identity/node-files.js';
 import { TrustStore } from '../identity/trust-store.js';
@@ -194,21 +194,32 @@ const ADMIN_OPTIONS = {
   policy: { type: 'string' },
   min: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'party-cred': { type: 'string' },
   ...COMMON,
 } as const;
+
+/** Every `balance` and `amount` in an answer (nested too) as a string of minor units. */
+function amountsAsText(v: unknown): void {
+  if (Array.isArray(v)) for (const x of v) amountsAsText(x);
+  if (!(v instanceof Map)) return;
+  for (const [k, x] of v) {
+    if ((k === 'balance' || k === 'amount') && (typeof x === 'number' || typeof x === 'bigint')) v.set(k, String(x));
+    else amountsAsText(x);
+  }
+}
 
 /** An administrative call: signed with `--as <dir>` (its `issuer` key, or `--key-name`), sent to `--url`. */
 function admin(
   op: string,
   usage: string,
-  args: (v: Record<string, unknown>) => Record<string, string | bigint | number | boolean>,
+  args: (v: Record<string, unknown>) => Record<string, CborValue> | Promise<Record<string, CborValue>>,
 ): Command {
   return {
     usage: `${usage}\n  Signed with the key <name> (default issuer) in <dir>/keys; sent to the ledger at --url (default http://127.0.0.1:8787).`,
     options: ADMIN_OPTIONS,
     async run(v, _p, out) {
       const signer = await signerIn(str(v, 'as'), str(v, 'key-name', false) || 'issuer', v);
-      const body = await signAdmin(signer, op, args(v), now(), randomBytes(16));
+      const body = await signAdmin(signer, op, await args(v), now(), randomBytes(16));
       const url = `${(str(v, 'url', false) || 'http://127.0.0.1:8787').replace(/\/+$/, '')}/v1/admin`;
       let res: Response;
       try {
@@ -224,7 +235,7 @@ function admin(
       if (type.startsWith('application/cbor')) {
         const data = decode(new Uint8Array(await res.arrayBuffer()));
         // Amounts print as strings of minor units, small or large alike (JSON numbers lose precision).
-        if (data instanceof Map && data.has('balance')) data.set('balance', String(data.get('balance')));
+        amountsAsText(data);
         // A payout's dry run: the document goes to --out (when given), the lines it would pay to stdout.
         const file = str(v, 'out', false);
         if (data instanceof Map && typeof data.get('document') === 'string' && file) {
@@ -266,9 +277,16 @@ const time = (v: Record<string, unknown>, k: string, fallback: number): number =
 
 export const ledgerCommands: Record<string, Command> = {
   'ledger serve': serve,
+  'ledger register': admin(
+    'register',
+    'edgepay ledger register --as <issuer dir> --party-cred <party.cred> [--url <ledger>]\n' +
+      '  Tells the ledger of a party before its devices settle (from its credential, checked against the trusted\n' +
+      '  issuers): deposits, credit lines and payouts need a party the ledger knows.',
+    async (v) => ({ credential: await readObject(text(v, 'party-cred')) }),
+  ),
   'ledger fund': admin(
     'fund',
-    'edgepay ledger fund --as <issuer dir> --party <id> --asset <code> --amount <minor units> [--url <ledger>]\n  Credits a deposit.',
+    'edgepay ledger fund --as <issuer dir> --party <id> --asset <code> --amount <minor units> [--url <ledger>]\n  Credits a deposit (to a party the ledger knows: see ledger register).',
     (v) => ({ party: text(v, 'party'), asset: text(v, 'asset'), amount: minor(v, 'amount') }),
   ),
   'ledger credit': admin(

@@ -13,6 +13,7 @@ import type { Signer } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { type BatchVerifier, inlineVerifier } from '../crypto/workers.js';
 import { EdgepayError } from '../errors.js';
+import { verifyParty } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { type ReceiptStatus, rebuildReceipts, signReceiptBatch } from '../settlement/receipt.js';
 import { type Applied, type BatchItem, decideBatch, readState, type Settled, withoutRevoke, writeChanges } from './apply.js';
@@ -322,6 +323,29 @@ export class Ledger {
   /** A checked record's refusal if a list applied since revokes either side now (undefined when not). */
   private revokedNow(v: Settled): EdgepayError | undefined {
     return revokedChain(v.payer, this.o.trust, this.now()) ?? revokedChain(v.payee, this.o.trust, this.now());
+  }
+
+  /**
+   * Registers a party from its credential (verified against the trusted issuers now): who it is, how to pay
+   * it on conventional rails, and its key for the calls it signs. A party is otherwise learned from its
+   * devices' first record; deposits and credit lines are taken only for a party the ledger knows.
+   * @returns the party's id. @throws IdentityError when the credential does not verify.
+   */
+  async registerParty(credential: Uint8Array): Promise<string> {
+    const c = await verifyParty(credential, { trust: this.o.trust, now: this.now() });
+    const k = c.claims;
+    await this.o.db.query(
+      `insert into parties (party, payment_ref, category, kid, public_key) values ($1, $2, $3, $4, $5)
+       on conflict (party) do update set payment_ref = excluded.payment_ref, category = excluded.category,
+         kid = excluded.kid, public_key = excluded.public_key, updated_at = now()`,
+      [k.subject, k.paymentRef ?? null, k.category ?? null, toHex(c.subjectKid), k.publicKey],
+    );
+    return k.subject;
+  }
+
+  /** Whether the ledger knows `party` (registered, or met through its devices' records). */
+  async knowsParty(party: string): Promise<boolean> {
+    return (await this.o.db.query('select 1 from parties where party = $1', [party])).length > 0;
   }
 
   /** The party whose credential key has thumbprint `kid`, as seen in a settled channel. */

@@ -11,7 +11,7 @@ import { equalBytes, fromHex, toHex } from '../bytes.js';
 import type { CborValue } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { verifySign1 } from '../codec/cose-sign1.js';
-import { asAmount, asText, asTime } from '../codec/fields.js';
+import { asAmount, asBytes, asText, asTime } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { EdgepayError, LedgerError } from '../errors.js';
 import { verifyParty } from '../identity/chain.js';
@@ -303,7 +303,8 @@ export class LedgerService {
 
   /**
    * Runs an administrative call signed by a trust root (or, for reads of its own accounts, by a party).
-   * Ops: `fund` {party, asset, amount}, `credit` {party, asset, amount}, `balance` {party, asset},
+   * Ops: `register` {credential} (a party credential), `fund` {party, asset, amount} and `credit` {party,
+   * asset, amount} (a registered party only), `balance` {party, asset},
    * `statement` {party, asset, from, to}, `reserve` {party, payer, payee?, asset, amount, expiresAt} (issuer or
    * the party itself), `payout` {asset, date?, party?, policy? (earned | balance), min?, dryRun?}.
    * @throws LedgerError LEDGER_UNAUTHORIZED, LEDGER_STALE, LEDGER_OP; field errors for bad arguments.
@@ -340,9 +341,25 @@ export class LedgerService {
     };
     this.metrics.adminCalls++;
     const ledger = this.o.ledger;
+    // Money goes only to a party the ledger knows: a typo must not open an account nobody can reach.
+    const known = async (p: string) => {
+      if (!(await ledger.knowsParty(p)))
+        throw new LedgerError(
+          'LEDGER_UNKNOWN_PARTY',
+          `no party ${p} here: register it first (edgepay ledger register --party-cred <file>), or let its devices settle`,
+          'admin.args.party',
+        );
+    };
     switch (c.op) {
+      case 'register': {
+        // The issuer tells the ledger of a party before its devices settle (to fund it, to pay it out).
+        issuerOnly();
+        const party = await ledger.registerParty(asBytes(a.get('credential'), 'admin.args.credential'));
+        return { data: new Map([['party', party]]) };
+      }
       case 'fund': {
         issuerOnly();
+        await known(text('party'));
         const applied = await ledger.fund(
           text('party'),
           text('asset'),
@@ -353,6 +370,7 @@ export class LedgerService {
       }
       case 'credit':
         issuerOnly();
+        await known(text('party'));
         await ledger.setCreditLine(text('party'), text('asset'), asAmount(a.get('amount'), 'admin.args.amount'));
         return { data: new Map([['ok', true]]) };
       case 'balance':

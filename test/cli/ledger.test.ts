@@ -72,8 +72,32 @@ const stop = (c: ChildProcess) =>
 describe('edgepay ledger', () => {
   it('serve, fund, balance, statement, payout; a restart keeps the books', async () => {
     expect(edgepay('issuer', 'init', '--dir', p('issuer'), '--id', 'network:test').status).toBe(0);
+    // The party, certified by the issuer: the ledger must know it before it takes a deposit for it.
+    expect(edgepay('keygen', '--dir', p('fleet'), '--name', 'party').status).toBe(0);
+    const certify = ['party', 'certify', '--issuer', p('issuer'), '--key', p('fleet/party.pub'), '--id', 'party:fleet', '--asset', 'EUR'];
+    const limits = ['--per-payment', '500', '--per-channel', '10000', '--per-period', '100000', '--total-outstanding', '50000'];
+    expect(edgepay(...certify, ...limits, '--category', 'fleet-operator', '--payment-ref', 'tok_f', '--out', p('fleet.cred')).status).toBe(
+      0,
+    );
     let { child, url, operator } = await serve();
     try {
+      const early = edgepay(
+        'ledger',
+        'fund',
+        '--as',
+        p('issuer'),
+        '--party',
+        'party:fleet',
+        '--asset',
+        'EUR',
+        '--amount',
+        '1',
+        '--url',
+        url,
+      );
+      expect([early.status, early.stderr]).toEqual([1, expect.stringContaining('LEDGER_UNKNOWN_PARTY')]);
+      const registered = edgepay('ledger', 'register', '--as', p('issuer'), '--party-cred', p('fleet.cred'), '--url', url);
+      expect([registered.stderr, JSON.parse(registered.stdout)]).toEqual(['', { party: 'party:fleet' }]);
       const fund = edgepay(
         'ledger',
         'fund',
@@ -125,8 +149,30 @@ describe('edgepay ledger', () => {
       expect(
         JSON.parse(edgepay('ledger', 'balance', '--as', p('issuer'), '--party', 'party:fleet', '--asset', 'EUR', '--url', url).stdout),
       ).toEqual({ balance: '1250' });
-      // No payment reference is known for a party funded by hand (none of its devices has settled yet).
+      // The party only funded itself: it earned nothing, so the default payout pays nothing; a dry run of
+      // the whole balance shows the line and the document, and applies nothing.
       expect(JSON.parse(edgepay('ledger', 'payout', '--as', p('issuer'), '--asset', 'EUR', '--url', url).stdout)).toEqual({ payouts: 0 });
+      const dry = edgepay(
+        'ledger',
+        'payout',
+        '--as',
+        p('issuer'),
+        '--asset',
+        'EUR',
+        '--policy',
+        'balance',
+        '--dry-run',
+        '--out',
+        p('preview.xml'),
+        '--url',
+        url,
+      );
+      expect(JSON.parse(dry.stdout)).toMatchObject({
+        dryRun: true,
+        payouts: [{ party: 'party:fleet', account: 'tok_f', amount: '1250' }],
+        wrote: p('preview.xml'),
+      });
+      expect(readFileSync(p('preview.xml'), 'utf8')).toContain('<InstdAmt Ccy="EUR">12.50</InstdAmt>');
     } finally {
       expect(await stop(child)).toBe(0);
     }

@@ -12,9 +12,10 @@ import { toHex } from '../../src/bytes.js';
 import { signVoucher } from '../../src/channel/messages.js';
 import { Payee } from '../../src/channel/payee.js';
 import { MemoryChannelStore } from '../../src/channel/store.js';
-import { decode, encode } from '../../src/codec/cbor.js';
+import { type CborValue, decode, encode } from '../../src/codec/cbor.js';
 import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
+import { decodeChain } from '../../src/identity/credential.js';
 import { signRevocationList } from '../../src/identity/revocation.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { type Db, openPglite } from '../../src/ledger/db.js';
@@ -49,7 +50,7 @@ async function adminCall(
   w: LedgerWorld,
   signer: Awaited<ReturnType<typeof nodeEd25519.signer>>,
   op: string,
-  args: Record<string, string | bigint | number | boolean>,
+  args: Record<string, CborValue>,
   time: number,
 ) {
   const res = await post(`${w.http.url}/v1/admin`, await signAdmin(signer, op, args, time, randomBytes(16)));
@@ -75,6 +76,20 @@ describe('ledger service over HTTP (PGlite)', () => {
     const fleet = await nodeEd25519.signer(seed(2));
     const stranger = await nodeEd25519.signer(seed(9));
     const t = p.clock.now;
+    // A deposit for a party the ledger does not know is refused; the issuer registers it from its credential.
+    const unknown = await adminCall(w, issuer, 'fund', { party: 'party:fleet', asset: 'EUR', amount: 500n }, t);
+    expect([unknown.status, ((await unknown.json()) as { code: string }).code]).toEqual([404, 'LEDGER_UNKNOWN_PARTY']);
+    // Before it is registered (or any record of its devices comes), the party's key is not known here,
+    // and the refusal says so.
+    const early = await adminCall(w, fleet, 'balance', { party: 'party:fleet', asset: 'EUR' }, t);
+    expect(early.status).toBe(403);
+    expect(((await early.json()) as { message: string }).message).toMatch(/party this ledger knows yet/);
+    const partyCred = decodeChain(p.droneChain)[0] as Uint8Array;
+    const reg = await adminCall(w, issuer, 'register', { credential: partyCred }, t);
+    expect(decode(new Uint8Array(await reg.arrayBuffer()))).toEqual(new Map([['party', 'party:fleet']]));
+    expect(await (await adminCall(w, fleet, 'register', { credential: partyCred }, t)).json()).toMatchObject({
+      code: 'LEDGER_UNAUTHORIZED',
+    });
     const fund = await signAdmin(issuer, 'fund', { party: 'party:fleet', asset: 'EUR', amount: 500n }, t, randomBytes(16));
     for (const applied of [true, false, false]) {
       const res = await post(`${w.http.url}/v1/admin`, fund);
@@ -82,10 +97,6 @@ describe('ledger service over HTTP (PGlite)', () => {
       expect((decode(new Uint8Array(await res.arrayBuffer())) as Map<string, unknown>).get('applied')).toBe(applied);
     }
     expect(await w.ledger.balance('party:fleet', 'EUR')).toBe(500n);
-    // Before any record of its devices, the party's key is not known here, and the refusal says so.
-    const early = await adminCall(w, fleet, 'balance', { party: 'party:fleet', asset: 'EUR' }, t);
-    expect(early.status).toBe(403);
-    expect(((await early.json()) as { message: string }).message).toMatch(/party this ledger knows yet/);
     await payOffline(p, 1, 1n); // the ledger learns party:fleet's key from a chain it verifies
     await w.service.submit(await signSubmission(p.drone, p.droneChain, [(await payOffline(p, 1, 5n)).payer], t));
     const own = await adminCall(w, fleet, 'balance', { party: 'party:fleet', asset: 'EUR' }, t);
