@@ -22,6 +22,7 @@ import { sha256 } from '../src/crypto/hash.js';
 import { getEd25519 } from '../src/crypto/index.js';
 import { workerVerifier } from '../src/crypto/workers.js';
 import { TrustStore } from '../src/identity/trust-store.js';
+import { statementCamt053 } from '../src/ledger/camt.js';
 import { type Db, openPglite, openPostgres } from '../src/ledger/db.js';
 import { type HttpLedger, serveHttp } from '../src/ledger/http.js';
 import { Ledger } from '../src/ledger/ledger.js';
@@ -331,6 +332,22 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
       name: "each channel's postings add up to what it applied",
       ok: sums.length === 0,
       detail: `${sums.length} channels differ`,
+    });
+    // Each party's ISO 20022 statement of the whole run: opening plus entries is closing, closing is the ledger's.
+    const statementsOff: string[] = [];
+    const until = Math.floor(Date.now() / 1000) + 60;
+    for (const party of expected.keys()) {
+      const st = await ledger.statement(party, ASSET, 0, until);
+      const doc = statementCamt053(st, { msgId: 'sim-statement', createdAt: new Date() });
+      const entries = st.lines.reduce((sum, l) => sum + l.amount, 0n);
+      const entriesInDoc = (doc.match(/<Ntry>/g) ?? []).length;
+      if (st.opening + entries !== st.closing || st.closing !== (await ledger.balance(party, ASSET)) || entriesInDoc !== st.lines.length)
+        statementsOff.push(party);
+    }
+    checks.push({
+      name: "each party's camt.053 statement: opening plus entries is closing, closing is its balance",
+      ok: statementsOff.length === 0,
+      detail: statementsOff.join(', '),
     });
     const report: Report = {
       devices: fleet.devices.length,

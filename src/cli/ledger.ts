@@ -301,8 +301,17 @@ export const ledgerCommands: Record<string, Command> = {
   ),
   'ledger statement': admin(
     'statement',
-    'edgepay ledger statement --as <dir> --party <id> --asset <code> [--from <date>] [--to <date>] [--out <file.csv>] [--url <ledger>]\n  A CSV statement for the period (default: the last 30 days).',
-    (v) => ({ party: text(v, 'party'), asset: text(v, 'asset'), from: time(v, 'from', now() - 30 * 86_400), to: time(v, 'to', now() + 1) }),
+    'edgepay ledger statement --as <dir> --party <id> --asset <code> [--from <date>] [--to <date>] [--format csv|camt053|camt054]\n' +
+      '    [--out <file>] [--url <ledger>]\n' +
+      "  A party's statement for the period (default: the last 30 days): CSV, ISO 20022 camt.053 (opening and closing\n" +
+      '  balances, one entry per posting) or camt.054 (the entries alone, for intraday notification).',
+    (v) => ({
+      party: text(v, 'party'),
+      asset: text(v, 'asset'),
+      from: time(v, 'from', now() - 30 * 86_400),
+      to: time(v, 'to', now() + 1),
+      ...(typeof v.format === 'string' ? { format: v.format } : {}),
+    }),
   ),
   'ledger payout': admin(
     'payout',

@@ -19,6 +19,7 @@ import { decodeChain } from '../identity/credential.js';
 import { decodeRevocationList, kidPrefix, signRevocationList } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { decodeAdmin, decodeSubmission } from '../sync/submission.js';
+import { notificationCamt054, statementCamt053 } from './camt.js';
 import type { Ledger, SubmitCost } from './ledger.js';
 import { type Logger, silentLogger } from './log.js';
 import { statementCsv } from './statement.js';
@@ -305,7 +306,7 @@ export class LedgerService {
    * Runs an administrative call signed by a trust root (or, for reads of its own accounts, by a party).
    * Ops: `register` {credential} (a party credential), `fund` {party, asset, amount} and `credit` {party,
    * asset, amount} (a registered party only), `balance` {party, asset},
-   * `statement` {party, asset, from, to}, `reserve` {party, payer, payee?, asset, amount, expiresAt} (issuer or
+   * `statement` {party, asset, from, to, format? (csv | camt053 | camt054)}, `reserve` {party, payer, payee?, asset, amount, expiresAt} (issuer or
    * the party itself), `payout` {asset, date?, party?, policy? (earned | balance), min?, dryRun?}.
    * @throws LedgerError LEDGER_UNAUTHORIZED, LEDGER_STALE, LEDGER_OP; field errors for bad arguments.
    */
@@ -382,7 +383,12 @@ export class LedgerService {
           asTime(a.get('from'), 'admin.args.from'),
           asTime(a.get('to'), 'admin.args.to'),
         );
-        return { document: statementCsv(s), mediaType: 'text/csv; charset=utf-8' };
+        const format = a.has('format') ? text('format') : 'csv';
+        const header = { msgId: `st-${toHex(c.nonce).slice(0, 24)}`, createdAt: new Date(this.now() * 1000) };
+        if (format === 'csv') return { document: statementCsv(s), mediaType: 'text/csv; charset=utf-8' };
+        if (format === 'camt053') return { document: statementCamt053(s, header), mediaType: 'application/xml; charset=utf-8' };
+        if (format === 'camt054') return { document: notificationCamt054(s, header), mediaType: 'application/xml; charset=utf-8' };
+        throw new LedgerError('LEDGER_OP', 'a statement is csv, camt053 or camt054', 'admin.args.format');
       }
       case 'reserve': {
         // A party locks its own funds (or the issuer does for it); the ticket goes to the payer device.

@@ -29,7 +29,7 @@ describe('the simulator (npm start)', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('[')).length).toBeLessThan(8);
     expect(report.payments).toBeGreaterThan(100);
     expect(report.maxOutboxDepth).toBeGreaterThan(0); // records waited while the ledger was away
-    expect(report.checks.map((c: { ok: boolean }) => c.ok)).toEqual([true, true, true, true, true, true]);
+    expect(report.checks.map((c: { ok: boolean }) => c.ok)).toEqual([true, true, true, true, true, true, true]);
     expect(r.stderr).toContain('ledger OFFLINE');
     expect(report.parties.map((p: { party: string }) => p.party).sort()).toEqual([
       'party:drone-fleet',
