@@ -119,6 +119,25 @@ describe('edgepay ledger', () => {
       ).toEqual({ balance: '1250' });
       const csv = edgepay('ledger', 'statement', '--as', p('issuer'), '--party', 'party:fleet', '--asset', 'EUR', '--url', url).stdout;
       expect(csv.split('\r\n')[2]).toMatch(/^[^,]+,credit,party:fleet,EUR,external,fund:admin:[0-9a-f]+,,1250,1250$/);
+      const camt = edgepay(
+        'ledger',
+        'statement',
+        '--as',
+        p('issuer'),
+        '--party',
+        'party:fleet',
+        '--asset',
+        'EUR',
+        '--format',
+        'camt053',
+        '--url',
+        url,
+      );
+      expect(camt.stdout).toMatch(/<Cd>CLBD<\/Cd><\/CdOrPrtry><\/Tp><Amt Ccy="EUR">12\.50<\/Amt><CdtDbtInd>CRDT<\/CdtDbtInd>/);
+      expect(
+        edgepay('ledger', 'statement', '--as', p('issuer'), '--party', 'party:fleet', '--asset', 'EUR', '--format', 'pdf', '--url', url)
+          .stderr,
+      ).toMatch(/LEDGER_OP/);
       // A usage error exits 2; a refused call exits 1 with the ledger's code.
       expect(edgepay('ledger', 'fund', '--as', p('issuer'), '--party', 'x', '--asset', 'EUR', '--amount', '-3', '--url', url).status).toBe(
         2,
