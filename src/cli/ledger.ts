@@ -28,7 +28,9 @@ const serve: Command = {
     'edgepay ledger serve --dir <dir> --trust <issuer.pub> [--issuer-id <id>] [--db postgres://...] [--schema <name>]\n' +
     '    [--port 8787] [--host 127.0.0.1] [--id ledger] [--debtor-name <n> --debtor-account <acct>]\n' +
     '    [--issuer <issuer dir>] [--revocations <list file>]... [--settlement-window <seconds>]\n' +
-    '    [--mqtt mqtt://host:1883 [--mqtt-prefix edgepay] [--mqtt-username <u> --mqtt-password-file <f>]]\n' +
+    '    [--mqtt mqtt(s)://host:1883 [--mqtt-prefix edgepay] [--mqtt-username <u> --mqtt-password-file <f>]\n' +
+    '      [--mqtt-ca <ca.pem>] [--mqtt-cert <cert.pem> --mqtt-key <key.pem>]]\n' +
+    '    [--tls-cert <cert.pem> --tls-key <key.pem> [--tls-ca <clients-ca.pem>]]\n' +
     '    [--operator-port 8788 | off] [--operator-host 127.0.0.1]\n' +
     '    [--submitter-rate 5000] [--submitter-burst 20000] [--max-pending 256] [--rate 200] [--rate-burst 400]\n' +
     '    [--max-connections 768] [--max-connections-per-address 64] [--idle-timeout 30] [--keep-alive-timeout 5]\n' +
@@ -38,6 +40,7 @@ const serve: Command = {
     '  --mqtt, retained on <prefix>/revocations/<kid>). With --mqtt it also takes submissions over MQTT.\n' +
     '  --revocations takes signed lists at start (more arrive at POST /v1/revocations or `edgepay revoke --ledger`).\n' +
     '  /metrics is served on the operator listener only. Limits and their defaults: docs/security.md.\n' +
+    '  With --tls-cert/--tls-key it speaks HTTPS itself; with --tls-ca, clients must present a certificate it signed.\n' +
     '  Logs are JSON lines on standard error.',
   options: {
     dir: { type: 'string' },
@@ -55,6 +58,12 @@ const serve: Command = {
     'mqtt-prefix': { type: 'string' },
     'mqtt-username': { type: 'string' },
     'mqtt-password-file': { type: 'string' },
+    'mqtt-ca': { type: 'string' },
+    'mqtt-cert': { type: 'string' },
+    'mqtt-key': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' },
     revocations: { type: 'string', multiple: true },
     'settlement-window': { type: 'string' },
     'operator-port': { type: 'string' },
@@ -78,6 +87,13 @@ const serve: Command = {
     if (url && !/^postgres(ql)?:\/\//.test(url)) throw new CliError('CLI_USAGE', '--db takes a postgres:// URL', 'db');
     const roots = await trustRoots(v);
     const keys = await keyStore(dir, v);
+    // HTTPS and the broker's TLS: the files are read now, so a wrong path stops the start, not a later connection.
+    const pem = async (flag: string) => (str(v, flag, false) ? await readFile(str(v, flag)) : undefined);
+    const [tlsCert, tlsKey, tlsCa, mqttCa, mqttCert, mqttKey] = await Promise.all(
+      ['tls-cert', 'tls-key', 'tls-ca', 'mqtt-ca', 'mqtt-cert', 'mqtt-key'].map(pem),
+    );
+    if (!tlsCert !== !tlsKey) throw new CliError('CLI_USAGE', '--tls-cert and --tls-key go together', tlsCert ? 'tls-key' : 'tls-cert');
+    if (tlsCa && !tlsCert) throw new CliError('CLI_USAGE', '--tls-ca (client certificates) needs --tls-cert and --tls-key', 'tls-ca');
     const postgres = url ? await openPostgres(url, str(v, 'schema', false) || undefined) : undefined;
     if (!postgres) await requirePglite();
     await mkdir(dir, { recursive: true });
@@ -129,6 +145,7 @@ const serve: Command = {
       host: str(v, 'host', false) || '127.0.0.1',
       trust,
       log,
+      ...(tlsCert && tlsKey ? { tls: { cert: tlsCert, key: tlsKey, ca: tlsCa } } : {}),
       rate: { perSecond: int(v, 'rate', 200), burst: int(v, 'rate-burst', 400) },
       limits: {
         maxConnections: int(v, 'max-connections', DEFAULT_HTTP_LIMITS.maxConnections),
@@ -153,6 +170,9 @@ const serve: Command = {
           mqtt: {
             ...(str(v, 'mqtt-username', false) ? { username: str(v, 'mqtt-username') } : {}),
             ...(password ? { password: (await readFile(password, 'utf8')).trim() } : {}),
+            // mqtts:// with the broker's CA (and, for brokers that ask, the ledger's client certificate).
+            ...(mqttCa ? { ca: mqttCa } : {}),
+            ...(mqttCert && mqttKey ? { cert: mqttCert, key: mqttKey } : {}),
           },
         })
       : undefined;

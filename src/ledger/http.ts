@@ -17,6 +17,7 @@
  * ({@link HttpLimits}).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { BoundedMap } from '../bounded.js';
 import { decode, encode } from '../codec/cbor.js';
@@ -65,6 +66,16 @@ export interface HttpOptions {
   /** Static files served at exact paths (GET): a device simulator's page served by the ledger itself. */
   files?: Record<string, { type: string; body: string | Uint8Array }>;
   log?: Logger;
+  /** HTTPS: the server's certificate chain and key (PEM); with `ca`, clients must present a certificate it signed. */
+  tls?: TlsOptions;
+}
+
+/** The ledger speaking HTTPS itself (no terminating proxy needed). */
+export interface TlsOptions {
+  cert: string | Uint8Array;
+  key: string | Uint8Array;
+  /** Client certificates are required, and must chain to this CA (PEM). */
+  ca?: string | Uint8Array | undefined;
 }
 
 export interface HttpLedger {
@@ -171,7 +182,7 @@ function fail(req: IncomingMessage, res: ServerResponse, e: unknown, log: Logger
   if (err.code === 'LEDGER_BODY_SIZE') req.destroy();
 }
 
-async function listen(server: Server, port: number, host: string): Promise<HttpLedger> {
+async function listen(server: Server, port: number, host: string, scheme: 'http' | 'https' = 'http'): Promise<HttpLedger> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -181,7 +192,7 @@ async function listen(server: Server, port: number, host: string): Promise<HttpL
   });
   const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`,
     port: bound,
     connections: () => new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n)))),
     close: () =>
@@ -206,7 +217,7 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
   const max = o.maxBodyBytes ?? 4 * 1024 * 1024;
   const log = o.log ?? silentLogger;
   const buckets = new Buckets(o.rate ?? { perSecond: 200, burst: 400 });
-  const server = createServer(async (req, res) => {
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       if (!buckets.take(req.socket.remoteAddress ?? '')) throw new LedgerError('LEDGER_RATE', 'too many requests', 'client');
       const path = (req.url ?? '/').split('?')[0];
@@ -256,10 +267,22 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
     } catch (e) {
       fail(req, res, e, log);
     }
-  });
+  };
+  const server = o.tls
+    ? createHttpsServer(
+        {
+          cert: toBuffer(o.tls.cert),
+          key: toBuffer(o.tls.key),
+          ...(o.tls.ca ? { ca: toBuffer(o.tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        handler,
+      )
+    : createServer(handler);
   bound(server, { ...DEFAULT_HTTP_LIMITS, ...o.limits });
-  return listen(server, o.port ?? 0, o.host ?? '127.0.0.1');
+  return listen(server, o.port ?? 0, o.host ?? '127.0.0.1', o.tls ? 'https' : 'http');
 }
+
+const toBuffer = (v: string | Uint8Array) => (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
 
 /**
  * The operator's listener: `/metrics` (Prometheus text) and `/health`, apart from the devices' API so that
