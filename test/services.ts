@@ -2,6 +2,7 @@
  * Real services (PostgreSQL, Mosquitto) on this machine. Tests that need one skip with a clear message
  * where it is absent, except where EDGEPAY_REQUIRE_SERVICES=1 (CI), where they fail.
  */
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 
@@ -38,3 +39,21 @@ export async function service(name: string, port: number): Promise<boolean> {
   skipped(`${name} tests`, msg);
   return false;
 }
+
+/**
+ * True when the command `tool` runs (`tool ...args`); otherwise the group that needs it is noted as skipped
+ * with how to install it (or, where services are required, the run fails).
+ */
+export function haveTool(tool: string, args: string[], group: string, install: string): boolean {
+  try {
+    execFileSync(tool, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    if (requireServices) throw new Error(`${tool} is required here for ${group} (${install})`);
+    skipped(group, `${tool} is not installed (${install})`);
+    return false;
+  }
+}
+
+/** xmllint (libxml2-utils), which checks ISO 20022 documents against the official schemas. */
+export const haveXmllint = () => haveTool('xmllint', ['--version'], 'the ISO 20022 schema checks', 'apt-get install libxml2-utils');

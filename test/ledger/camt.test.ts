@@ -13,7 +13,7 @@ import { type Db, openPglite } from '../../src/ledger/db.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import type { Statement } from '../../src/ledger/statement.js';
 import { pair } from '../channel/world.js';
-import { requireServices, skipped } from '../services.js';
+import { haveXmllint } from '../services.js';
 import { payOffline, startLedger } from '../sync/world.js';
 
 const SCHEMAS = { camt053: 'test/fixtures/iso20022/camt.053.001.02.xsd', camt054: 'test/fixtures/iso20022/camt.054.001.02.xsd' };
@@ -107,14 +107,3 @@ describe('camt.053 and camt.054 statements', () => {
     expect(() => notificationCamt054(s, { ...header, msgId: 'x'.repeat(36) })).toThrow(expect.objectContaining({ field: 'msgId' }));
   });
 });
-
-function haveXmllint(): boolean {
-  try {
-    execFileSync('xmllint', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (requireServices) throw new Error('xmllint (libxml2-utils) is required in CI to check ISO 20022 documents');
-    skipped('the camt schema checks', 'xmllint is not installed (apt-get install libxml2-utils)');
-    return false;
-  }
-}

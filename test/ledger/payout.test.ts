@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/ledger/db.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { type Pair, pair } from '../channel/world.js';
-import { requireServices, skipped } from '../services.js';
+import { haveXmllint } from '../services.js';
 import { payOffline, startLedger } from '../sync/world.js';
 import { havePostgres, pgliteDb, postgresDb } from './dbs.js';
 
@@ -114,14 +114,3 @@ describe.each(databases)('payouts (%s)', (_name, open) => {
     await expect(ledger.payout('p', 'EUR', debtor, { minAmount: 0n })).rejects.toMatchObject({ field: 'minAmount' });
   });
 });
-
-function haveXmllint(): boolean {
-  try {
-    execFileSync('xmllint', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (requireServices) throw new Error('xmllint (libxml2-utils) is required in CI to check ISO 20022 documents');
-    skipped('the pain.001 schema check', 'xmllint is not installed (apt-get install libxml2-utils)');
-    return false;
-  }
-}

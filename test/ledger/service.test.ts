@@ -25,22 +25,11 @@ import { encodeSettlement } from '../../src/settlement/record.js';
 import { HttpLedgerClient, SyncFailure } from '../../src/sync/client.js';
 import { signAdmin, signSubmission } from '../../src/sync/submission.js';
 import { deliver, pair } from '../channel/world.js';
-import { requireServices, skipped } from '../services.js';
+import { haveXmllint } from '../services.js';
 import { type LedgerWorld, payOffline, startLedger } from '../sync/world.js';
 
 const seed = (n: number) => new Uint8Array(32).fill(n);
 const XSD = 'test/fixtures/iso20022/pain.001.001.03.xsd';
-
-function haveXmllint(): boolean {
-  try {
-    execFileSync('xmllint', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (requireServices) throw new Error('xmllint (libxml2-utils) is required in CI to check ISO 20022 documents');
-    skipped('the pain.001 schema check', 'xmllint is not installed (apt-get install libxml2-utils)');
-    return false;
-  }
-}
 
 async function post(url: string, body: Uint8Array | string): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: body as BodyInit });

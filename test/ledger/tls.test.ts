@@ -13,19 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, openPglite } from '../../src/ledger/db.js';
 import { type HttpLedger, serveHttp } from '../../src/ledger/http.js';
 import { pair } from '../channel/world.js';
-import { requireServices, skipped } from '../services.js';
+import { haveTool } from '../services.js';
 import { startLedger } from '../sync/world.js';
 
-const haveOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (requireServices) throw new Error('openssl is required in CI to make the TLS tests certificates');
-    skipped('the TLS tests', 'openssl is not installed (apt-get install openssl)');
-    return false;
-  }
-})();
+const haveOpenssl = haveTool('openssl', ['version'], 'the TLS tests', 'apt-get install openssl');
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
 function certificates(dir: string): Record<'ca' | 'cert' | 'key' | 'clientCert' | 'clientKey', Buffer> {
