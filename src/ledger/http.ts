@@ -138,11 +138,6 @@ function send(res: ServerResponse, status: number, type: string, data: Uint8Arra
   res.end(data);
 }
 
-function metricsText(s: LedgerService): string {
-  const lines = Object.entries(s.metrics).map(([k, v]) => `edgepay_ledger_${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total ${v}`);
-  return `${lines.join('\n')}\n`;
-}
-
 /** Applies `limits` to `server`: timeouts, and connections in all and per address. */
 function bound(server: Server, limits: HttpLimits): void {
   server.maxConnections = limits.maxConnections;
@@ -294,7 +289,10 @@ export async function serveOperator(service: LedgerService, o: { port?: number; 
     try {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET') throw new LedgerError('LEDGER_METHOD', `${req.method} is not allowed here`, 'method');
-      if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4', metricsText(service));
+      if (path === '/metrics') {
+        const m = await service.prometheus.text();
+        return send(res, 200, m.contentType, m.body);
+      }
       if (path === '/health') {
         await service.ledger.ping();
         return send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));

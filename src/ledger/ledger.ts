@@ -205,8 +205,11 @@ export class Ledger {
     const hashes = records.map(sha256);
     const ids = hashes.map(toHex);
     const seen = ids.length > 0 ? await this.storedReceipts(this.o.db, ids) : new Map<string, SubmitResult>();
+    const t0 = performance.now();
     const { checked, firstAt } = await checkRecords(this.ctx, records, ids, seen, options);
+    const t1 = performance.now();
     const byId = await this.applyAll([...firstAt.values()], { records, hashes, ids, checked, seen });
+    for (const watch of this.stageWatchers) watch({ checkSeconds: (t1 - t0) / 1000, applySeconds: (performance.now() - t1) / 1000 });
     return ids.map((id, i) => {
       const prior = seen.get(id);
       if (prior) return prior;
@@ -346,6 +349,13 @@ export class Ledger {
   /** Whether the ledger knows `party` (registered, or met through its devices' records). */
   async knowsParty(party: string): Promise<boolean> {
     return (await this.o.db.query('select 1 from parties where party = $1', [party])).length > 0;
+  }
+
+  private readonly stageWatchers: ((t: { checkSeconds: number; applySeconds: number }) => void)[] = [];
+
+  /** Calls `watch` with how long each batch spent being checked and being applied (for metrics). */
+  onStages(watch: (t: { checkSeconds: number; applySeconds: number }) => void): void {
+    this.stageWatchers.push(watch);
   }
 
   /** The party whose credential key has thumbprint `kid`, as seen in a settled channel. */

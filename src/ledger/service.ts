@@ -22,6 +22,7 @@ import { decodeAdmin, decodeSubmission } from '../sync/submission.js';
 import { notificationCamt054, statementCamt053 } from './camt.js';
 import type { Ledger, SubmitCost } from './ledger.js';
 import { type Logger, silentLogger } from './log.js';
+import { type Counts, LedgerMetrics } from './metrics.js';
 import { statementCsv } from './statement.js';
 
 export interface LedgerServiceOptions {
@@ -119,10 +120,21 @@ export class LedgerService {
   private revoking: Promise<unknown> = Promise.resolve();
 
   /** Use {@link LedgerService.open}: it restores the published revocation list and finishes any revocation a crash interrupted. */
+  /** The counters, submissions in progress and latency histograms `/metrics` serves (prom-client). */
+  readonly prometheus: LedgerMetrics;
+
   constructor(private readonly o: LedgerServiceOptions) {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
     this.log = o.log ?? silentLogger;
+    this.prometheus = new LedgerMetrics(
+      () => this.metrics as unknown as Counts,
+      () => this.pending,
+    );
+    o.ledger.onStages((t) => {
+      this.prometheus.checkSeconds.observe(t.checkSeconds);
+      this.prometheus.applySeconds.observe(t.applySeconds);
+    });
   }
 
   /** Takes `units` from `submitter`'s budget, or refuses the submission (LEDGER_RATE) and takes nothing. */
@@ -255,6 +267,7 @@ export class LedgerService {
   async submitFrom(bytes: Uint8Array): Promise<{ receipts: Uint8Array[]; submitter: Uint8Array }> {
     this.admit();
     this.pending++;
+    const started = performance.now();
     try {
       const s = decodeSubmission(bytes);
       const key = await this.submitterKey(s.chain);
@@ -280,6 +293,8 @@ export class LedgerService {
         if (r.repeated) this.metrics.repeated++;
         else this.metrics[r.status]++;
       }
+      this.prometheus.submissionSeconds.observe((performance.now() - started) / 1000);
+      this.prometheus.batchRecords.observe(s.records.length);
       return { receipts: results.map((r) => r.receipt), submitter };
     } catch (e) {
       if (e instanceof EdgepayError) this.metrics.refused++;

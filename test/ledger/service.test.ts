@@ -138,13 +138,26 @@ describe('ledger service over HTTP (PGlite)', () => {
       expect(((await res.json()) as { code: string }).code).toMatch(/^[A-Z]+_[A-Z0-9_]+$/);
     }
     expect((await fetch(`${u}/health`)).status).toBe(200);
+    expect((await post(`${u}/v1/submit`, valid)).status).toBe(200);
     // What the ledger counts is for its operator's listener, not for anyone who can reach the API.
     expect((await fetch(`${u}/metrics`)).status).toBe(404);
     const { serveOperator } = await import('../../src/ledger/http.js');
     const operator = await serveOperator(w.service);
     try {
-      const metrics = await (await fetch(`${operator.url}/metrics`)).text();
+      const res = await fetch(`${operator.url}/metrics`);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const metrics = await res.text();
+      // Prometheus text: HELP and TYPE lines, counters, the queue gauge, and histograms of what the
+      // submissions above cost (latency, size, the check and apply stages).
       expect(metrics).toMatch(/^edgepay_ledger_refused_total [1-9]/m);
+      expect(metrics).toMatch(/^# HELP edgepay_ledger_records_total Settlement records answered$/m);
+      expect(metrics).toMatch(/^# TYPE edgepay_ledger_records_total counter$/m);
+      expect(metrics).toMatch(/^edgepay_ledger_submissions_in_progress 0$/m);
+      for (const h of ['submission_seconds', 'submission_records', 'check_seconds', 'apply_seconds']) {
+        expect(metrics).toMatch(new RegExp(`^# TYPE edgepay_ledger_${h} histogram$`, 'm'));
+        expect(metrics).toMatch(new RegExp(`^edgepay_ledger_${h}_count [1-9]`, 'm'));
+        expect(metrics).toMatch(new RegExp(`^edgepay_ledger_${h}_bucket\\{le="\\+Inf"\\} [1-9]`, 'm'));
+      }
     } finally {
       await operator.close();
     }
