@@ -61,13 +61,16 @@ const PAYABLE = `
     from accounts a join parties p on p.party = a.party left join net n on n.party = a.party
    where a.asset = $1 and a.balance > 0 and a.party <> $2 and p.payment_ref is not null`;
 
+/** Thrown to roll a dry run's transaction back (its result is kept aside). */
+const DRY_RUN = Symbol('dry run');
+
 /** The lines of a payout applied before, from its postings. */
 async function paidOut(tx: Sql, ref: string): Promise<PayoutLine[]> {
   const rows = await tx.query<{ record_id: string; party: string; account: string | null; amount: string }>(
     `select po.record_id, po.debit as party, p.payment_ref as account, po.amount::text as amount
        from postings po left join parties p on p.party = po.debit
-      where po.record_id like $1 order by po.id`,
-    [`payout:${ref}-%`],
+      where starts_with(po.record_id, $1) order by po.id`,
+    [`payout:${ref}-`],
   );
   return rows.map((r) => ({ party: r.party, account: r.account ?? '', amount: BigInt(r.amount), endToEndId: r.record_id.slice(7) }));
 }
@@ -181,47 +184,54 @@ export class Treasury {
     debtor: { name: string; account: string },
     o: PayoutOptions = {},
   ): Promise<PayoutResult | undefined> {
-    if (ref.length > MAX_PAYOUT_REF)
-      throw new LedgerError('LEDGER_PAYOUT', `a payout reference is at most ${MAX_PAYOUT_REF} characters`, 'ref');
+    if (ref.length > MAX_PAYOUT_REF || !/^[A-Za-z0-9:._-]+$/.test(ref))
+      throw new LedgerError('LEDGER_PAYOUT', `a payout reference is 1 to ${MAX_PAYOUT_REF} letters, digits or :._-`, 'ref');
     const policy = o.policy ?? 'earned';
     if (policy !== 'earned' && policy !== 'balance') throw new LedgerError('LEDGER_PAYOUT', 'the policy is earned or balance', 'policy');
     const minAmount = o.minAmount ?? 1n;
     if (minAmount < 1n) throw new LedgerError('LEDGER_PAYOUT', 'the smallest payout is at least 1', 'minAmount');
-    if (!o.dryRun) await this.releaseExpired();
-    const run = async (tx: Sql): Promise<PayoutResult | undefined> => {
-      const [done] = await tx.query<{ document: string }>('select document from payouts where ref = $1', [ref]);
-      if (done) return { document: done.document, payouts: await paidOut(tx, ref), applied: false };
-      const rows = await tx.query<{ party: string; account: string; b: string; earned: string }>(
-        `${PAYABLE} ${o.party === undefined ? '' : 'and a.party = $3'} order by a.party ${o.dryRun ? '' : 'for update of a'}`,
-        o.party === undefined ? [asset, EXTERNAL] : [asset, EXTERNAL, o.party],
-      );
-      const payouts: PayoutLine[] = [];
-      for (const r of rows) {
-        const balance = BigInt(r.b);
-        const earned = BigInt(r.earned);
-        const amount = policy === 'balance' ? balance : earned < balance ? earned : balance;
-        if (amount >= minAmount) payouts.push({ party: r.party, account: r.account, amount, endToEndId: `${ref}-${payouts.length + 1}` });
-      }
-      if (payouts.length === 0) return undefined;
-      const now = new Date(this.now() * 1000);
-      const document = payoutPain001({
-        msgId: ref,
-        createdAt: now,
-        executionDate: o.executionDate ?? now.toISOString().slice(0, 10),
-        asset,
-        debtor,
-        payouts,
+    // One transaction under the apply lock, expired holds released first; a dry run is the same work,
+    // rolled back, so what it shows is exactly what the payout would pay now.
+    const dry: { result?: PayoutResult | undefined } = {};
+    try {
+      return await this.o.db.transaction(async (tx) => {
+        await exclusive(this.o.db, tx);
+        await this.releaseIn(tx);
+        const [done] = await tx.query<{ document: string }>('select document from payouts where ref = $1', [ref]);
+        if (done) return { document: done.document, payouts: await paidOut(tx, ref), applied: false };
+        const rows = await tx.query<{ party: string; account: string; b: string; earned: string }>(
+          `${PAYABLE} ${o.party === undefined ? '' : 'and a.party = $3'} order by a.party for update of a`,
+          o.party === undefined ? [asset, EXTERNAL] : [asset, EXTERNAL, o.party],
+        );
+        const payouts: PayoutLine[] = [];
+        for (const r of rows) {
+          const balance = BigInt(r.b);
+          const earned = BigInt(r.earned);
+          const amount = policy === 'balance' ? balance : earned < balance ? earned : balance;
+          if (amount >= minAmount) payouts.push({ party: r.party, account: r.account, amount, endToEndId: `${ref}-${payouts.length + 1}` });
+        }
+        if (payouts.length === 0) return undefined;
+        const now = new Date(this.now() * 1000);
+        const document = payoutPain001({
+          msgId: ref,
+          createdAt: now,
+          executionDate: o.executionDate ?? now.toISOString().slice(0, 10),
+          asset,
+          debtor,
+          payouts,
+        });
+        for (const p of payouts) await this.post(tx, `payout:${p.endToEndId}`, undefined, p.party, EXTERNAL, asset, p.amount);
+        await tx.query('insert into payouts (ref, asset, document) values ($1, $2, $3)', [ref, asset, document]);
+        if (o.dryRun) {
+          dry.result = { document, payouts, applied: false };
+          throw DRY_RUN;
+        }
+        return { document, payouts, applied: true };
       });
-      if (o.dryRun) return { document, payouts, applied: false };
-      for (const p of payouts) await this.post(tx, `payout:${p.endToEndId}`, undefined, p.party, EXTERNAL, asset, p.amount);
-      await tx.query('insert into payouts (ref, asset, document) values ($1, $2, $3)', [ref, asset, document]);
-      return { document, payouts, applied: true };
-    };
-    if (o.dryRun) return run(this.o.db);
-    return this.o.db.transaction(async (tx) => {
-      await exclusive(this.o.db, tx);
-      return run(tx);
-    });
+    } catch (e) {
+      if (e === DRY_RUN) return dry.result;
+      throw e;
+    }
   }
 
   /**
@@ -275,14 +285,19 @@ export class Treasury {
   async releaseExpired(): Promise<number> {
     return this.o.db.transaction(async (tx) => {
       await exclusive(this.o.db, tx);
-      const rows = await tx.query<{ id: string; party: string; asset: string; b: string }>(EXPIRED_HELD, [this.now()]);
-      for (const r of rows) {
-        const left = BigInt(r.b);
-        if (left > 0n) await this.post(tx, `release:${r.id}`, undefined, `reserve:${r.id}`, r.party, r.asset, left);
-        await tx.query('update reservations set released = true where id = $1', [r.id]);
-      }
-      return rows.length;
+      return this.releaseIn(tx);
     });
+  }
+
+  /** {@link releaseExpired} inside `tx` (which holds the apply lock). */
+  private async releaseIn(tx: Sql): Promise<number> {
+    const rows = await tx.query<{ id: string; party: string; asset: string; b: string }>(EXPIRED_HELD, [this.now()]);
+    for (const r of rows) {
+      const left = BigInt(r.b);
+      if (left > 0n) await this.post(tx, `release:${r.id}`, undefined, `reserve:${r.id}`, r.party, r.asset, left);
+      await tx.query('update reservations set released = true where id = $1', [r.id]);
+    }
+    return rows.length;
   }
 
   /** One balanced posting: `amount` from `debit` to `credit`. */

@@ -99,6 +99,38 @@ describe.each(databases)('payouts (%s)', (_name, open) => {
     expect(await ledger.balance('party:pads', 'EUR')).toBe(3n);
   });
 
+  it('a dry run shows exactly what the payout would pay: expired holds released first, then rolled back', async () => {
+    const expiresAt = p.clock.now + 60;
+    await ledger.reserve({
+      ref: 'hold-1',
+      party: 'party:fleet',
+      payerKid: new Uint8Array(32).fill(9),
+      asset: 'EUR',
+      amount: 100n,
+      expiresAt,
+    });
+    expect(await ledger.balance('party:fleet', 'EUR')).toBe(397n);
+    p.clock.now = expiresAt + 1; // the hold has expired: a payout releases it before it pays
+    const dry = await ledger.payout('pay-held', 'EUR', debtor, { policy: 'balance', dryRun: true });
+    expect(dry?.payouts.map((x) => [x.party, x.amount])).toEqual([
+      ['party:fleet', 497n],
+      ['party:pads', 3n],
+    ]);
+    expect(await ledger.balance('party:fleet', 'EUR')).toBe(397n); // rolled back: not even the release
+    const real = await ledger.payout('pay-held', 'EUR', debtor, { policy: 'balance' });
+    expect(real?.payouts).toEqual(dry?.payouts);
+    expect(real?.document).toBe(dry?.document);
+  });
+
+  it("references are literal: one payout's lines are never read as another's", async () => {
+    await ledger.payout('pay_1', 'EUR', debtor);
+    // 'payX1' would match 'pay_1-%' as a LIKE pattern; the lines come back by exact prefix only.
+    const other = await ledger.payout('payX1', 'EUR', debtor, { policy: 'balance' });
+    expect((await ledger.payout('payX1', 'EUR', debtor))?.payouts).toEqual(other?.payouts);
+    expect((await ledger.payout('pay_1', 'EUR', debtor))?.payouts.map((x) => x.endToEndId)).toEqual(['pay_1-1']);
+    await expect(ledger.payout('pay%', 'EUR', debtor)).rejects.toMatchObject({ code: 'LEDGER_PAYOUT', field: 'ref' });
+  });
+
   it('the same request applied twice pays once, and answers with the same document and lines', async () => {
     const first = await ledger.payout('pay-twice', 'EUR', debtor);
     const again = await ledger.payout('pay-twice', 'EUR', debtor);
