@@ -21,13 +21,17 @@ export function parseFormat(f: string | undefined, allowed: readonly Format[] = 
 }
 
 /** Reads an object file: raw CBOR, or hex / base64 text of it. */
-export async function readObject(path: string): Promise<Uint8Array> {
-  let raw: Uint8Array;
+/** A file's bytes as they are (a PEM, a password); a file that cannot be read is CLI_FILE naming it. */
+export async function readRaw(path: string): Promise<Uint8Array> {
   try {
-    raw = new Uint8Array(await readFile(path));
+    return new Uint8Array(await readFile(path));
   } catch (e) {
     throw new CliError('CLI_FILE', `cannot read ${path}: ${(e as Error).message}`, path);
   }
+}
+
+export async function readObject(path: string): Promise<Uint8Array> {
+  const raw = await readRaw(path);
   const text = new TextDecoder().decode(raw).trim();
   if (/^([0-9a-fA-F]{2})+$/.test(text)) return fromHex(text, path);
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) && text.length >= 8) return fromBase64Url(text, path);

@@ -19,7 +19,7 @@ import { serveMqtt } from '../ledger/mqtt.js';
 import { DEFAULT_LIMITS, LedgerService } from '../ledger/service.js';
 import { signAdmin } from '../sync/submission.js';
 import { COMMON, type Command, int, keygen, keyStore, signerIn, str, trustRoots } from './identity.js';
-import { CliError, printJson, readObject, toJson } from './io.js';
+import { CliError, printJson, readObject, readRaw, toJson } from './io.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -88,9 +88,9 @@ const serve: Command = {
     const roots = await trustRoots(v);
     const keys = await keyStore(dir, v);
     // HTTPS and the broker's TLS: the files are read now, so a wrong path stops the start, not a later connection.
-    const pem = async (flag: string) => (str(v, flag, false) ? await readFile(str(v, flag)) : undefined);
-    const [tlsCert, tlsKey, tlsCa, mqttCa, mqttCert, mqttKey] = await Promise.all(
-      ['tls-cert', 'tls-key', 'tls-ca', 'mqtt-ca', 'mqtt-cert', 'mqtt-key'].map(pem),
+    const file = async (flag: string) => (str(v, flag, false) ? Buffer.from(await readRaw(str(v, flag))) : undefined);
+    const [tlsCert, tlsKey, tlsCa, mqttCa, mqttCert, mqttKey, mqttPassword] = await Promise.all(
+      ['tls-cert', 'tls-key', 'tls-ca', 'mqtt-ca', 'mqtt-cert', 'mqtt-key', 'mqtt-password-file'].map(file),
     );
     if (!tlsCert !== !tlsKey) throw new CliError('CLI_USAGE', '--tls-cert and --tls-key go together', tlsCert ? 'tls-key' : 'tls-cert');
     if (tlsCa && !tlsCert) throw new CliError('CLI_USAGE', '--tls-ca (client certificates) needs --tls-cert and --tls-key', 'tls-ca');
@@ -161,7 +161,6 @@ const serve: Command = {
       operatorPort === 'off'
         ? undefined
         : await serveOperator(service, { port: Number(operatorPort), host: str(v, 'operator-host', false) || '127.0.0.1', log });
-    const password = str(v, 'mqtt-password-file', false);
     const ingest = mqttUrl
       ? await serveMqtt(service, {
           url: mqttUrl,
@@ -169,7 +168,7 @@ const serve: Command = {
           log,
           mqtt: {
             ...(str(v, 'mqtt-username', false) ? { username: str(v, 'mqtt-username') } : {}),
-            ...(password ? { password: (await readFile(password, 'utf8')).trim() } : {}),
+            ...(mqttPassword ? { password: new TextDecoder().decode(mqttPassword).trim() } : {}),
             // mqtts:// with the broker's CA (and, for brokers that ask, the ledger's client certificate).
             ...(mqttCa ? { ca: mqttCa } : {}),
             ...(mqttCert && mqttKey ? { cert: mqttCert, key: mqttKey } : {}),

@@ -5,7 +5,7 @@
  * a restart keeps the books, the lists and the ledger key.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,12 @@ describe('edgepay ledger', () => {
     expect(edgepay(...certify, ...limits, '--category', 'fleet-operator', '--payment-ref', 'tok_f', '--out', p('fleet.cred')).status).toBe(
       0,
     );
+    // A start that cannot succeed says why in one line, and writes nothing (no key, no database).
+    const serveArgs = ['ledger', 'serve', '--dir', p('never'), '--trust', p('issuer/issuer.pub'), '--port', '0'];
+    const noCert = edgepay(...serveArgs, '--tls-cert', p('missing.pem'), '--tls-key', p('missing.key'));
+    expect([noCert.status, noCert.stderr.trim()]).toEqual([1, expect.stringMatching(/^edgepay: CLI_FILE .*missing\.pem/)]);
+    expect(edgepay(...serveArgs, '--tls-cert', p('issuer/issuer.pub')).status).toBe(2); // a cert without its key
+    expect(existsSync(p('never'))).toBe(false);
     let { child, url, operator } = await serve();
     try {
       const early = edgepay(
