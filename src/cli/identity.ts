@@ -21,6 +21,7 @@ import { FileKeyStore } from '../identity/keystore-file.js';
 import { decodeRevocationList, REVOCATION_CONTENT_TYPE, signRevocationList } from '../identity/revocation.js';
 import { type TrustRoot, TrustStore } from '../identity/trust-store.js';
 import { CliError, type Format, parseFormat, passphrase, printJson, readObject, toJson, writeObject } from './io.js';
+import type { Settings } from './settings.js';
 
 export type Out = (line: string) => void;
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -32,6 +33,8 @@ export const COMMON = { 'passphrase-file': { type: 'string' }, format: { type: '
 export interface Command {
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
+  /** Where its settings may also come from: environment variables and a config file (see cli/settings). */
+  settings?: Settings;
   run(v: Values, positionals: string[], out: Out): Promise<number>;
 }
 

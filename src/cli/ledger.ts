@@ -11,15 +11,17 @@ import { type CborValue, decode } from '../codec/cbor.js';
 import { workerVerifier } from '../crypto/workers.js';
 import { filePersistence } from '../identity/node-files.js';
 import { TrustStore } from '../identity/trust-store.js';
-import { openPglite, openPostgres, requirePglite } from '../ledger/db.js';
-import { DEFAULT_HTTP_LIMITS, serveHttp, serveOperator } from '../ledger/http.js';
+import { openPglite, openPostgres } from '../ledger/db.js';
+import { DEFAULT_HTTP_LIMITS, proxyList, serveHttp, serveOperator } from '../ledger/http.js';
 import { Ledger, SETTLEMENT_WINDOW } from '../ledger/ledger.js';
-import { jsonLogger } from '../ledger/log.js';
+import { LOG_LEVELS, type LogLevel, openLogger } from '../ledger/log.js';
 import { serveMqtt } from '../ledger/mqtt.js';
+import { requireAll } from '../ledger/optional.js';
 import { DEFAULT_LIMITS, LedgerService } from '../ledger/service.js';
 import { signAdmin } from '../sync/submission.js';
 import { COMMON, type Command, int, keygen, keyStore, signerIn, str, trustRoots } from './identity.js';
 import { CliError, printJson, readObject, readRaw, toJson } from './io.js';
+import { version } from './version.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -34,6 +36,7 @@ const serve: Command = {
     '    [--operator-port 8788 | off] [--operator-host 127.0.0.1]\n' +
     '    [--submitter-rate 5000] [--submitter-burst 20000] [--max-pending 256] [--rate 200] [--rate-burst 400]\n' +
     '    [--max-connections 768] [--max-connections-per-address 64] [--idle-timeout 30] [--keep-alive-timeout 5]\n' +
+    '    [--trusted-proxy <address or CIDR>]... [--log-level debug|info|warn|error] [--config <file.json>] [--print-config]\n' +
     '  Runs the settlement ledger over HTTP. <dir> holds its key (created on first start: <dir>/ledger.pub is what\n' +
     '  devices verify receipts with) and, without --db, its embedded PGlite database (<dir>/db).\n' +
     '  With --issuer, disputed devices are revoked in a new issuer list (served at /v1/revocations and, with\n' +
@@ -41,7 +44,12 @@ const serve: Command = {
     '  --revocations takes signed lists at start (more arrive at POST /v1/revocations or `edgepay revoke --ledger`).\n' +
     '  /metrics is served on the operator listener only. Limits and their defaults: docs/security.md.\n' +
     '  With --tls-cert/--tls-key it speaks HTTPS itself; with --tls-ca, clients must present a certificate it signed.\n' +
-    '  Logs are JSON lines on standard error.',
+    '  Behind a TLS-terminating proxy, --trusted-proxy names it: its X-Forwarded-For is believed for rate limits.\n' +
+    '  Every setting can also come from EDGEPAY_LEDGER_<FLAG> (EDGEPAY_LEDGER_TLS_CERT=...; lists comma-separated)\n' +
+    '  or a JSON file (--config or EDGEPAY_LEDGER_CONFIG; keys are the flags: {"port": 8787, "trust": ["issuer.pub"]});\n' +
+    '  flags win over the environment, the environment over the file. --print-config shows the result and exits.\n' +
+    '  Logs are JSON lines on standard error (pino). Needs the optional packages pino and prom-client (for /metrics),\n' +
+    '  and @electric-sql/pglite or pg.',
   options: {
     dir: { type: 'string' },
     trust: { type: 'string', multiple: true },
@@ -77,14 +85,57 @@ const serve: Command = {
     'max-connections-per-address': { type: 'string' },
     'idle-timeout': { type: 'string' },
     'keep-alive-timeout': { type: 'string' },
+    'trusted-proxy': { type: 'string', multiple: true },
+    'log-level': { type: 'string' },
+    config: { type: 'string' },
+    'print-config': { type: 'boolean' },
     ...COMMON,
   },
+  settings: {
+    env: 'EDGEPAY_LEDGER_',
+    paths: [
+      'dir',
+      'trust',
+      'issuer',
+      'revocations',
+      'tls-cert',
+      'tls-key',
+      'tls-ca',
+      'mqtt-ca',
+      'mqtt-cert',
+      'mqtt-key',
+      'mqtt-password-file',
+      'passphrase-file',
+    ],
+  },
   async run(v, _p, out) {
+    if (v['print-config']) {
+      const { 'print-config': _, ...settings } = v;
+      printJson(settings, out);
+      return 0;
+    }
     // Everything that can fail without writing is checked first: nothing lands in <dir> (no key, no
     // database) for a command that cannot run (a missing trust file, no passphrase, a database not there).
     const dir = str(v, 'dir');
     const url = str(v, 'db', false);
     if (url && !/^postgres(ql)?:\/\//.test(url)) throw new CliError('CLI_USAGE', '--db takes a postgres:// URL', 'db');
+    const level = (str(v, 'log-level', false) || 'info') as LogLevel;
+    if (!LOG_LEVELS.includes(level)) throw new CliError('CLI_USAGE', `--log-level is one of ${LOG_LEVELS.join(', ')}`, 'log-level');
+    const operatorPort = str(v, 'operator-port', false) || '8788';
+    if (operatorPort !== 'off' && !/^\d+$/.test(operatorPort))
+      throw new CliError('CLI_USAGE', '--operator-port takes a port number, or off', 'operator-port');
+    const proxies = (v['trusted-proxy'] as string[] | undefined) ?? [];
+    try {
+      proxyList(proxies);
+    } catch (e) {
+      throw new CliError('CLI_USAGE', (e as Error).message.replace(/^\S+ at \S+: /, ''), 'trusted-proxy');
+    }
+    // Every optional package this run needs, named in one line if any is missing.
+    await requireAll('ledger serve', {
+      ...(url ? { pg: () => import('pg') } : { '@electric-sql/pglite': () => import('@electric-sql/pglite') }),
+      pino: () => import('pino'),
+      ...(operatorPort === 'off' ? {} : { 'prom-client': () => import('prom-client') }),
+    });
     const roots = await trustRoots(v);
     const keys = await keyStore(dir, v);
     // HTTPS and the broker's TLS: the files are read now, so a wrong path stops the start, not a later connection.
@@ -94,108 +145,127 @@ const serve: Command = {
     );
     if (!tlsCert !== !tlsKey) throw new CliError('CLI_USAGE', '--tls-cert and --tls-key go together', tlsCert ? 'tls-key' : 'tls-cert');
     if (tlsCa && !tlsCert) throw new CliError('CLI_USAGE', '--tls-ca (client certificates) needs --tls-cert and --tls-key', 'tls-ca');
-    const postgres = url ? await openPostgres(url, str(v, 'schema', false) || undefined) : undefined;
-    if (!postgres) await requirePglite();
+    const log = await openLogger({ level, base: { service: 'edgepay-ledger' } });
+    const postgres = url ? await openPostgres(url, str(v, 'schema', false) || undefined, { log }) : undefined;
     await mkdir(dir, { recursive: true });
     const signer = (await keys.get('ledger')) ?? (await keygen(dir, 'ledger', v, () => {}));
     const trust = await TrustStore.open(roots, filePersistence(join(dir, 'trust.cbor')));
     const db = postgres ?? (await openPglite(join(dir, 'db')));
-    const log = jsonLogger({ base: { service: 'edgepay-ledger' } });
     // Signature checks on every core.
     const verifier = workerVerifier();
-    const ledger = await Ledger.open({
-      db,
-      signer,
-      id: str(v, 'id', false) || 'ledger',
-      trust,
-      verifier,
-      settlementWindowSeconds: int(v, 'settlement-window', SETTLEMENT_WINDOW),
-      log,
-    });
-    const debtorName = str(v, 'debtor-name', false);
-    const issuerDir = str(v, 'issuer', false);
-    const mqttUrl = str(v, 'mqtt', false);
-    // The service publishes through MQTT once ingest is up; lists made before that are served over HTTP.
-    let publish: ((list: Uint8Array) => Promise<void>) | undefined;
-    const service = await LedgerService.open({
-      ledger,
-      trust,
-      ...(debtorName ? { debtor: { name: debtorName, account: str(v, 'debtor-account') } } : {}),
-      ...(issuerDir
-        ? {
-            revocation: {
-              signer: await signerIn(issuerDir, 'issuer', v),
-              issuer: JSON.parse(await readFile(join(issuerDir, 'issuer.json'), 'utf8')).id as string,
-            },
-          }
-        : {}),
-      publish: (l: Uint8Array) => publish?.(l),
-      limits: {
-        submitter: {
-          perSecond: int(v, 'submitter-rate', DEFAULT_LIMITS.submitter.perSecond),
-          burst: int(v, 'submitter-burst', DEFAULT_LIMITS.submitter.burst),
-        },
-        maxPending: int(v, 'max-pending', DEFAULT_LIMITS.maxPending),
-      },
-      log,
-    });
-    for (const f of (v.revocations as string[] | undefined) ?? []) await service.takeRevocationList(await readObject(f));
-    const http = await serveHttp(service, {
-      port: int(v, 'port', 8787),
-      host: str(v, 'host', false) || '127.0.0.1',
-      trust,
-      log,
-      ...(tlsCert && tlsKey ? { tls: { cert: tlsCert, key: tlsKey, ca: tlsCa } } : {}),
-      rate: { perSecond: int(v, 'rate', 200), burst: int(v, 'rate-burst', 400) },
-      limits: {
-        maxConnections: int(v, 'max-connections', DEFAULT_HTTP_LIMITS.maxConnections),
-        maxConnectionsPerAddress: int(v, 'max-connections-per-address', DEFAULT_HTTP_LIMITS.maxConnectionsPerAddress),
-        idleTimeoutMs: 1000 * int(v, 'idle-timeout', DEFAULT_HTTP_LIMITS.idleTimeoutMs / 1000),
-        keepAliveTimeoutMs: 1000 * int(v, 'keep-alive-timeout', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs / 1000),
-      },
-    });
-    const operatorPort = str(v, 'operator-port', false) || '8788';
-    if (operatorPort !== 'off' && !/^\d+$/.test(operatorPort))
-      throw new CliError('CLI_USAGE', '--operator-port takes a port number, or off', 'operator-port');
-    const operator =
-      operatorPort === 'off'
-        ? undefined
-        : await serveOperator(service, { port: Number(operatorPort), host: str(v, 'operator-host', false) || '127.0.0.1', log });
-    const ingest = mqttUrl
-      ? await serveMqtt(service, {
-          url: mqttUrl,
-          prefix: str(v, 'mqtt-prefix', false) || 'edgepay',
-          log,
-          mqtt: {
-            ...(str(v, 'mqtt-username', false) ? { username: str(v, 'mqtt-username') } : {}),
-            ...(mqttPassword ? { password: new TextDecoder().decode(mqttPassword).trim() } : {}),
-            // mqtts:// with the broker's CA (and, for brokers that ask, the ledger's client certificate).
-            ...(mqttCa ? { ca: mqttCa } : {}),
-            ...(mqttCert && mqttKey ? { cert: mqttCert, key: mqttKey } : {}),
+    // What is open, closed in reverse at the stop, or at once when the start fails halfway (a port in use,
+    // no broker): a failed start exits, it does not hang on what it had opened.
+    const opened: (() => Promise<unknown>)[] = [() => db.close(), () => verifier.close()];
+    const closeAll = async () => {
+      for (const close of opened.reverse()) await close().catch((e) => log.error({ err: e }, 'a part did not close cleanly'));
+    };
+    try {
+      const ledger = await Ledger.open({
+        db,
+        signer,
+        id: str(v, 'id', false) || 'ledger',
+        trust,
+        verifier,
+        settlementWindowSeconds: int(v, 'settlement-window', SETTLEMENT_WINDOW),
+        log,
+      });
+      const debtorName = str(v, 'debtor-name', false);
+      const issuerDir = str(v, 'issuer', false);
+      const mqttUrl = str(v, 'mqtt', false);
+      // The service publishes through MQTT once ingest is up; lists made before that are served over HTTP.
+      let publish: ((list: Uint8Array) => Promise<void>) | undefined;
+      const service = await LedgerService.open({
+        ledger,
+        trust,
+        ...(debtorName ? { debtor: { name: debtorName, account: str(v, 'debtor-account') } } : {}),
+        ...(issuerDir
+          ? {
+              revocation: {
+                signer: await signerIn(issuerDir, 'issuer', v),
+                issuer: JSON.parse(await readFile(join(issuerDir, 'issuer.json'), 'utf8')).id as string,
+              },
+            }
+          : {}),
+        publish: (l: Uint8Array) => publish?.(l),
+        limits: {
+          submitter: {
+            perSecond: int(v, 'submitter-rate', DEFAULT_LIMITS.submitter.perSecond),
+            burst: int(v, 'submitter-burst', DEFAULT_LIMITS.submitter.burst),
           },
-        })
-      : undefined;
-    if (ingest) {
-      publish = (l) => ingest.publishRevocationList(l);
-      for (const l of trust.lists()) await ingest.publishRevocationList(l);
+          maxPending: int(v, 'max-pending', DEFAULT_LIMITS.maxPending),
+        },
+        log,
+      });
+      for (const f of (v.revocations as string[] | undefined) ?? []) await service.takeRevocationList(await readObject(f));
+      const http = await serveHttp(service, {
+        port: int(v, 'port', 8787),
+        host: str(v, 'host', false) || '127.0.0.1',
+        trust,
+        log,
+        trustedProxies: proxies,
+        ...(tlsCert && tlsKey ? { tls: { cert: tlsCert, key: tlsKey, ca: tlsCa } } : {}),
+        rate: { perSecond: int(v, 'rate', 200), burst: int(v, 'rate-burst', 400) },
+        limits: {
+          maxConnections: int(v, 'max-connections', DEFAULT_HTTP_LIMITS.maxConnections),
+          maxConnectionsPerAddress: int(v, 'max-connections-per-address', DEFAULT_HTTP_LIMITS.maxConnectionsPerAddress),
+          idleTimeoutMs: 1000 * int(v, 'idle-timeout', DEFAULT_HTTP_LIMITS.idleTimeoutMs / 1000),
+          keepAliveTimeoutMs: 1000 * int(v, 'keep-alive-timeout', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs / 1000),
+        },
+      });
+      opened.push(() => http.close());
+      const operator =
+        operatorPort === 'off'
+          ? undefined
+          : await serveOperator(service, { port: Number(operatorPort), host: str(v, 'operator-host', false) || '127.0.0.1', log });
+      if (operator) opened.push(() => operator.close());
+      const ingest = mqttUrl
+        ? await serveMqtt(service, {
+            url: mqttUrl,
+            prefix: str(v, 'mqtt-prefix', false) || 'edgepay',
+            log,
+            mqtt: {
+              ...(str(v, 'mqtt-username', false) ? { username: str(v, 'mqtt-username') } : {}),
+              ...(mqttPassword ? { password: new TextDecoder().decode(mqttPassword).trim() } : {}),
+              // mqtts:// with the broker's CA (and, for brokers that ask, the ledger's client certificate).
+              ...(mqttCa ? { ca: mqttCa } : {}),
+              ...(mqttCert && mqttKey ? { cert: mqttCert, key: mqttKey } : {}),
+            },
+          })
+        : undefined;
+      if (ingest) {
+        opened.push(() => ingest.close());
+        publish = (l) => ingest.publishRevocationList(l);
+        for (const l of trust.lists()) await ingest.publishRevocationList(l);
+      }
+      log.info(
+        {
+          listening: http.url,
+          operator: operator?.url,
+          mqtt: mqttUrl || undefined,
+          db: db.kind,
+          trustedProxies: proxies,
+          version: version(),
+        },
+        'ledger serving',
+      );
+      printJson(
+        { listening: http.url, operator: operator?.url, mqtt: mqttUrl || undefined, db: db.kind, ledgerKey: join(dir, 'ledger.pub') },
+        out,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      log.info({}, 'ledger stopping');
+      await closeAll();
+      log.info({ metrics: service.metrics }, 'ledger stopped');
+      log.flush();
+      return 0;
+    } catch (e) {
+      await closeAll();
+      throw e;
     }
-    log.info({ listening: http.url, operator: operator?.url, mqtt: mqttUrl || undefined, db: db.kind }, 'ledger serving');
-    printJson(
-      { listening: http.url, operator: operator?.url, mqtt: mqttUrl || undefined, db: db.kind, ledgerKey: join(dir, 'ledger.pub') },
-      out,
-    );
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
-    log.info({}, 'ledger stopping');
-    await ingest?.close();
-    await operator?.close();
-    await http.close();
-    await db.close();
-    await verifier.close();
-    return 0;
   },
 };
 

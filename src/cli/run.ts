@@ -3,13 +3,15 @@
  * The `edgepay` command's dispatcher. Exit codes: 0 success (for `inspect`: valid), 1 a domain failure
  * (the error code is printed: `edgepay: ID_REVOKED at device: ...`), 2 a usage error.
  */
-import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { EdgepayError } from '../errors.js';
 import { demo } from './demo.js';
 import { type Command, commands as identityCommands } from './identity.js';
 import { ledgerCommands } from './ledger.js';
 import { outboxCommands } from './outbox.js';
+import { withSettings } from './settings.js';
+import { suggest } from './suggest.js';
+import { version } from './version.js';
 
 const builtIn: Record<string, Command> = { ...identityCommands, ...ledgerCommands, ...outboxCommands };
 
@@ -40,37 +42,6 @@ other:
   --version         the version
 
 Key files are encrypted with EDGEPAY_PASSPHRASE (or --passphrase-file).`;
-
-/** The package's version (package.json is two folders up from both src/cli and dist/node). */
-function version(): string {
-  try {
-    return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** Edit distance, for "did you mean" (names are short: the quadratic table is fine). */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++)
-      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length] as number;
-}
-
-/** The closest of `names` to `typed`, if close enough to be a typo. */
-function suggest(typed: string, names: readonly string[]): string | undefined {
-  let best: { name: string; d: number } | undefined;
-  for (const name of names) {
-    const d = distance(typed, name);
-    if (!best || d < best.d) best = { name, d };
-  }
-  return best && best.d <= Math.max(2, Math.floor(typed.length / 3)) ? best.name : undefined;
-}
 
 /** The usage of every subcommand of a group (`edgepay ledger`, `edgepay issuer`, ...). */
 function groupHelp(group: string, commands: Record<string, Command>): string | undefined {
@@ -131,7 +102,8 @@ export async function run(
       out(cmd.usage);
       return 0;
     }
-    return await cmd.run(values as Record<string, string | boolean | string[] | undefined>, positionals, out);
+    const given = values as Record<string, string | boolean | string[] | undefined>;
+    return await cmd.run(cmd.settings ? await withSettings(given, cmd.options, cmd.settings) : given, positionals, out);
   } catch (e) {
     if (e instanceof EdgepayError) {
       err(`edgepay: ${e.message}`);

@@ -5,6 +5,8 @@
  * Amounts are `numeric` and travel as decimal strings, so they stay exact end to end.
  */
 import { LedgerError } from '../errors.js';
+import { type Logger, silentLogger } from './log.js';
+import { optional } from './optional.js';
 
 export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
@@ -15,21 +17,6 @@ export interface Db extends Sql {
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
   readonly kind: 'pglite' | 'postgres';
-}
-
-/**
- * An optional dependency, loaded where it is used: if it is not installed, one line says what to install.
- * @throws LedgerError LEDGER_DEPENDENCY
- */
-async function optional<T>(name: string, what: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')
-      throw new LedgerError('LEDGER_DEPENDENCY', `${what} needs the optional package ${name}: npm install ${name}`, 'db', { cause: e });
-    throw e;
-  }
 }
 
 /** Checks that PGlite is installed before anything is written for it. @throws LedgerError LEDGER_DEPENDENCY */
@@ -81,13 +68,16 @@ export function arrayLiteral(a: readonly unknown[]): string | undefined {
   return `{${out.join(',')}}`;
 }
 
+/** A database URL fit to print: its password hidden. */
+const where = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+
 const param = (p: unknown) => (Array.isArray(p) ? (arrayLiteral(p) ?? p) : p);
 
 /**
  * PostgreSQL at `url`; with `schema`, every statement runs in that schema (created if absent).
  * @throws LedgerError LEDGER_DEPENDENCY without `pg`; LEDGER_DATABASE when the server cannot be reached.
  */
-export async function openPostgres(url: string, schema?: string): Promise<Db> {
+export async function openPostgres(url: string, schema?: string, o: { log?: Logger } = {}): Promise<Db> {
   const pg = (await optional('pg', 'PostgreSQL', () => import('pg'))).default;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
     throw new LedgerError('LEDGER_CONFIG', `invalid schema name ${schema}`, 'schema');
@@ -97,13 +87,17 @@ export async function openPostgres(url: string, schema?: string): Promise<Db> {
     await admin.connect();
     if (schema) await admin.query(`create schema if not exists ${schema}`);
   } catch (e) {
-    const where = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-    throw new LedgerError('LEDGER_DATABASE', `cannot use PostgreSQL at ${where}: ${(e as Error).message}`, 'db', { cause: e });
+    throw new LedgerError('LEDGER_DATABASE', `cannot use PostgreSQL at ${where(url)}: ${(e as Error).message}`, 'db', { cause: e });
   } finally {
     await admin.end().catch(() => {});
   }
   // search_path as a startup option: set before the first statement of every pooled connection.
   const pool = new pg.Pool({ connectionString: url, max: 8, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+  // An idle connection the server drops (a restart, a failover) is an event, not a crash: the pool opens
+  // a new one for the next query, and a batch that was in flight fails and is retried by its sender.
+  pool.on('error', (e) =>
+    (o.log ?? silentLogger).warn({ err: e, db: where(url) }, 'a database connection was lost; the next query opens a new one'),
+  );
   const run = async <T>(c: { query: (t: string, p?: unknown[]) => Promise<{ rows: unknown[] }> }, text: string, params?: unknown[]) =>
     (await c.query(text, params?.map(param))).rows as T[];
   return {

@@ -14,18 +14,19 @@
  * Errors are JSON `{ code, message, field }` with a 4xx status (5xx only for the ledger's own faults, each
  * logged with its cause). What a client can hold is bounded: bodies, the request rate per address,
  * connections in all and per address, and how long a connection may idle or take to send a request
- * ({@link HttpLimits}).
+ * ({@link HttpLimits}). Behind a TLS-terminating proxy, the client's address is the forwarded one only for
+ * the proxies named in `trustedProxies`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, BlockList, isIP, type Socket } from 'node:net';
 import { BoundedMap } from '../bounded.js';
 import { decode, encode } from '../codec/cbor.js';
 import { asArray, asBytes } from '../codec/fields.js';
 import { EdgepayError, LedgerError } from '../errors.js';
 import { MAX_REVOCATION_BYTES } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
-import { type Logger, silentLogger } from './log.js';
+import { type Logger, silentLogger, Throttle } from './log.js';
 import type { LedgerService } from './service.js';
 
 /** What one client may hold of the server (see docs/security.md; each has a `ledger serve` option). */
@@ -60,6 +61,13 @@ export interface HttpOptions {
   maxBodyBytes?: number;
   /** Requests per second per client address, and the burst allowed (default 200/s, burst 400). */
   rate?: { perSecond: number; burst: number };
+  /**
+   * The proxies in front of the ledger (addresses or CIDR ranges, IPv4 or IPv6) whose `X-Forwarded-For` is
+   * believed: a request from one of them is counted against the address it forwarded for (the nearest hop
+   * that is not itself a trusted proxy), and their connections only against the total. Default: none, so a
+   * forwarded address is never believed.
+   */
+  trustedProxies?: readonly string[];
   limits?: Partial<HttpLimits>;
   /** Where the served revocation lists come from (default: none). */
   trust?: TrustStore;
@@ -95,6 +103,7 @@ const STATUS: Record<string, number> = {
   LEDGER_UNKNOWN_PARTY: 404,
   LEDGER_METHOD: 405,
   LEDGER_CONFIG: 501,
+  LEDGER_DEPENDENCY: 501,
   LEDGER_BUSY: 503,
 };
 
@@ -111,6 +120,59 @@ class Buckets {
     b.tokens -= 1;
     return true;
   }
+}
+
+/** An IPv4 address as a socket may report it (`::ffff:10.0.0.1`) in its plain form. */
+const plain = (a: string) => (a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a);
+
+/**
+ * The trusted proxies as a BlockList.
+ * @throws LedgerError LEDGER_CONFIG for an entry that is not an address or a CIDR range.
+ */
+export function proxyList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const e of entries) {
+    const [address = '', bits] = e.trim().split('/');
+    const family = isIP(plain(address));
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+    if (
+      family === 0 ||
+      !Number.isInteger(prefix) ||
+      prefix < 0 ||
+      prefix > (family === 6 ? 128 : 32) ||
+      (bits !== undefined && !/^\d+$/.test(bits))
+    )
+      throw new LedgerError(
+        'LEDGER_CONFIG',
+        `a trusted proxy is an IP address or a CIDR range, not ${JSON.stringify(e)}`,
+        'trustedProxies',
+      );
+    list.addSubnet(plain(address), prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+const trusted = (list: BlockList | undefined, a: string) => {
+  const family = isIP(a);
+  return list !== undefined && family !== 0 && list.check(a, family === 6 ? 'ipv6' : 'ipv4');
+};
+
+/**
+ * The address a request is counted against: the peer's, or, from a trusted proxy, the nearest address in
+ * `X-Forwarded-For` that is not a trusted proxy (entries further left are the client's to write: not believed).
+ */
+export function clientAddress(req: IncomingMessage, proxies?: BlockList): string {
+  let a = plain(req.socket.remoteAddress ?? '');
+  if (!trusted(proxies, a)) return a;
+  const header = req.headers['x-forwarded-for'];
+  const hops = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = plain((hops[i] as string).trim());
+    if (isIP(hop) === 0) break; // a malformed hop: the last good one stands
+    a = hop;
+    if (!trusted(proxies, hop)) break;
+  }
+  return a;
 }
 
 async function body(req: IncomingMessage, max: number): Promise<Uint8Array> {
@@ -138,8 +200,8 @@ function send(res: ServerResponse, status: number, type: string, data: Uint8Arra
   res.end(data);
 }
 
-/** Applies `limits` to `server`: timeouts, and connections in all and per address. */
-function bound(server: Server, limits: HttpLimits): void {
+/** Applies `limits` to `server`: timeouts, and connections in all and per address (a trusted proxy's: in all only). */
+function bound(server: Server, limits: HttpLimits, proxies?: BlockList): void {
   server.maxConnections = limits.maxConnections;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.headersTimeout = limits.headersTimeoutMs;
@@ -148,7 +210,8 @@ function bound(server: Server, limits: HttpLimits): void {
   server.timeout = limits.idleTimeoutMs;
   const perAddress = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
-    const a = socket.remoteAddress ?? '';
+    const a = plain(socket.remoteAddress ?? '');
+    if (trusted(proxies, a)) return;
     const n = (perAddress.get(a) ?? 0) + 1;
     if (n > limits.maxConnectionsPerAddress) {
       socket.destroy();
@@ -163,13 +226,22 @@ function bound(server: Server, limits: HttpLimits): void {
   });
 }
 
-/** Answers an error: an EdgepayError with its status, anything else as a logged 503 the client may retry. */
-function fail(req: IncomingMessage, res: ServerResponse, e: unknown, log: Logger): void {
+/**
+ * Answers an error: an EdgepayError with its status (logged as a refusal with its code), anything else as
+ * a 503 the client may retry, logged with its cause.
+ */
+function fail(req: IncomingMessage, res: ServerResponse, e: unknown, log: Logger, client: string, throttle: Throttle): void {
   const known = e instanceof EdgepayError;
   const err = known ? e : new LedgerError('LEDGER_INTERNAL', 'the ledger failed; the call may be retried', undefined, { cause: e });
   const status = known ? (STATUS[err.code] ?? 400) : 503;
-  if (status >= 500)
-    log.error({ code: err.code, route: `${req.method} ${(req.url ?? '/').split('?')[0]}`, err: known ? e : e }, 'request failed');
+  const route = `${req.method} ${(req.url ?? '/').split('?')[0]}`;
+  if (!known) log.error({ code: err.code, status, route, client, err: e }, 'request failed');
+  else {
+    // Refusals are what anyone can cause: a flood of one kind is logged at a bounded rate, with the count left out.
+    const dropped = throttle.pass(err.code);
+    if (dropped !== false)
+      log.warn({ code: err.code, field: err.field, status, route, client, ...(dropped ? { unlogged: dropped } : {}) }, err.message);
+  }
   const headers: Record<string, string> = err.code === 'LEDGER_RATE' || status === 503 ? { 'retry-after': '1' } : {};
   if (!res.headersSent)
     send(res, status, 'application/json', JSON.stringify({ code: err.code, message: err.message, field: err.field }), headers);
@@ -179,9 +251,13 @@ function fail(req: IncomingMessage, res: ServerResponse, e: unknown, log: Logger
 
 async function listen(server: Server, port: number, host: string, scheme: 'http' | 'https' = 'http'): Promise<HttpLedger> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refused = (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the address is in use (another ledger?): choose another port' : e.message;
+      reject(new LedgerError('LEDGER_LISTEN', `cannot listen on ${host}:${port}: ${why}`, 'port', { cause: e }));
+    };
+    server.once('error', refused);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', refused);
       resolve();
     });
   });
@@ -212,21 +288,37 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
   const max = o.maxBodyBytes ?? 4 * 1024 * 1024;
   const log = o.log ?? silentLogger;
   const buckets = new Buckets(o.rate ?? { perSecond: 200, burst: 400 });
+  const proxies = o.trustedProxies?.length ? proxyList(o.trustedProxies) : undefined;
+  const throttle = new Throttle();
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    const client = clientAddress(req, proxies);
+    const started = performance.now();
+    res.once('finish', () => {
+      if (res.statusCode < 400)
+        log.debug(
+          {
+            route: `${req.method} ${(req.url ?? '/').split('?')[0]}`,
+            client,
+            status: res.statusCode,
+            ms: Math.round(performance.now() - started),
+          },
+          'answered',
+        );
+    });
     try {
-      if (!buckets.take(req.socket.remoteAddress ?? '')) throw new LedgerError('LEDGER_RATE', 'too many requests', 'client');
+      if (!buckets.take(client)) throw new LedgerError('LEDGER_RATE', 'too many requests from this address', 'client');
       const path = (req.url ?? '/').split('?')[0];
       const route = `${req.method} ${path}`;
       switch (route) {
         case 'POST /v1/submit': {
           cborBody(req);
           service.admit(); // before its body is read: a full ledger does not buffer what it cannot take
-          const receipts = await service.submit(await body(req, max));
+          const receipts = (await service.submitFrom(await body(req, max), client)).receipts;
           return send(res, 200, 'application/cbor', encode(receipts));
         }
         case 'POST /v1/admin': {
           cborBody(req);
-          const r = await service.admin(await body(req, 64 * 1024));
+          const r = await service.admin(await body(req, 64 * 1024), client);
           return 'document' in r ? send(res, 200, r.mediaType, r.document) : send(res, 200, 'application/cbor', encode(r.data));
         }
         case 'POST /v1/revocations': {
@@ -260,7 +352,7 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
         }
       }
     } catch (e) {
-      fail(req, res, e, log);
+      fail(req, res, e, log, client, throttle);
     }
   };
   const server = o.tls
@@ -273,7 +365,7 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
         handler,
       )
     : createServer(handler);
-  bound(server, { ...DEFAULT_HTTP_LIMITS, ...o.limits });
+  bound(server, { ...DEFAULT_HTTP_LIMITS, ...o.limits }, proxies);
   return listen(server, o.port ?? 0, o.host ?? '127.0.0.1', o.tls ? 'https' : 'http');
 }
 
@@ -285,11 +377,14 @@ const toBuffer = (v: string | Uint8Array) => (typeof v === 'string' ? Buffer.fro
  */
 export async function serveOperator(service: LedgerService, o: { port?: number; host?: string; log?: Logger } = {}): Promise<HttpLedger> {
   const log = o.log ?? silentLogger;
+  const throttle = new Throttle();
   const server = createServer(async (req, res) => {
     try {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET') throw new LedgerError('LEDGER_METHOD', `${req.method} is not allowed here`, 'method');
       if (path === '/metrics') {
+        if (!service.prometheus)
+          throw new LedgerError('LEDGER_DEPENDENCY', '/metrics needs the optional package prom-client: npm install prom-client', 'metrics');
         const m = await service.prometheus.text();
         return send(res, 200, m.contentType, m.body);
       }
@@ -299,7 +394,7 @@ export async function serveOperator(service: LedgerService, o: { port?: number; 
       }
       throw new LedgerError('LEDGER_NOT_FOUND', `no route ${path}`, 'path');
     } catch (e) {
-      fail(req, res, e, log);
+      fail(req, res, e, log, plain(req.socket.remoteAddress ?? ''), throttle);
     }
   });
   bound(server, { ...DEFAULT_HTTP_LIMITS, maxConnections: 64, maxConnectionsPerAddress: 16 });

@@ -10,6 +10,7 @@ export { type Receipt, type ReceiptResult, type ReceiptStatus, verifyReceipt, ve
 export { type Db, openPglite, openPostgres, type Sql } from './db.js';
 export { DEFAULT_HTTP_LIMITS, type HttpLedger, type HttpLimits, type HttpOptions, serveHttp, serveOperator } from './http.js';
 export { EXTERNAL, Ledger, type LedgerOptions, SETTLEMENT_WINDOW, type SubmitResult } from './ledger.js';
+export { type Logger, type LogLevel, openLogger } from './log.js';
 export { type Counts, LedgerMetrics } from './metrics.js';
 export { type MqttIngest, type MqttIngestOptions, serveMqtt } from './mqtt.js';
 export { migrate } from './schema.js';

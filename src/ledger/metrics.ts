@@ -4,8 +4,12 @@
  * registry per service, not the process-wide default): the service's counters, how many submissions are in
  * progress, and histograms of a submission's latency and size and of the time a batch spends being checked
  * (signatures on the verifier threads) and being applied (in the database, under the apply lock).
+ * prom-client is an optional peer dependency: {@link LedgerMetrics.load} loads it.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
+import { optional } from './optional.js';
+
+type PromClient = typeof import('prom-client');
 
 /** The service's running counts (LedgerService.metrics), each exported as a counter. */
 export type Counts = Record<string, number>;
@@ -33,7 +37,7 @@ const HELP: Record<string, string> = {
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 export class LedgerMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   /** From a submission's arrival to its receipts, seconds. */
   readonly submissionSeconds: Histogram;
   /** Records per submission. */
@@ -43,7 +47,15 @@ export class LedgerMetrics {
   /** A batch's application in the database (under the apply lock), seconds. */
   readonly applySeconds: Histogram;
 
-  constructor(counts: () => Counts, pending: () => number) {
+  /** @throws LedgerError LEDGER_DEPENDENCY when prom-client is not installed. */
+  static async load(counts: () => Counts, pending: () => number): Promise<LedgerMetrics> {
+    const m = await optional('prom-client', "the ledger's /metrics", () => import('prom-client'), 'metrics');
+    return new LedgerMetrics((m as unknown as { default?: PromClient }).default ?? m, counts, pending);
+  }
+
+  private constructor(pc: PromClient, counts: () => Counts, pending: () => number) {
+    const { Counter, Gauge, Histogram, Registry } = pc;
+    this.registry = new Registry();
     const registers = [this.registry];
     const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     this.submissionSeconds = new Histogram({

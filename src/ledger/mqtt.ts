@@ -21,7 +21,7 @@ import { EdgepayError, LedgerError } from '../errors.js';
 import { decodeRevocationList, MAX_REVOCATION_BYTES } from '../identity/revocation.js';
 import { encodeAnswer } from '../sync/mqtt.js';
 import { decodeSubmission } from '../sync/submission.js';
-import { errorFields, type Logger, silentLogger } from './log.js';
+import { type Logger, silentLogger, Throttle } from './log.js';
 import type { LedgerService } from './service.js';
 
 const { connectAsync } = mqtt;
@@ -61,13 +61,33 @@ export async function serveMqtt(service: LedgerService, o: MqttIngestOptions): P
   const v = o.protocolVersion ?? 5;
   const max = o.maxBytes ?? 4 * 1024 * 1024;
   const log = o.log ?? silentLogger;
-  const client: MqttClient = await connectAsync(o.url, {
-    clientId: o.clientId ?? `${prefix}:ledger:${toHex(crypto.getRandomValues(new Uint8Array(6)))}`,
-    protocolVersion: v,
-    clean: true,
-    reconnectPeriod: 1000,
-    ...o.mqtt,
+  const broker = o.url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  // The first connection must succeed (or the start fails, saying why); later losses are reconnected.
+  const client: MqttClient = await connectAsync(
+    o.url,
+    {
+      clientId: o.clientId ?? `${prefix}:ledger:${toHex(crypto.getRandomValues(new Uint8Array(6)))}`,
+      protocolVersion: v,
+      clean: true,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      ...o.mqtt,
+    },
+    false,
+  ).catch((e: Error) => {
+    throw new LedgerError(
+      'LEDGER_BROKER',
+      `cannot use the broker at ${broker}: ${e.message}; start it, or check the URL and credentials`,
+      'mqtt',
+      {
+        cause: e,
+      },
+    );
   });
+  const throttle = new Throttle();
+  // The broker going away and coming back (a restart, a failover) is the operator's to see.
+  client.on('offline', () => log.warn({ broker }, 'the broker connection was lost; reconnecting'));
+  client.on('connect', () => log.info({ broker }, 'connected to the broker'));
   const submitBase = `${prefix}/ledger/submit/`;
   const revokeBase = `${prefix}/ledger/revoke/`;
   const listBase = `${prefix}/revocations/`;
@@ -85,13 +105,18 @@ export async function serveMqtt(service: LedgerService, o: MqttIngestOptions): P
   const onSubmit = async (address: string, bytes: Uint8Array) => {
     const id = sha256(bytes);
     try {
-      const { receipts, submitter } = await service.submitFrom(bytes);
+      const { receipts, submitter } = await service.submitFrom(bytes, `mqtt:${address}`);
       const who = toHex(submitter);
       if (who !== address) log.warn({ topic: address, submitter: who }, 'a submission came on another identity topic; answered on its own');
       await answer(who, encodeAnswer(id, { receipts }));
     } catch (e) {
       const known = e instanceof EdgepayError;
-      if (!known) log.error({ err: e, code: 'LEDGER_INTERNAL' }, 'an MQTT submission failed');
+      if (!known) log.error({ err: e, code: 'LEDGER_INTERNAL', from: `mqtt:${address}` }, 'an MQTT submission failed');
+      else {
+        const dropped = throttle.pass(e.code);
+        if (dropped !== false)
+          log.warn({ code: e.code, field: e.field, from: `mqtt:${address}`, ...(dropped ? { unlogged: dropped } : {}) }, e.message);
+      }
       // A refusal is answered only on the topic of the identity the submission names: with the broker's ACL
       // that is the device itself, and an anonymous publisher cannot aim refusals at anyone else.
       if (claimedKid(bytes) !== address) return;
@@ -118,7 +143,7 @@ export async function serveMqtt(service: LedgerService, o: MqttIngestOptions): P
       }
       await service.takeRevocationList(list, party);
     } catch (e) {
-      log.warn({ err: errorFields(e) }, 'a revocation list sent over MQTT was refused');
+      log.warn({ err: e }, 'a revocation list sent over MQTT was refused');
     }
   };
 

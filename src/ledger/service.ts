@@ -88,6 +88,16 @@ export interface Metrics {
   listsStale: number;
 }
 
+/** An argument as the log writes it: amounts and times as exact text, text cut short, nothing else but its type. */
+const logValue = (x: CborValue | undefined): string | boolean =>
+  typeof x === 'string'
+    ? x.slice(0, 100)
+    : typeof x === 'number' || typeof x === 'bigint'
+      ? String(x)
+      : typeof x === 'boolean'
+        ? x
+        : typeof x;
+
 /** What an administrative call answers: CBOR-able data, or a document with its media type. */
 export type AdminResult = { data: CborValue } | { document: string; mediaType: string };
 
@@ -119,21 +129,20 @@ export class LedgerService {
 
   private revoking: Promise<unknown> = Promise.resolve();
 
-  /** Use {@link LedgerService.open}: it restores the published revocation list and finishes any revocation a crash interrupted. */
-  /** The counters, submissions in progress and latency histograms `/metrics` serves (prom-client). */
-  readonly prometheus: LedgerMetrics;
+  /**
+   * The counters, submissions in progress and latency histograms `/metrics` serves; set by
+   * {@link LedgerService.open} where prom-client is installed.
+   */
+  prometheus: LedgerMetrics | undefined;
 
+  /** Use {@link LedgerService.open}: it restores the published revocation list and finishes any revocation a crash interrupted. */
   constructor(private readonly o: LedgerServiceOptions) {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
     this.log = o.log ?? silentLogger;
-    this.prometheus = new LedgerMetrics(
-      () => this.metrics as unknown as Counts,
-      () => this.pending,
-    );
     o.ledger.onStages((t) => {
-      this.prometheus.checkSeconds.observe(t.checkSeconds);
-      this.prometheus.applySeconds.observe(t.applySeconds);
+      this.prometheus?.checkSeconds.observe(t.checkSeconds);
+      this.prometheus?.applySeconds.observe(t.applySeconds);
     });
   }
 
@@ -155,6 +164,13 @@ export class LedgerService {
 
   static async open(o: LedgerServiceOptions): Promise<LedgerService> {
     const s = new LedgerService(o);
+    s.prometheus = await LedgerMetrics.load(
+      () => s.metrics as unknown as Counts,
+      () => s.pending,
+    ).catch((e) => {
+      if (e instanceof LedgerError && e.code === 'LEDGER_DEPENDENCY') return undefined;
+      throw e;
+    });
     const newest = await o.ledger.newestRevocationList();
     if (newest) await o.trust.applyRevocationList(newest.list);
     if (o.revocation) for (const d of await o.ledger.unrevokedDisputes()) await s.revoke(d.kid, d.kind);
@@ -262,9 +278,10 @@ export class LedgerService {
 
   /**
    * {@link submit}, also saying who submitted (the thumbprint of the key that signed the submission): an
-   * answer goes to that identity's own topic, whatever topic the submission came on.
+   * answer goes to that identity's own topic, whatever topic the submission came on. `from` (a client
+   * address, a topic) goes into the log line that sums up the outcome.
    */
-  async submitFrom(bytes: Uint8Array): Promise<{ receipts: Uint8Array[]; submitter: Uint8Array }> {
+  async submitFrom(bytes: Uint8Array, from?: string): Promise<{ receipts: Uint8Array[]; submitter: Uint8Array }> {
     this.admit();
     this.pending++;
     const started = performance.now();
@@ -288,13 +305,17 @@ export class LedgerService {
           await this.revoke(r.revoke, r.code === 'LEDGER_OUTSTANDING' ? 'overspend' : 'equivocation').catch(() => {
             this.metrics.revocationFailures++;
           });
+      const outcome = { accepted: 0, rejected: 0, disputed: 0, duplicate: 0, repeated: 0 };
       for (const r of results) {
         this.metrics.records++;
-        if (r.repeated) this.metrics.repeated++;
-        else this.metrics[r.status]++;
+        if (r.repeated) outcome.repeated++;
+        else outcome[r.status]++;
       }
-      this.prometheus.submissionSeconds.observe((performance.now() - started) / 1000);
-      this.prometheus.batchRecords.observe(s.records.length);
+      for (const [k, n] of Object.entries(outcome)) this.metrics[k as keyof typeof outcome] += n;
+      const seconds = (performance.now() - started) / 1000;
+      this.log.info({ submitter: who, from, records: results.length, ...outcome, ms: Math.round(seconds * 1000) }, 'submission settled');
+      this.prometheus?.submissionSeconds.observe(seconds);
+      this.prometheus?.batchRecords.observe(s.records.length);
       return { receipts: results.map((r) => r.receipt), submitter };
     } catch (e) {
       if (e instanceof EdgepayError) this.metrics.refused++;
@@ -325,7 +346,7 @@ export class LedgerService {
    * the party itself), `payout` {asset, date?, party?, policy? (earned | balance), min?, dryRun?}.
    * @throws LedgerError LEDGER_UNAUTHORIZED, LEDGER_STALE, LEDGER_OP; field errors for bad arguments.
    */
-  async admin(bytes: Uint8Array): Promise<AdminResult> {
+  async admin(bytes: Uint8Array, from?: string): Promise<AdminResult> {
     const c = decodeAdmin(bytes);
     const kid = c.sign1.kid;
     const root = kid && this.o.trust.root(kid);
@@ -344,6 +365,8 @@ export class LedgerService {
     });
     if (Math.abs(c.time - this.now()) > (this.o.maxSkewSeconds ?? 300))
       throw new LedgerError('LEDGER_STALE', 'the call is too old or from the future', 'admin.time');
+    // Calls are rate-limited by who signed them too, not only by the address they came from.
+    this.charge(toHex(kid as Uint8Array), 1);
     const a = c.args;
     const text = (k: string) => asText(a.get(k), `admin.args.${k}`);
     const who = (k: string) => {
@@ -356,6 +379,11 @@ export class LedgerService {
       if (!root) throw new LedgerError('LEDGER_UNAUTHORIZED', `${c.op} needs the issuer's key`, 'protected.kid');
     };
     this.metrics.adminCalls++;
+    // Who did what, for the audit trail: the op, the signer, and its money-bearing arguments (never a key).
+    const logged: Record<string, unknown> = { op: c.op, by: root ? 'issuer' : party?.id, from, nonce: toHex(c.nonce) };
+    for (const k of ['party', 'asset', 'amount', 'policy', 'min', 'dryRun', 'format', 'from', 'to'])
+      if (a.has(k)) logged[k === 'from' || k === 'to' ? `${k}Time` : k] = logValue(a.get(k));
+    this.log.info(logged, 'admin call');
     const ledger = this.o.ledger;
     // Money goes only to a party the ledger knows: a typo must not open an account nobody can reach.
     const known = async (p: string) => {

@@ -13,7 +13,7 @@ import { inlineVerifier } from '../../src/crypto/workers.js';
 import { type Db, openPglite } from '../../src/ledger/db.js';
 import { serveHttp } from '../../src/ledger/http.js';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { jsonLogger } from '../../src/ledger/log.js';
+import { openLogger } from '../../src/ledger/log.js';
 import { LedgerService } from '../../src/ledger/service.js';
 import { signAdmin, signSubmission } from '../../src/sync/submission.js';
 import { type LedgerWorld, pair, payOffline, startLedger } from '../sync/world.js';
@@ -156,7 +156,7 @@ describe('HTTP limits', () => {
 
   it('a 5xx is logged with its cause, one JSON line', async () => {
     const lines: string[] = [];
-    const http = await serveHttp(w.service, { log: jsonLogger({ write: (l) => void lines.push(l) }) });
+    const http = await serveHttp(w.service, { log: await openLogger({ write: (l) => void lines.push(l) }) });
     try {
       const submission = await signSubmission(p.drone, p.droneChain, [(await payOffline(p, 1, 1n)).payer], p.clock.now);
       await db.close(); // the database goes away under the ledger

@@ -9,7 +9,7 @@ import { decodeFrame } from '../../src/channel/messages.js';
 import { MAX_COUNTER } from '../../src/codec/fields.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import type { Db, Sql } from '../../src/ledger/db.js';
-import { jsonLogger } from '../../src/ledger/log.js';
+import { openLogger } from '../../src/ledger/log.js';
 import { verifySettlement } from '../../src/settlement/verify.js';
 import { pair } from '../channel/world.js';
 import { acceptedChannel, forgeVoucher, ledgerFor, record } from './world.js';
@@ -149,7 +149,7 @@ export function adversarialLedgerSuite(openDb: () => Promise<Db & { close(): Pro
     const db: Db = { ...real, query: guard(real).query, transaction: (fn) => real.transaction((tx) => fn(guard(tx))) };
     try {
       const p = await pair();
-      const ledger = await ledgerFor(db, p, { log: jsonLogger({ write: (l) => void lines.push(l) }) });
+      const ledger = await ledgerFor(db, p, { log: await openLogger({ write: (l) => void lines.push(l) }) });
       const recs: Uint8Array[] = [];
       for (let i = 0; i < 3; i++) {
         const ch = await acceptedChannel(p);

@@ -151,10 +151,13 @@ describe('build', () => {
         });
       const pglite = cli('ledger', 'serve', '--dir', 'ledger', '--trust', 'issuer.pub', '--issuer-id', 'net');
       expect(pglite.status).toBe(1);
-      expect(pglite.stderr.trim()).toMatch(/^edgepay: LEDGER_DEPENDENCY .*npm install @electric-sql\/pglite$/);
+      // Every optional package the command needs, in one line: the database driver, the log, the metrics.
+      expect(pglite.stderr.trim()).toMatch(/^edgepay: LEDGER_DEPENDENCY .*npm install @electric-sql\/pglite pino prom-client$/);
       const pg = cli('ledger', 'serve', '--dir', 'ledger', '--trust', 'issuer.pub', '--issuer-id', 'net', '--db', 'postgres://127.0.0.1/x');
-      expect(pg.stderr.trim()).toMatch(/^edgepay: LEDGER_DEPENDENCY .*npm install pg$/);
-      for (const r of [pglite, pg]) expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1); // no stack trace
+      expect(pg.stderr.trim()).toMatch(/^edgepay: LEDGER_DEPENDENCY .*npm install pg pino prom-client$/);
+      const noMetrics = cli('ledger', 'serve', '--dir', 'ledger', '--trust', 'issuer.pub', '--operator-port', 'off');
+      expect(noMetrics.stderr.trim()).toMatch(/npm install @electric-sql\/pglite pino$/);
+      for (const r of [pglite, pg, noMetrics]) expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1); // no stack trace
       expect(existsSync(join(user, 'ledger'))).toBe(false); // no key written for a command that could not run
       expect(cli('--version').stdout.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
     } finally {

@@ -4,11 +4,14 @@
  * revocation list sent with `edgepay revoke --ledger`; metrics on the operator listener, logs as JSON lines;
  * a restart keeps the books, the lists and the ledger key.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { decode } from '../../src/codec/cbor.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgepay-cli-ledger-'));
@@ -21,33 +24,43 @@ function edgepay(...args: string[]): { status: number; stdout: string; stderr: s
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Starts `ledger serve` on ports the system picks (port 0); its first line on stdout says where it listens. */
-async function serve(): Promise<{ child: ChildProcess; url: string; operator: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'ledger',
-      'serve',
-      '--dir',
-      p('ledger'),
-      '--trust',
-      p('issuer/issuer.pub'),
-      '--issuer',
-      p('issuer'),
-      '--port',
-      '0',
-      '--operator-port',
-      '0',
-      '--debtor-name',
-      'Example Settlement Ltd',
-      '--debtor-account',
-      'SETTLE-0001',
-    ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** As `edgepay`, without blocking this process (which holds a port the command must find taken). */
+function edgepayAsync(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeout: 60_000 }, (e, stdout, stderr) =>
+      resolve({ status: e ? ((e as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/**
+ * Starts `ledger serve` on ports the system picks (port 0); its first line on stdout says where it listens.
+ * Its settings come from flags or, as an operator's service unit would give them, from a config file and
+ * the environment.
+ */
+async function serve(from: 'flags' | 'config' = 'flags'): Promise<{ child: ChildProcess; url: string; operator: string }> {
+  const settings: Record<string, string | string[]> = {
+    dir: 'ledger',
+    trust: ['issuer/issuer.pub'],
+    issuer: 'issuer',
+    port: '0',
+    'debtor-name': 'Example Settlement Ltd',
+    'debtor-account': 'SETTLE-0001',
+  };
+  let args: string[] = [];
+  let extraEnv: Record<string, string> = {};
+  if (from === 'flags')
+    for (const [k, v] of Object.entries({ ...settings, 'operator-port': '0' }))
+      args.push(...(Array.isArray(v) ? v : [v]).flatMap((x) => [`--${k}`, ['dir', 'trust', 'issuer'].includes(k) ? p(x) : x]));
+  else {
+    writeFileSync(p('ledger.json'), JSON.stringify(settings));
+    args = ['--config', p('ledger.json')];
+    extraEnv = { EDGEPAY_LEDGER_OPERATOR_PORT: '0', EDGEPAY_LEDGER_LOG_LEVEL: 'debug' };
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'ledger', 'serve', ...args], {
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const where = await new Promise<{ listening: string; operator: string }>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
@@ -65,7 +78,7 @@ const logs: string[] = [];
 
 const stop = (c: ChildProcess) =>
   new Promise<number | null>((r) => {
-    c.once('exit', (code) => r(code));
+    c.once('close', (code) => r(code)); // after its output is all read
     c.kill('SIGTERM');
   });
 
@@ -85,6 +98,18 @@ describe('edgepay ledger', () => {
     expect([noCert.status, noCert.stderr.trim()]).toEqual([1, expect.stringMatching(/^edgepay: CLI_FILE .*missing\.pem/)]);
     expect(edgepay(...serveArgs, '--tls-cert', p('issuer/issuer.pub')).status).toBe(2); // a cert without its key
     expect(existsSync(p('never'))).toBe(false);
+    // A port in use, a broker not there: one line each, and the process exits (nothing left open holds it).
+    const held = createServer().listen(0, '127.0.0.1');
+    await once(held, 'listening');
+    const busy = ['ledger', 'serve', '--dir', p('failed'), '--trust', p('issuer/issuer.pub'), '--operator-port', 'off'];
+    const inUse = await edgepayAsync(...busy, '--port', String((held.address() as AddressInfo).port));
+    held.close();
+    const noBroker = await edgepayAsync(...busy, '--port', '0', '--mqtt', 'mqtt://127.0.0.1:1');
+    expect([inUse.status, inUse.stderr.trim()]).toEqual([1, expect.stringMatching(/^edgepay: LEDGER_LISTEN .*in use/)]);
+    expect([noBroker.status, noBroker.stderr.trim()]).toEqual([
+      1,
+      expect.stringMatching(/^edgepay: LEDGER_BROKER .*127\.0\.0\.1:1.*ECONNREFUSED/),
+    ]);
     let { child, url, operator } = await serve();
     try {
       const early = edgepay(
@@ -164,9 +189,20 @@ describe('edgepay ledger', () => {
     } finally {
       expect(await stop(child)).toBe(0);
     }
+    // Its log said what happened: the start, each admin call with its signer, each refusal with its code, the stop.
+    const logged = logs.map((l) => JSON.parse(l));
+    expect(logged[0]).toMatchObject({ level: 30, msg: 'ledger serving', service: 'edgepay-ledger', version: expect.any(String) });
+    expect(logged).toContainEqual(expect.objectContaining({ msg: 'admin call', op: 'fund', by: 'issuer', party: 'party:fleet' }));
+    expect(logged).toContainEqual(expect.objectContaining({ level: 40, code: 'LEDGER_UNKNOWN_PARTY', route: 'POST /v1/admin' }));
+    expect(logged.slice(-2).map((l) => l.msg)).toEqual(['ledger stopping', 'ledger stopped']);
     const key = readFileSync(p('ledger/ledger.pub'));
-    ({ child, url, operator } = await serve());
+    ({ child, url, operator } = await serve('config'));
     try {
+      // At debug level (set in its environment) each request answered is logged too.
+      await fetch(`${url}/health`);
+      await vi.waitFor(() =>
+        expect(logs.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ level: 20, route: 'GET /health', status: 200 })),
+      );
       expect(readFileSync(p('ledger/ledger.pub'))).toEqual(key);
       // The revocation list was stored: the restarted ledger serves it.
       const lists = decode(new Uint8Array(await (await fetch(`${url}/v1/revocations`)).arrayBuffer())) as Uint8Array[];
