@@ -18,6 +18,7 @@ import { narrow, narrowCategories, verifyChain, verifyParty } from '../identity/
 import type { Limits } from '../identity/claims.js';
 import { type Credential, CWT_CONTENT_TYPE, decodeChain, decodeCredential, encodeChain, issueCredential } from '../identity/credential.js';
 import { FileKeyStore } from '../identity/keystore-file.js';
+import { Pkcs11KeyStore } from '../identity/keystore-pkcs11.js';
 import { decodeRevocationList, REVOCATION_CONTENT_TYPE, signRevocationList } from '../identity/revocation.js';
 import { type TrustRoot, TrustStore } from '../identity/trust-store.js';
 import { CliError, type Format, parseFormat, passphrase, printJson, readObject, toJson, writeObject } from './io.js';
@@ -73,7 +74,28 @@ export async function keyStore(dir: string, v: Values): Promise<FileKeyStore> {
   return new FileKeyStore(join(dir, 'keys'), await passphrase(v['passphrase-file'] as string | undefined), log2N ? { log2N } : {});
 }
 
+/** Options that put a command's key in a PKCS#11 token instead of a file. */
+export const PKCS11 = { pkcs11: { type: 'string' }, token: { type: 'string' }, 'pin-file': { type: 'string' } } as const;
+const PKCS11_USAGE = '  With --pkcs11 <module> --token <label>, the key is in that token (PIN: EDGEPAY_PKCS11_PIN or --pin-file).';
+
+/** The token `--pkcs11 <module> --token <label>` names, opened with its PIN, or undefined without --pkcs11. */
+async function tokenStore(v: Values): Promise<Pkcs11KeyStore | undefined> {
+  const module = str(v, 'pkcs11', false);
+  if (!module) return undefined;
+  const pinFile = str(v, 'pin-file', false);
+  const pin = pinFile ? (await readFile(pinFile, 'utf8').catch(() => '')).replace(/\r?\n$/, '') : (process.env.EDGEPAY_PKCS11_PIN ?? '');
+  if (!pin)
+    throw new CliError('CLI_PASSPHRASE', 'set EDGEPAY_PKCS11_PIN or pass --pin-file (a readable file) to use a PKCS#11 token', 'pin');
+  return Pkcs11KeyStore.open({ module, token: str(v, 'token'), pin });
+}
+
 export async function signerIn(dir: string, name: string, v: Values): Promise<Signer> {
+  const token = await tokenStore(v);
+  if (token) {
+    const t = await token.get(name);
+    if (!t) throw new CliError('CLI_FILE', `no key labelled ${name} in token ${str(v, 'token')}`, 'key');
+    return t;
+  }
   const s = await (await keyStore(dir, v)).get(name);
   if (!s) throw new CliError('CLI_FILE', `no key named ${name} in ${join(dir, 'keys')}`, 'key');
   return s;
@@ -92,13 +114,15 @@ export async function publicKeyFile(path: string): Promise<Uint8Array> {
 }
 
 export async function keygen(dir: string, name: string, v: Values, out: Out): Promise<Signer> {
-  const signer = await (await keyStore(dir, v)).generate(name);
+  const token = await tokenStore(v);
+  const signer = await (token ?? (await keyStore(dir, v))).generate(name);
   const kid = coseKeyThumbprint(signer.publicKey);
   const fmt = parseFormat(v.format as string | undefined, ['cbor', 'json', 'hex', 'base64']);
   const pubPath = join(dir, `${name}.pub`);
   if (fmt === 'json') await writeFile(pubPath, `${JSON.stringify(toJwk(signer.publicKey, kid))}\n`);
   else await writeObject(pubPath, encode(coseKeyMap(signer.publicKey, kid)), fmt);
-  printJson({ name, kid, publicKey: pubPath, jwk: toJwk(signer.publicKey, kid) }, out);
+  const where = token ? { pkcs11: { module: str(v, 'pkcs11'), token: str(v, 'token'), label: name } } : {};
+  printJson({ name, kid, publicKey: pubPath, jwk: toJwk(signer.publicKey, kid), ...where }, out);
   return signer;
 }
 
@@ -193,8 +217,11 @@ export async function trustRoots(v: Values): Promise<TrustRoot[]> {
 export const commands: Record<string, Command> = {
   keygen: {
     usage:
-      'edgepay keygen --dir <dir> --name <name> [--format cbor|json|hex|base64]\n  Creates an encrypted key in <dir>/keys and writes its public key to <dir>/<name>.pub.',
-    options: { dir: { type: 'string' }, name: { type: 'string' }, ...COMMON },
+      'edgepay keygen --dir <dir> --name <name> [--format cbor|json|hex|base64] [--pkcs11 <module> --token <label> [--pin-file f]]\n' +
+      '  Creates an encrypted key in <dir>/keys and writes its public key to <dir>/<name>.pub.\n' +
+      '  With --pkcs11, the key is generated in that PKCS#11 token, labelled <name>, and never leaves it\n' +
+      '  (PIN: EDGEPAY_PKCS11_PIN or --pin-file); only <dir>/<name>.pub is written.',
+    options: { dir: { type: 'string' }, name: { type: 'string' }, ...PKCS11, ...COMMON },
     async run(v, _p, out) {
       await mkdir(str(v, 'dir'), { recursive: true });
       await keygen(str(v, 'dir'), str(v, 'name'), v, out);
@@ -217,13 +244,15 @@ export const commands: Record<string, Command> = {
     usage:
       'edgepay party certify --issuer <dir> --key <party.pub> --id <party id> --asset <code> --per-payment <n> --per-channel <n>\n' +
       '    --per-period <n> [--period <seconds>] --total-outstanding <n> --category <c> [--counterparties a,b] --payment-ref <token>\n' +
-      '    [--days 365] --out <party.cred>\n  The issuer certifies a responsible party (after checking it) with its limits and payment reference.',
+      '    [--days 365] --out <party.cred>\n  The issuer certifies a responsible party (after checking it) with its limits and payment reference.\n' +
+      PKCS11_USAGE,
     options: {
       issuer: { type: 'string' },
       key: { type: 'string' },
       id: { type: 'string' },
       'payment-ref': { type: 'string' },
       ...limitOptions,
+      ...PKCS11,
       ...COMMON,
     },
     async run(v, _p, out) {
@@ -252,7 +281,9 @@ export const commands: Record<string, Command> = {
     usage:
       'edgepay device enroll --party <dir> [--key-name party] --party-cred <party.cred> --key <device.pub> --id <device id>\n' +
       "    --category <c> [--counterparties a,b] [--model m --serial s] [limits that narrow the party's] [--days 30] --out <device.chain>\n" +
-      '  The party vouches for a device key; writes the chain [party credential, device credential].',
+      '  The party vouches for a device key; writes the chain [party credential, device credential]. The device key may be\n' +
+      "  in a token (its .pub from keygen --pkcs11); so may the party's:\n" +
+      PKCS11_USAGE,
     options: {
       party: { type: 'string' },
       'key-name': { type: 'string' },
@@ -262,6 +293,7 @@ export const commands: Record<string, Command> = {
       model: { type: 'string' },
       serial: { type: 'string' },
       ...limitOptions,
+      ...PKCS11,
       ...COMMON,
     },
     async run(v, _p, out) {
@@ -273,7 +305,9 @@ export const commands: Record<string, Command> = {
       narrowCategories(partyCred.claims.counterparties, counterparties);
       const t = now();
       const model = str(v, 'model', false);
-      const device = await issueCredential(await signerIn(str(v, 'party'), str(v, 'key-name', false) || 'party', v), {
+      // The party's key: a file under --party, or (with --pkcs11) in a token, where --party is not needed.
+      const partySigner = await signerIn(v.pkcs11 ? '' : str(v, 'party'), str(v, 'key-name', false) || 'party', v);
+      const device = await issueCredential(partySigner, {
         role: 'device',
         issuer: partyCred.claims.subject,
         subject: str(v, 'id'),

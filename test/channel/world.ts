@@ -48,10 +48,14 @@ export async function pair(
     /** When the drone's and the pad's credentials expire (default: with their parties', a year on). */
     droneExpiresAt?: number;
     padExpiresAt?: number;
+    /** The drone's key where it is held elsewhere (a PKCS#11 token, say). */
+    droneSigner?: Signer;
   } = {},
 ): Promise<Pair> {
   const [s0, s1, s2, s3, s4] = o.seeds ?? [1, 2, 3, 4, 5];
-  const [issuer, fleet, drone, owner, pad] = await Promise.all([s0, s1, s2, s3, s4].map((n) => nodeEd25519.signer(seed(n as number))));
+  const signers = await Promise.all([s0, s1, s2, s3, s4].map((n) => nodeEd25519.signer(seed(n as number))));
+  const [issuer, fleet, , owner, pad] = signers;
+  const drone = o.droneSigner ?? signers[2];
   const base = { issuedAt: T0, notBefore: T0, expiresAt: T0 + 365 * DAY };
   const limits: Limits = {
     asset: 'EUR',
