@@ -42,6 +42,29 @@ const plugins = (conditions) => [
   esbuild({ target: 'es2022', tsconfig: 'tsconfig.json' }),
 ];
 
+/**
+ * The device side's shared code is one chunk: every file is a module the runtime resolves and links at
+ * start, and on a small board that, not the code, is most of the start-up time. The chunk holds what the
+ * device entries reach by static imports, so what only the ledger or the CLI uses (the verifier threads,
+ * the database) stays out of it.
+ */
+const DEVICE_ENTRIES = ['index', 'codec', 'crypto', 'identity', 'channel', 'transport', 'settlement', 'outbox', 'sync'];
+function deviceCore(id, { getModuleInfo }) {
+  if (!this.reach) {
+    const roots = DEVICE_ENTRIES.map((e) => fileURLToPath(new URL(`./${concepts.node[e]}`, import.meta.url)));
+    const seen = new Set();
+    const visit = (m) => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      for (const i of getModuleInfo(m)?.importedIds ?? []) visit(i);
+    };
+    for (const r of roots) visit(r);
+    this.reach = seen;
+  }
+  return this.reach.has(id) && /\/(src|targets)\//.test(id) ? 'core' : undefined;
+}
+const manualChunks = deviceCore.bind({});
+
 /** @type {import('rollup').RollupOptions[]} */
 const config = [
   {
@@ -55,8 +78,15 @@ const config = [
         entryFileNames: '[name].js',
         chunkFileNames: 'chunks/[name]-[hash].js',
         banner: (c) => (c.name === 'cli' ? '#!/usr/bin/env node' : ''),
+        manualChunks,
       },
-      { dir: 'dist/node', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'chunks/[name]-[hash].cjs' },
+      {
+        dir: 'dist/node',
+        format: 'cjs',
+        entryFileNames: '[name].cjs',
+        chunkFileNames: 'chunks/[name]-[hash].cjs',
+        manualChunks,
+      },
     ],
   },
   {

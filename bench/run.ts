@@ -2,6 +2,7 @@
  * `npm run bench -- <name...> [--json] [--time=ms]`: runs the named benchmarks (all when none named).
  */
 import { benchCrypto } from './crypto.js';
+import { benchDevice } from './device.js';
 import { benchEdge } from './edge.js';
 import { benchIdentity } from './identity.js';
 import { benchLedger } from './ledger.js';
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<void>> = {
   mqtt: benchMqtt,
   ledger: benchLedger,
   seed1: benchSeed1,
+  device: benchDevice,
 };
 // Options take the form --name or --name=value, so every other argument names a benchmark.
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -23,5 +25,6 @@ if (unknown.length) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; available: ${Object.keys(benches).join(', ')}`);
   process.exit(2);
 }
-// seed1 runs for minutes on a database: only when named.
-for (const name of names.length ? names : Object.keys(benches).filter((b) => b !== 'seed1')) await (benches[name] as () => Promise<void>)();
+// seed1 runs for minutes on a database, device installs from the registry: only when named.
+for (const name of names.length ? names : Object.keys(benches).filter((b) => b !== 'seed1' && b !== 'device'))
+  await (benches[name] as () => Promise<void>)();

@@ -1,9 +1,9 @@
 /**
  * @module bytes
  * Byte helpers and boundary checks. Checks name the field (noble's `abytes(value, 'publicKey')` style).
+ * Written here rather than taken from noble's utils: a few lines each, and a device then loads no noble
+ * module at all where its platform signs natively.
  */
-import { equalBytes } from '@noble/curves/utils.js';
-import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
 import { CryptoError } from './errors.js';
 
 /** Throws CRYPTO_BYTES unless `value` is a Uint8Array (of `length`, when given). */
@@ -34,22 +34,55 @@ const ascii = new TextDecoder();
  * collector (a ledger makes a dozen of these per record).
  */
 export function toHex(bytes: Uint8Array): string {
-  if (bytes.length > HEX_SCRATCH.length) return bytesToHex(bytes);
-  const out = HEX_SCRATCH.subarray(0, bytes.length);
+  const out = bytes.length > HEX_SCRATCH.length ? new Uint16Array(bytes.length) : HEX_SCRATCH.subarray(0, bytes.length);
   for (let i = 0; i < bytes.length; i++) out[i] = HEX_PAIRS[bytes[i] as number] as number;
   return ascii.decode(out);
 }
 
 /** Bytes of a hex string; throws CRYPTO_BYTES on odd length or a non-hex digit. */
 export function fromHex(hex: string, field = 'hex'): Uint8Array {
-  try {
-    return hexToBytes(hex);
-  } catch (cause) {
-    throw new CryptoError('CRYPTO_BYTES', 'expected an even-length hex string', field, { cause });
+  if (typeof hex !== 'string' || hex.length % 2 !== 0) throw new CryptoError('CRYPTO_BYTES', 'expected an even-length hex string', field);
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    const hi = HEX_VALUE[hex.charCodeAt(2 * i)] ?? 16;
+    const lo = HEX_VALUE[hex.charCodeAt(2 * i + 1)] ?? 16;
+    if ((hi | lo) > 15) throw new CryptoError('CRYPTO_BYTES', 'expected an even-length hex string', field);
+    out[i] = (hi << 4) | lo;
   }
+  return out;
 }
 
-export { concatBytes, equalBytes };
+// Each ASCII code's value as a hex digit, 16 for anything else (a code beyond the table reads as undefined).
+const HEX_VALUE = (() => {
+  const t = new Uint8Array(128).fill(16);
+  for (let i = 0; i < 10; i++) t[48 + i] = i;
+  for (let i = 0; i < 6; i++) {
+    t[65 + i] = 10 + i;
+    t[97 + i] = 10 + i;
+  }
+  return t;
+})();
+
+/** The bytes of each of `parts`, one after another. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += abytes(p, 'bytes').length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** True when `a` and `b` hold the same bytes, in time that depends only on their length (for secrets). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
 
 // Node's `Buffer.compare` is a native memcmp that takes any Uint8Array: ten times a JavaScript loop on the
 // half-kilobyte credential chains a ledger compares. Elsewhere, the loop.
@@ -57,7 +90,7 @@ const nativeCompare = (globalThis as { Buffer?: { compare(a: Uint8Array, b: Uint
 
 /**
  * True when `a` and `b` hold the same bytes. Not constant-time: for public data (credential chains, ids),
- * where it may stop at the first difference; noble's `equalBytes` is for anything secret.
+ * where it may stop at the first difference; {@link equalBytes} is for anything secret.
  */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

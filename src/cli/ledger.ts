@@ -135,6 +135,7 @@ const serve: Command = {
       ...(url ? { pg: () => import('pg') } : { '@electric-sql/pglite': () => import('@electric-sql/pglite') }),
       pino: () => import('pino'),
       ...(operatorPort === 'off' ? {} : { 'prom-client': () => import('prom-client') }),
+      ...(str(v, 'mqtt', false) ? { mqtt: () => import('mqtt') } : {}),
     });
     const roots = await trustRoots(v);
     const keys = await keyStore(dir, v);

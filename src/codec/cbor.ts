@@ -10,7 +10,10 @@
  * Integers decode as `number` when |n| < 2^32 and as `bigint` beyond; typed readers (see `readUint`)
  * turn amounts into `bigint` whatever their size.
  */
-import { Decoder, Encoder } from 'cbor-x';
+// The subpaths without cbor-x's native string extractor and streams: a device loads less at start, and
+// edgepay's CBOR is bytes and integers (strings are few and short).
+import { Decoder } from 'cbor-x/decode';
+import { Encoder } from 'cbor-x/encode';
 import { compareBytes, concatBytes } from '../bytes.js';
 import { CodecError } from '../errors.js';
 import { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';

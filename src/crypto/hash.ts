@@ -2,7 +2,6 @@
  * @module crypto/hash
  * SHA-256 (the same results everywhere): OpenSSL's on Node, `@noble/hashes` elsewhere (see `#platform`).
  */
-import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
 import { platformSha256 } from '#platform';
 
 /** SHA-256 of `data`. */
@@ -12,5 +11,8 @@ export function sha256(data: Uint8Array): Uint8Array {
 
 /** `n` bytes from the platform's CSPRNG (`crypto.getRandomValues`). */
 export function randomBytes(n: number): Uint8Array {
-  return nobleRandomBytes(n);
+  const out = new Uint8Array(n);
+  // getRandomValues fills at most 65,536 bytes a call.
+  for (let at = 0; at < n; at += 65_536) crypto.getRandomValues(out.subarray(at, Math.min(n, at + 65_536)));
+  return out;
 }

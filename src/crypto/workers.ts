@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { equalBytes } from '@noble/curves/utils.js';
+import { equalBytes } from '../bytes.js';
 import { CryptoError } from '../errors.js';
 import { sha256 } from './hash.js';
 import { nodeEd25519 } from './node.js';

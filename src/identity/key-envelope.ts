@@ -10,7 +10,6 @@
  *   8 sealed: bstr 48 (secret + GCM tag), 9 publicKey: bstr 32 }
  * ```
  */
-import { scryptAsync } from '@noble/hashes/scrypt.js';
 import { decode, encode } from '../codec/cbor.js';
 import { asBytes, asInt, asMap, asText, need } from '../codec/fields.js';
 import { randomBytes } from '../crypto/hash.js';
@@ -24,6 +23,8 @@ export interface EnvelopeOptions {
 const bs = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;
 
 async function aesKey(passphrase: string, salt: Uint8Array, log2N: number, r: number, p: number): Promise<CryptoKey> {
+  // Loaded when a key file is opened or sealed, not when the module is: most of a device's life needs neither.
+  const { scryptAsync } = await import('@noble/hashes/scrypt.js');
   const raw = await scryptAsync(new TextEncoder().encode(passphrase.normalize('NFKC')), salt, {
     N: 2 ** log2N,
     r,

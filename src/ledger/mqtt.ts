@@ -12,7 +12,7 @@
  * `<prefix>/revocations/<authority kid>`, and puts its own back if anything else replaces it there (an
  * empty retained message would otherwise wipe the topic for every device that connects later).
  */
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { equalBytes, toHex } from '../bytes.js';
 import { decode } from '../codec/cbor.js';
 import { asArray, asBytes } from '../codec/fields.js';
@@ -22,9 +22,8 @@ import { decodeRevocationList, MAX_REVOCATION_BYTES } from '../identity/revocati
 import { encodeAnswer } from '../sync/mqtt.js';
 import { decodeSubmission } from '../sync/submission.js';
 import { type Logger, silentLogger, Throttle } from './log.js';
+import { optional } from './optional.js';
 import type { LedgerService } from './service.js';
-
-const { connectAsync } = mqtt;
 
 export interface MqttIngestOptions {
   url: string;
@@ -62,6 +61,8 @@ export async function serveMqtt(service: LedgerService, o: MqttIngestOptions): P
   const max = o.maxBytes ?? 4 * 1024 * 1024;
   const log = o.log ?? silentLogger;
   const broker = o.url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  const mqtt = await optional('mqtt', "the ledger's MQTT ingest", () => import('mqtt'), 'mqtt');
+  const { connectAsync } = (mqtt as unknown as { default?: typeof mqtt }).default ?? mqtt;
   // The first connection must succeed (or the start fails, saying why); later losses are reconnected.
   const client: MqttClient = await connectAsync(
     o.url,

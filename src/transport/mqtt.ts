@@ -28,11 +28,17 @@ import { MAX_REVOCATION_BYTES } from '../identity/revocation.js';
 import { type FrameHandler, MAX_TRANSPORT_FRAME, type Transport } from './transport.js';
 
 /**
- * MQTT.js, loaded when the first MQTT connection is made: a device that never uses MQTT never loads it.
+ * MQTT.js (an optional peer dependency), loaded when the first MQTT connection is made: a device that
+ * never uses MQTT never installs or loads it. @throws TransportError TRANSPORT_DEPENDENCY when absent.
  * The default import is the one form both MQTT.js builds provide (its browser ESM has no named exports).
  */
 async function connectAsync(url: string, options: IClientOptions): Promise<MqttClient> {
-  const { default: mqtt } = await import('mqtt');
+  const { default: mqtt } = await import('mqtt').catch((e: { code?: string }) => {
+    // MQTT.js is an optional peer dependency: a device that does not talk MQTT does not install it.
+    if (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND')
+      throw new TransportError('TRANSPORT_DEPENDENCY', 'MQTT needs the optional package mqtt: npm install mqtt', 'mqtt', { cause: e });
+    throw e;
+  });
   return mqtt.connectAsync(url, options);
 }
 

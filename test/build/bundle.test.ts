@@ -160,6 +160,21 @@ describe('build', () => {
       for (const r of [pglite, pg, noMetrics]) expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1); // no stack trace
       expect(existsSync(join(user, 'ledger'))).toBe(false); // no key written for a command that could not run
       expect(cli('--version').stdout.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+      const withMqtt = cli('ledger', 'serve', '--dir', 'ledger', '--trust', 'issuer.pub', '--mqtt', 'mqtt://127.0.0.1:1883');
+      expect(withMqtt.stderr.trim()).toMatch(/npm install @electric-sql\/pglite pino prom-client mqtt$/);
+      // MQTT.js is optional for devices too: the transport names it when it is not installed.
+      const device = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          "import { MqttTransport } from 'edgepay/transport'; MqttTransport.connect({ url: 'mqtt://127.0.0.1:1883', address: 'ab' }).catch((e) => console.log(e.code, e.message));",
+        ],
+        { cwd: user, encoding: 'utf8' },
+      );
+      expect(device.stdout.trim()).toBe(
+        'TRANSPORT_DEPENDENCY TRANSPORT_DEPENDENCY at mqtt: MQTT needs the optional package mqtt: npm install mqtt',
+      );
     } finally {
       rmSync(user, { recursive: true, force: true });
     }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { equalBytes, fromHex, sameBytes, toHex } from '../../src/bytes.js';
+import { concatBytes, equalBytes, fromHex, sameBytes, toHex } from '../../src/bytes.js';
+import { randomBytes } from '../../src/crypto/hash.js';
 
 describe('hex', () => {
   it('toHex writes what Node writes, for any length and any view into a larger buffer', () => {
@@ -43,5 +44,32 @@ describe('sameBytes', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('the hand-written helpers (no noble at start-up)', () => {
+  it('fromHex takes upper and lower case and refuses odd lengths and non-hex digits with a code', () => {
+    expect(fromHex('00FFab')).toEqual(new Uint8Array([0, 255, 171]));
+    for (const bad of ['0', 'zz', '0g', ' 00', '00 ', '+1'])
+      expect(() => fromHex(bad, 'kid'), bad).toThrow(expect.objectContaining({ code: 'CRYPTO_BYTES', field: 'kid' }));
+  });
+
+  it('equalBytes and concatBytes agree with Buffer; toHex of long inputs too', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 100 }), { maxLength: 5 }), fc.uint8Array({ maxLength: 100 }), (parts, other) => {
+        const joined = concatBytes(...parts);
+        expect(Buffer.from(joined)).toEqual(Buffer.concat(parts));
+        expect(equalBytes(joined, other)).toBe(Buffer.compare(joined, other) === 0);
+        expect(equalBytes(joined, new Uint8Array(joined))).toBe(true);
+        expect(toHex(joined)).toBe(Buffer.from(joined).toString('hex'));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('randomBytes fills any length, beyond one getRandomValues call', () => {
+    const r = randomBytes(200_000);
+    expect(r.length).toBe(200_000);
+    expect(r.subarray(190_000).some((b) => b !== 0)).toBe(true);
   });
 });
