@@ -20,6 +20,10 @@ export const D = -4;
 export const KTY_OKP = 1;
 export const CRV_ED25519 = 6;
 export const ALG_EDDSA = -8;
+/** Ed25519 by its fully specified identifier (RFC 9864): accepted when verifying, beside EdDSA (-8). */
+export const ALG_ED25519 = -19;
+/** The algorithm identifiers that mean Ed25519 here. */
+export const ED25519_ALGS: readonly number[] = [ALG_EDDSA, ALG_ED25519];
 
 /** A decoded Ed25519 public COSE_Key. */
 export interface CoseKey {
@@ -42,7 +46,7 @@ export function coseKeyMap(publicKey: Uint8Array, kid?: Uint8Array): Map<number,
 
 /**
  * Reads an Ed25519 public COSE_Key. Rejects other key types and curves, a wrong-length `x`, an `alg`
- * other than EdDSA, and any private part (`d`): a credential must never carry a secret key.
+ * other than EdDSA or Ed25519, and any private part (`d`): a credential must never carry a secret key.
  * @throws CoseError COSE_KEY with the field at fault.
  */
 export function readCoseKey(value: CborValue | undefined, field = 'cose_key'): CoseKey {
@@ -57,7 +61,7 @@ export function readCoseKey(value: CborValue | undefined, field = 'cose_key'): C
   };
   if (m.get(KTY) !== KTY_OKP) bad('kty', 'key type must be OKP (1)');
   if (m.get(CRV) !== CRV_ED25519) bad('crv', 'curve must be Ed25519 (6)');
-  if (m.has(ALG) && m.get(ALG) !== ALG_EDDSA) bad('alg', 'alg must be EdDSA (-8)');
+  if (m.has(ALG) && !ED25519_ALGS.includes(m.get(ALG) as number)) bad('alg', 'alg must be EdDSA (-8) or Ed25519 (-19)');
   if (m.has(D)) bad('d', 'a public COSE_Key must not carry the private key');
   const x = m.get(X);
   if (!(x instanceof Uint8Array) || x.length !== 32) bad('x', 'x must be 32 bytes');

@@ -1,9 +1,10 @@
 /**
  * @module codec/cose-sign1
- * COSE_Sign1 (RFC 9052 section 4.2, tag 18) with EdDSA/Ed25519 (alg -8), attached or detached payload.
+ * COSE_Sign1 (RFC 9052 section 4.2, tag 18) with EdDSA/Ed25519 (alg -8; -19, RFC 9864, is accepted when
+ * verifying), attached or detached payload.
  *
  * Decoding is strict: the outer structure must be deterministic CBOR, tagged 18 (optionally inside the
- * CWT tag 61), the protected header a deterministic map with alg -8; a `crit` header naming anything this
+ * CWT tag 61), the protected header a deterministic map with alg -8 or -19; a `crit` header naming anything this
  * code does not process, a label in both buckets, or a signature that is not 64 bytes is rejected.
  */
 
@@ -12,7 +13,7 @@ import type { Ed25519Provider, Signer } from '../crypto/ed25519.js';
 import { getEd25519 } from '../crypto/index.js';
 import { CodecError, CoseError } from '../errors.js';
 import { type CborValue, decode, encode, Tagged } from './cbor.js';
-import { ALG_EDDSA } from './cose-key.js';
+import { ALG_ED25519, ALG_EDDSA, ED25519_ALGS } from './cose-key.js';
 import { readBytes, uintSize, writeBytes } from './fixed.js';
 import { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';
 
@@ -30,7 +31,8 @@ const UNDERSTOOD = [HDR_ALG, HDR_CRIT, HDR_CONTENT_TYPE, HDR_KID];
 export interface Sign1 {
   /** The protected header exactly as signed. */
   readonly protectedBytes: Uint8Array;
-  readonly alg: typeof ALG_EDDSA;
+  /** EdDSA (-8) as edgepay signs, or Ed25519 (-19, RFC 9864) as another signer may: both verify as Ed25519. */
+  readonly alg: typeof ALG_EDDSA | typeof ALG_ED25519;
   readonly kid: Uint8Array | undefined;
   readonly contentType: number | string | undefined;
   readonly unprotected: ReadonlyMap<number | string, CborValue>;
@@ -192,7 +194,7 @@ function withHeaders(
     throw new CoseError('COSE_HEADER', 'content type must be uint or text', 'protected.content_type');
   return {
     protectedBytes: prot,
-    alg: ALG_EDDSA,
+    alg: h.get(HDR_ALG) as typeof ALG_EDDSA | typeof ALG_ED25519,
     kid,
     contentType: ct,
     unprotected: unprot as ReadonlyMap<number | string, CborValue>,
@@ -229,7 +231,8 @@ function readProtected(prot: Uint8Array, limits: DecodeLimits): ReadonlyMap<numb
     throw e;
   }
   if (!(h instanceof Map)) throw new CoseError('COSE_HEADER', 'protected header must be a map', 'protected');
-  if (h.get(HDR_ALG) !== ALG_EDDSA) throw new CoseError('COSE_ALG', 'alg must be EdDSA (-8)', 'protected.alg');
+  if (!ED25519_ALGS.includes(h.get(HDR_ALG) as number))
+    throw new CoseError('COSE_ALG', 'alg must be EdDSA (-8) or Ed25519 (-19)', 'protected.alg');
   const crit = h.get(HDR_CRIT);
   if (crit !== undefined) {
     if (!Array.isArray(crit) || crit.length === 0) throw new CoseError('COSE_CRIT', 'crit must be a non-empty array', 'protected.crit');

@@ -2,7 +2,8 @@
  * Interop with independent implementations: cose-kit (its own COSE code, jose/Node crypto underneath)
  * verifies what we sign and signs what we verify; cborg (its own CBOR code) decodes our objects.
  */
-import { decode as cborgDecode } from 'cborg';
+import { sign as nodeSign } from 'node:crypto';
+import { decode as cborgDecode, encode as cborgEncode } from 'cborg';
 import { COSEKeyToJWK, coseSign, coseVerify } from 'cose-kit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +44,25 @@ describe('interop with cose-kit and cborg', () => {
     expect(msg.kid).toEqual(coseKeyThumbprint(pk));
     expect(await verifySign1(msg, pk)).toEqual(payload);
     expect(await verifySign1(msg, pk, { provider: nobleEd25519 })).toEqual(payload);
+  });
+
+  it('we verify Ed25519 messages labelled with the fully specified alg -19 (RFC 9864), made without our encoder', async () => {
+    const sk = generateSecretKey();
+    const pk = await nodeEd25519.getPublicKey(sk);
+    const { privateKey } = keyObjects(sk, pk);
+    const payload = new TextEncoder().encode('a voucher from another implementation');
+    // Built with cborg and node:crypto alone: the protected header {1: -19}, the Sig_structure, the tag 18.
+    const protectedBytes = cborgEncode(new Map([[1, -19]]));
+    const toSign = cborgEncode(['Signature1', protectedBytes, new Uint8Array(0), payload]);
+    const signature = nodeSign(null, toSign, privateKey);
+    const tag18 = (body: Uint8Array) => new Uint8Array([0xd2, ...body]); // CBOR tag 18: major type 6, value 18
+    const msg = decodeSign1(tag18(cborgEncode([protectedBytes, new Map(), payload, new Uint8Array(signature)])));
+    expect(msg.alg).toBe(-19);
+    for (const provider of [nodeEd25519, nobleEd25519]) expect(await verifySign1(msg, pk, { provider })).toEqual(payload);
+    const wrong = new Uint8Array(signature);
+    wrong[0] = (wrong[0] as number) ^ 1;
+    const bad = tag18(cborgEncode([protectedBytes, new Map(), payload, wrong]));
+    await expect(verifySign1(decodeSign1(bad), pk)).rejects.toMatchObject({ code: 'COSE_SIGNATURE' });
   });
 
   it('cose-kit reads our COSE_Key as the same JWK we export', () => {
