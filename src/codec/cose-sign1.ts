@@ -13,7 +13,7 @@ import type { Ed25519Provider, Signer } from '../crypto/ed25519.js';
 import { getEd25519 } from '../crypto/index.js';
 import { CodecError, CoseError } from '../errors.js';
 import { type CborValue, decode, encode, Tagged } from './cbor.js';
-import { ALG_ED25519, ALG_EDDSA, ED25519_ALGS } from './cose-key.js';
+import { type ALG_ED25519, ALG_EDDSA, ED25519_ALGS } from './cose-key.js';
 import { readBytes, uintSize, writeBytes } from './fixed.js';
 import { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';
 
