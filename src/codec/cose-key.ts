@@ -25,6 +25,11 @@ export const ALG_ED25519 = -19;
 /** The algorithm identifiers that mean Ed25519 here. */
 export const ED25519_ALGS: readonly number[] = [ALG_EDDSA, ALG_ED25519];
 
+export const KTY_EC2 = 2;
+export const CRV_P256 = 1;
+export const Y = -3;
+export const ALG_ES256 = -7;
+
 /** A decoded Ed25519 public COSE_Key. */
 export interface CoseKey {
   readonly publicKey: Uint8Array;
@@ -91,6 +96,72 @@ export function coseKeyThumbprint(publicKey: Uint8Array): Uint8Array {
   return sha256(input);
 }
 let thumbprintPrefix: Uint8Array | undefined;
+
+/** The COSE_Key map (RFC 9053 section 7.1.1) of a P-256 public key given as its 65-byte uncompressed point. */
+export function ec2KeyMap(point: Uint8Array, kid?: Uint8Array): Map<number, CborValue> {
+  checkPoint(point);
+  const m = new Map<number, CborValue>([
+    [KTY, KTY_EC2],
+    [ALG, ALG_ES256],
+    [CRV, CRV_P256],
+    [X, point.slice(1, 33)],
+    [Y, point.slice(33, 65)],
+  ]);
+  if (kid !== undefined) m.set(KID, abytes(kid, 'kid'));
+  return m;
+}
+
+function checkPoint(point: Uint8Array): void {
+  abytes(point, 'publicKey', 65);
+  if (point[0] !== 0x04) throw new CoseError('COSE_KEY', 'a P-256 key is an uncompressed point (0x04 first)', 'publicKey');
+}
+
+/**
+ * Reads a P-256 public COSE_Key (kty EC2, crv P-256, alg ES256 when present, x and y of 32 bytes, no `d`)
+ * as its 65-byte uncompressed point. Whether the point is on the curve is checked where it verifies.
+ * @throws CoseError COSE_KEY with the field at fault.
+ */
+export function readEc2Key(value: CborValue | undefined, field = 'cose_key'): CoseKey {
+  let m: CborMap;
+  try {
+    m = asMap(value, field);
+  } catch {
+    throw new CoseError('COSE_KEY', 'COSE_Key must be a map', field);
+  }
+  const bad = (f: string, why: string): never => {
+    throw new CoseError('COSE_KEY', why, `${field}.${f}`);
+  };
+  if (m.get(KTY) !== KTY_EC2) bad('kty', 'key type must be EC2 (2)');
+  if (m.get(CRV) !== CRV_P256) bad('crv', 'curve must be P-256 (1)');
+  if (m.has(ALG) && m.get(ALG) !== ALG_ES256) bad('alg', 'alg must be ES256 (-7)');
+  if (m.has(D)) bad('d', 'a public COSE_Key must not carry the private key');
+  const x = m.get(X);
+  const y = m.get(Y);
+  if (!(x instanceof Uint8Array) || x.length !== 32) bad('x', 'x must be 32 bytes');
+  if (!(y instanceof Uint8Array) || y.length !== 32) bad('y', 'y must be 32 bytes (compressed points are not taken)');
+  const kid = m.get(KID);
+  if (kid !== undefined && !(kid instanceof Uint8Array)) bad('kid', 'kid must be bytes');
+  const point = new Uint8Array(65);
+  point[0] = 0x04;
+  point.set(x as Uint8Array, 1);
+  point.set(y as Uint8Array, 33);
+  return { publicKey: point, kid: kid as Uint8Array | undefined };
+}
+
+/** RFC 9679 thumbprint of a P-256 key: SHA-256 over the deterministic encoding of {kty, crv, x, y}. */
+export function ec2Thumbprint(point: Uint8Array): Uint8Array {
+  checkPoint(point);
+  return sha256(
+    encode(
+      new Map<number, CborValue>([
+        [KTY, KTY_EC2],
+        [CRV, CRV_P256],
+        [X, point.slice(1, 33)],
+        [Y, point.slice(33, 65)],
+      ]),
+    ),
+  );
+}
 
 /** JWK (RFC 8037) of an Ed25519 public key. */
 export interface Ed25519Jwk {

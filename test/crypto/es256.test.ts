@@ -7,6 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
+import { decode, encode } from '../../src/codec/cbor.js';
+import { ec2KeyMap, ec2Thumbprint, readEc2Key } from '../../src/codec/cose-key.js';
 import { type Es256Provider, isCanonical, lowS, nobleEs256, P256_N, webCryptoEs256 } from '../../src/crypto/es256.js';
 import { nodeEs256 } from '../../src/crypto/es256-node.js';
 import { randomBytes } from '../../src/crypto/hash.js';
@@ -110,5 +112,37 @@ describe('ES256 providers', () => {
       'verify',
     ]);
     expect(await subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, bs(ours), bs(text('ours')))).toBe(true);
+  });
+});
+
+describe('P-256 COSE_Keys (RFC 9053) and their thumbprints (RFC 9679)', () => {
+  // RFC 9679 section 6: the example EC2 key and its thumbprint.
+  const X = '65eda5a12577c2bae829437fe338701a10aaa375e1bb5b5de108de439c08551d';
+  const Y = '1e52ed75701163f7f9e40ddf9f341b3dc9ba860af7e0ca7ca7e9eecd0084d19c';
+  const point = fromHex(`04${X}${Y}`);
+
+  it('the RFC 9679 example thumbprint, and a key that encodes and reads back', () => {
+    expect(toHex(ec2Thumbprint(point))).toBe('496bd8afadf307e5b08c64b0421bf9dc01528a344a43bda88fadd1669da253ec');
+    const kid = ec2Thumbprint(point);
+    const read = readEc2Key(decode(encode(ec2KeyMap(point, kid))));
+    expect([toHex(read.publicKey), toHex(read.kid as Uint8Array)]).toEqual([toHex(point), toHex(kid)]);
+  });
+
+  it('refuses other key types and curves, another alg, short coordinates and private parts, naming the field', () => {
+    const base = () => ec2KeyMap(point);
+    const cases: [string, (m: Map<number, unknown>) => void][] = [
+      ['cose_key.kty', (m) => m.set(1, 1)],
+      ['cose_key.crv', (m) => m.set(-1, 6)],
+      ['cose_key.alg', (m) => m.set(3, -8)],
+      ['cose_key.x', (m) => m.set(-2, new Uint8Array(31))],
+      ['cose_key.y', (m) => m.set(-3, true)],
+      ['cose_key.d', (m) => m.set(-4, new Uint8Array(32))],
+    ];
+    for (const [field, change] of cases) {
+      const m = base() as Map<number, unknown>;
+      change(m);
+      expect(() => readEc2Key(m as never), field).toThrow(expect.objectContaining({ code: 'COSE_KEY', field }));
+    }
+    expect(() => ec2KeyMap(point.subarray(1))).toThrow(expect.objectContaining({ code: 'CRYPTO_BYTES' }));
   });
 });
