@@ -1,14 +1,17 @@
 /**
- * `npm run bench -- crypto`: Ed25519 sign and verify per provider against the bare library call, plus
- * COSE_Sign1 sign+verify against bare sign+verify, and SHA-256.
+ * `npm run bench -- crypto`: Ed25519 and ES256 sign and verify per provider against the bare library call,
+ * plus COSE_Sign1 sign+verify against bare sign+verify, and SHA-256.
  */
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { p256 } from '@noble/curves/nist.js';
 import { concatBytes } from '../src/bytes.js';
 import { encode } from '../src/codec/cbor.js';
 import { decodeSign1, signSign1, verifySign1 } from '../src/codec/cose-sign1.js';
 import { PKCS8_PREFIX, SPKI_PREFIX } from '../src/crypto/ed25519.js';
-import { generateSecretKey, nobleEd25519, sha256, webCryptoEd25519 } from '../src/crypto/index.js';
+import { nobleEs256, P256_PKCS8_PREFIX, webCryptoEs256 } from '../src/crypto/es256.js';
+import { nodeEs256 } from '../src/crypto/es256-node.js';
+import { generateEs256SecretKey, generateSecretKey, nobleEd25519, sha256, webCryptoEd25519 } from '../src/crypto/index.js';
 import { nodeEd25519 } from '../src/crypto/node.js';
 import { opsPerSecond, report } from './harness.js';
 
@@ -64,4 +67,41 @@ export async function benchCrypto(): Promise<void> {
     bareBoth,
   );
   report('crypto.sha256.32B', await opsPerSecond(() => sha256(pk)), 'ops/s');
+
+  // ES256 (P-256) per provider against its bare library call.
+  const esSk = generateEs256SecretKey();
+  const esPriv = createPrivateKey({ key: Buffer.from(concatBytes(P256_PKCS8_PREFIX, esSk)), format: 'der', type: 'pkcs8' });
+  const esPub = createPublicKey(esPriv);
+  const esPk = await nodeEs256.getPublicKey(esSk);
+  const esSig = await nodeEs256.sign(msg, esSk);
+  const p1363 = { dsaEncoding: 'ieee-p1363' } as const;
+  const wcEsPriv = await subtle.importKey(
+    'pkcs8',
+    concatBytes(P256_PKCS8_PREFIX, esSk) as Uint8Array<ArrayBuffer>,
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign'],
+  );
+  const wcEsPub = await subtle.importKey('raw', esPk as Uint8Array<ArrayBuffer>, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+  const ecdsa = { name: 'ECDSA', hash: 'SHA-256' } as const;
+  const rawEs = {
+    node: {
+      sign: await opsPerSecond(() => nodeSign('sha256', msg, { key: esPriv, ...p1363 })),
+      verify: await opsPerSecond(() => nodeVerify('sha256', msg, { key: esPub, ...p1363 }, esSig)),
+    },
+    webcrypto: {
+      sign: await opsPerSecond(() => subtle.sign(ecdsa, wcEsPriv, m)),
+      verify: await opsPerSecond(() => subtle.verify(ecdsa, wcEsPub, esSig as Uint8Array<ArrayBuffer>, m)),
+    },
+    noble: {
+      sign: await opsPerSecond(() => p256.sign(msg, esSk)),
+      verify: await opsPerSecond(() => p256.verify(esSig, msg, esPk)),
+    },
+  };
+  for (const p of [nodeEs256, webCryptoEs256(), nobleEs256]) {
+    const signer = await p.signer(esSk);
+    const r = rawEs[p.name];
+    report(`crypto.es256.${p.name}.sign`, await opsPerSecond(() => signer.sign(msg)), 'ops/s', r.sign);
+    report(`crypto.es256.${p.name}.verify`, await opsPerSecond(() => p.verify(esSig, msg, esPk)), 'ops/s', r.verify);
+  }
 }

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { concatBytes } from '../src/bytes.js';
 import { FileChannelStore } from '../src/channel/store-file.js';
 import { PKCS8_PREFIX, SPKI_PREFIX } from '../src/crypto/ed25519.js';
-import { generateSecretKey } from '../src/crypto/index.js';
+import { P256_PKCS8_PREFIX } from '../src/crypto/es256.js';
+import { generateEs256SecretKey, generateSecretKey } from '../src/crypto/index.js';
 import { nodeEd25519 } from '../src/crypto/node.js';
 import { interleaved, MEASURE_MS, opsPerSecond, report } from './harness.js';
 import { type BenchPair, benchPairs } from './world.js';
@@ -39,8 +40,8 @@ const round = (p: BenchPair) => async (frame: Uint8Array) => {
  * One in-process signed-voucher payment a call (payer signs, payee verifies and stores, payer takes the
  * ack, memory stores): the rate other benchmarks compare against, measured beside them.
  */
-export async function voucherRound(): Promise<() => Promise<void>> {
-  const [p] = (await benchPairs(1)) as [BenchPair];
+export async function voucherRound(payerAlg: 'EdDSA' | 'ES256' = 'EdDSA'): Promise<() => Promise<void>> {
+  const [p] = (await benchPairs(1, undefined, payerAlg)) as [BenchPair];
   const id = await openChannel(p);
   const r = round(p);
   return async () => r(await p.payer.pay(id, 1n));
@@ -78,6 +79,25 @@ export async function benchEdge(): Promise<{ voucherRate: number }> {
   const [streamVoucherRate, burstRate] = (await interleaved([voucherOp, streamRound], 2 * MEASURE_MS)) as [number, number];
   report('edge.bare.sign+verify', bare, 'ops/s');
   report('edge.voucher.memory', voucherRate, 'payments/s', bare);
+  // An ES256 payer (a P-256 secure element's key), against bare ES256 sign+verify measured beside it.
+  const esPriv = createPrivateKey({
+    key: Buffer.from(concatBytes(P256_PKCS8_PREFIX, generateEs256SecretKey())),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const esPub = createPublicKey(esPriv);
+  const bareEs256 = () => {
+    msg[0] = i++ & 0xff;
+    return verify(
+      'sha256',
+      msg,
+      { key: esPub, dsaEncoding: 'ieee-p1363' },
+      sign('sha256', msg, { key: esPriv, dsaEncoding: 'ieee-p1363' }),
+    );
+  };
+  const [bareEs, esVoucherRate] = (await interleaved([bareEs256, await voucherRound('ES256')], 2 * MEASURE_MS)) as [number, number];
+  report('edge.bare.es256.sign+verify', bareEs, 'ops/s');
+  report('edge.voucher.es256', esVoucherRate, 'payments/s', bareEs);
 
   const dir = mkdtempSync(join(tmpdir(), 'edgepay-bench-'));
   try {

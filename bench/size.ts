@@ -11,14 +11,14 @@ import { browserBundle } from './browser-bundle.js';
 const KB = 1024;
 /** Budgets in gzipped bytes, a little above today's sizes: growth is a decision, not a drift. */
 const BUDGETS: Record<string, number> = {
-  edgepay: 50 * KB,
-  'edgepay/identity': 32 * KB,
-  'edgepay/channel': 40 * KB,
+  edgepay: 52 * KB,
+  'edgepay/identity': 34 * KB,
+  'edgepay/channel': 42 * KB,
   'edgepay/outbox': 5 * KB,
-  'edgepay/sync': 29 * KB,
+  'edgepay/sync': 31 * KB,
   'edgepay/transport': 14 * KB,
-  'edgepay/codec': 26 * KB,
-  'edgepay/crypto': 9 * KB,
+  'edgepay/codec': 28 * KB,
+  'edgepay/crypto': 11 * KB,
 };
 
 const json = process.argv.includes('--json');

@@ -5,7 +5,7 @@ import { Payer } from '../src/channel/payer.js';
 import { type ChannelStore, MemoryChannelStore } from '../src/channel/store.js';
 import type { Signer } from '../src/crypto/ed25519.js';
 import { sha256 } from '../src/crypto/hash.js';
-import { createSigner } from '../src/crypto/index.js';
+import { createEs256Signer, createSigner } from '../src/crypto/index.js';
 import type { Limits } from '../src/identity/claims.js';
 import { encodeChain, issueCredential } from '../src/identity/credential.js';
 import { openDevice } from '../src/identity/device.js';
@@ -30,7 +30,10 @@ export interface BenchPair {
 }
 
 /** Keys derived from names, so another thread or process can rebuild the same devices. */
-const key = (name: string) => createSigner(sha256(new TextEncoder().encode(`edgepay-bench:${name}`)));
+const key = (name: string, es256 = false) => {
+  const seed = sha256(new TextEncoder().encode(`edgepay-bench:${name}`));
+  return es256 ? createEs256Signer(seed) : createSigner(seed);
+};
 
 /** The bench world's trust roots (its network issuer). */
 export async function benchRoots(): Promise<{ id: string; publicKey: Uint8Array }[]> {
@@ -40,6 +43,8 @@ export async function benchRoots(): Promise<{ id: string; publicKey: Uint8Array 
 export async function benchPairs(
   n: number,
   stores: () => { payer: ChannelStore; payee: ChannelStore } = () => ({ payer: new MemoryChannelStore(), payee: new MemoryChannelStore() }),
+  /** The payers' keys: Ed25519 (default), or ES256 as on a P-256 secure element. */
+  payerAlg: 'EdDSA' | 'ES256' = 'EdDSA',
 ): Promise<BenchPair[]> {
   const issuer = await key('issuer');
   const [fleet, owner] = [await key('fleet'), await key('owner')];
@@ -64,7 +69,7 @@ export async function benchPairs(
   });
   const roots = [{ id: 'net', publicKey: issuer.publicKey }];
   const device = async (party: Signer, partyId: string, partyCred: Uint8Array, category: string, i: number) => {
-    const s = await key(`${category}-${i}`);
+    const s = await key(`${category}-${i}`, category === 'drone' && payerAlg === 'ES256');
     const cred = await issueCredential(party, {
       ...base,
       role: 'device',

@@ -21,7 +21,7 @@ export {
 } from '../src/channel/index.js';
 export { type ChannelRecord, type ChannelStore, MemoryChannelStore } from '../src/channel/store.js';
 export type { Signer } from '../src/crypto/ed25519.js';
-export { createSigner, generateSecretKey, getEd25519 } from '../src/crypto/index.js';
+export { createEs256Signer, createSigner, generateSecretKey, getEd25519 } from '../src/crypto/index.js';
 export { EdgepayError, isEdgepayError } from '../src/errors.js';
 export {
   type Device,

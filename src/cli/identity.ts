@@ -114,8 +114,14 @@ export async function publicKeyFile(path: string): Promise<Uint8Array> {
 }
 
 export async function keygen(dir: string, name: string, v: Values, out: Out): Promise<Signer> {
+  const alg = (str(v, 'alg', false) || 'eddsa').toLowerCase();
+  if (alg !== 'eddsa' && alg !== 'es256') throw new CliError('CLI_USAGE', '--alg is eddsa (Ed25519) or es256 (P-256)', 'alg');
+  if (alg === 'es256' && !v.pkcs11)
+    throw new CliError('CLI_USAGE', '--alg es256 keys are made in a PKCS#11 token (--pkcs11 <module> --token <label>)', 'alg');
   const token = await tokenStore(v);
-  const signer = await (token ?? (await keyStore(dir, v))).generate(name);
+  const signer = token
+    ? await token.generate(name, { alg: alg === 'es256' ? 'ES256' : 'EdDSA' })
+    : await (await keyStore(dir, v)).generate(name);
   const kid = coseKeyThumbprint(signer.publicKey);
   const fmt = parseFormat(v.format as string | undefined, ['cbor', 'json', 'hex', 'base64']);
   const pubPath = join(dir, `${name}.pub`);
@@ -217,11 +223,12 @@ export async function trustRoots(v: Values): Promise<TrustRoot[]> {
 export const commands: Record<string, Command> = {
   keygen: {
     usage:
-      'edgepay keygen --dir <dir> --name <name> [--format cbor|json|hex|base64] [--pkcs11 <module> --token <label> [--pin-file f]]\n' +
+      'edgepay keygen --dir <dir> --name <name> [--format cbor|json|hex|base64] [--pkcs11 <module> --token <label> [--pin-file f] [--alg eddsa|es256]]\n' +
       '  Creates an encrypted key in <dir>/keys and writes its public key to <dir>/<name>.pub.\n' +
       '  With --pkcs11, the key is generated in that PKCS#11 token, labelled <name>, and never leaves it\n' +
-      '  (PIN: EDGEPAY_PKCS11_PIN or --pin-file); only <dir>/<name>.pub is written.',
-    options: { dir: { type: 'string' }, name: { type: 'string' }, ...PKCS11, ...COMMON },
+      '  (PIN: EDGEPAY_PKCS11_PIN or --pin-file); only <dir>/<name>.pub is written. --alg es256 makes a P-256 key\n' +
+      '  (ES256) for tokens and secure elements that do only P-256.',
+    options: { dir: { type: 'string' }, name: { type: 'string' }, alg: { type: 'string' }, ...PKCS11, ...COMMON },
     async run(v, _p, out) {
       await mkdir(str(v, 'dir'), { recursive: true });
       await keygen(str(v, 'dir'), str(v, 'name'), v, out);

@@ -36,8 +36,9 @@ export interface CoseKey {
   readonly kid?: Uint8Array | undefined;
 }
 
-/** The COSE_Key map of an Ed25519 public key (deterministically encodable). */
+/** The COSE_Key map of a public key (deterministically encodable): OKP for Ed25519, EC2 for a P-256 point. */
 export function coseKeyMap(publicKey: Uint8Array, kid?: Uint8Array): Map<number, CborValue> {
+  if (publicKey?.length === 65) return ec2KeyMap(publicKey, kid);
   abytes(publicKey, 'publicKey', 32);
   const m = new Map<number, CborValue>([
     [KTY, KTY_OKP],
@@ -50,8 +51,9 @@ export function coseKeyMap(publicKey: Uint8Array, kid?: Uint8Array): Map<number,
 }
 
 /**
- * Reads an Ed25519 public COSE_Key. Rejects other key types and curves, a wrong-length `x`, an `alg`
- * other than EdDSA or Ed25519, and any private part (`d`): a credential must never carry a secret key.
+ * Reads a public COSE_Key: an Ed25519 OKP key (32 bytes), or a P-256 EC2 key (its 65-byte point, see
+ * {@link readEc2Key}). Rejects other key types and curves, a wrong-length `x`, an `alg` other than EdDSA
+ * or Ed25519 (ES256 for EC2), and any private part (`d`): a credential must never carry a secret key.
  * @throws CoseError COSE_KEY with the field at fault.
  */
 export function readCoseKey(value: CborValue | undefined, field = 'cose_key'): CoseKey {
@@ -61,10 +63,11 @@ export function readCoseKey(value: CborValue | undefined, field = 'cose_key'): C
   } catch {
     throw new CoseError('COSE_KEY', 'COSE_Key must be a map', field);
   }
+  if (m.get(KTY) === KTY_EC2) return readEc2Key(m, field);
   const bad = (f: string, why: string): never => {
     throw new CoseError('COSE_KEY', why, `${field}.${f}`);
   };
-  if (m.get(KTY) !== KTY_OKP) bad('kty', 'key type must be OKP (1)');
+  if (m.get(KTY) !== KTY_OKP) bad('kty', 'key type must be OKP (1) or EC2 (2)');
   if (m.get(CRV) !== CRV_ED25519) bad('crv', 'curve must be Ed25519 (6)');
   if (m.has(ALG) && !ED25519_ALGS.includes(m.get(ALG) as number)) bad('alg', 'alg must be EdDSA (-8) or Ed25519 (-19)');
   if (m.has(D)) bad('d', 'a public COSE_Key must not carry the private key');
@@ -77,9 +80,11 @@ export function readCoseKey(value: CborValue | undefined, field = 'cose_key'): C
 
 /**
  * RFC 9679 COSE Key Thumbprint: SHA-256 over the deterministic encoding of the required parameters
- * {kty, crv, x}. edgepay uses it as the `kid` of every key, so the kid commits to the key.
+ * {kty, crv, x} ({kty, crv, x, y} for a P-256 point). edgepay uses it as the `kid` of every key, so the
+ * kid commits to the key.
  */
 export function coseKeyThumbprint(publicKey: Uint8Array): Uint8Array {
+  if (publicKey?.length === 65) return ec2Thumbprint(publicKey);
   abytes(publicKey, 'publicKey', 32);
   // {kty, crv, x} encodes as a fixed prefix then x (x sorts last): hashed without building the map each
   // time, as a ledger does for every credential it reads.
@@ -171,26 +176,56 @@ export interface Ed25519Jwk {
   kid?: string;
 }
 
-/** The public JWK of `publicKey`, with the base64url thumbprint as `kid` unless one is given. */
-export function toJwk(publicKey: Uint8Array, kid: Uint8Array = coseKeyThumbprint(publicKey)): Ed25519Jwk {
+/** JWK (RFC 7518) of a P-256 public key. */
+export interface P256Jwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+  kid?: string;
+}
+
+/** The public JWK of `publicKey` (Ed25519, or a 65-byte P-256 point), with the base64url thumbprint as `kid` unless one is given. */
+export function toJwk(publicKey: Uint8Array, kid: Uint8Array = coseKeyThumbprint(publicKey)): Ed25519Jwk | P256Jwk {
+  if (publicKey?.length === 65) {
+    checkPoint(publicKey);
+    return {
+      kty: 'EC',
+      crv: 'P-256',
+      x: toBase64Url(publicKey.subarray(1, 33)),
+      y: toBase64Url(publicKey.subarray(33)),
+      kid: toBase64Url(kid),
+    };
+  }
   return { kty: 'OKP', crv: 'Ed25519', x: toBase64Url(abytes(publicKey, 'publicKey', 32)), kid: toBase64Url(kid) };
 }
 
 /**
- * The public key in an Ed25519 JWK. Rejects private JWKs (`d`).
+ * The public key in an Ed25519 or P-256 JWK (a P-256 key as its 65-byte point). Rejects private JWKs (`d`).
  * @throws CoseError COSE_KEY
  */
 export function fromJwk(jwk: unknown, field = 'jwk'): CoseKey {
   const j = jwk as Record<string, unknown> | null;
-  if (typeof j !== 'object' || j === null || j.kty !== 'OKP' || j.crv !== 'Ed25519')
-    throw new CoseError('COSE_KEY', 'expected an OKP Ed25519 JWK', field);
-  if ('d' in j) throw new CoseError('COSE_KEY', 'a public JWK must not carry the private key', `${field}.d`);
-  let x: Uint8Array;
-  try {
-    x = fromBase64Url(j.x as string, `${field}.x`);
-  } catch {
-    throw new CoseError('COSE_KEY', 'x is not base64url', `${field}.x`);
-  }
-  if (x.length !== 32) throw new CoseError('COSE_KEY', 'x must be 32 bytes', `${field}.x`);
-  return { publicKey: x, kid: typeof j.kid === 'string' ? fromBase64Url(j.kid, `${field}.kid`) : undefined };
+  const ec = typeof j === 'object' && j !== null && j.kty === 'EC' && j.crv === 'P-256';
+  if (!ec && (typeof j !== 'object' || j === null || j.kty !== 'OKP' || j.crv !== 'Ed25519'))
+    throw new CoseError('COSE_KEY', 'expected an OKP Ed25519 or EC P-256 JWK', field);
+  const k = j as Record<string, unknown>;
+  if ('d' in k) throw new CoseError('COSE_KEY', 'a public JWK must not carry the private key', `${field}.d`);
+  const coordinate = (c: 'x' | 'y') => {
+    let v: Uint8Array;
+    try {
+      v = fromBase64Url(k[c] as string, `${field}.${c}`);
+    } catch {
+      throw new CoseError('COSE_KEY', `${c} is not base64url`, `${field}.${c}`);
+    }
+    if (v.length !== 32) throw new CoseError('COSE_KEY', `${c} must be 32 bytes`, `${field}.${c}`);
+    return v;
+  };
+  const kid = typeof k.kid === 'string' ? fromBase64Url(k.kid, `${field}.kid`) : undefined;
+  if (!ec) return { publicKey: coordinate('x'), kid };
+  const point = new Uint8Array(65);
+  point[0] = 0x04;
+  point.set(coordinate('x'), 1);
+  point.set(coordinate('y'), 33);
+  return { publicKey: point, kid };
 }

@@ -10,10 +10,11 @@
 
 import { abytes, copyRange, equalBytes, viewRange } from '../bytes.js';
 import type { Ed25519Provider, Signer } from '../crypto/ed25519.js';
-import { getEd25519 } from '../crypto/index.js';
+import type { Es256Provider } from '../crypto/es256.js';
+import { keyAlgorithm, verifyWithKey } from '../crypto/index.js';
 import { CodecError, CoseError } from '../errors.js';
 import { type CborValue, decode, encode, Tagged } from './cbor.js';
-import { type ALG_ED25519, ALG_EDDSA, ED25519_ALGS } from './cose-key.js';
+import { type ALG_ED25519, ALG_EDDSA, ALG_ES256, ED25519_ALGS } from './cose-key.js';
 import { readBytes, uintSize, writeBytes } from './fixed.js';
 import { DEFAULT_LIMITS, type DecodeLimits, scanDeterministic } from './scan.js';
 
@@ -31,8 +32,11 @@ const UNDERSTOOD = [HDR_ALG, HDR_CRIT, HDR_CONTENT_TYPE, HDR_KID];
 export interface Sign1 {
   /** The protected header exactly as signed. */
   readonly protectedBytes: Uint8Array;
-  /** EdDSA (-8) as edgepay signs, or Ed25519 (-19, RFC 9864) as another signer may: both verify as Ed25519. */
-  readonly alg: typeof ALG_EDDSA | typeof ALG_ED25519;
+  /**
+   * EdDSA (-8) as edgepay signs Ed25519, or Ed25519 (-19, RFC 9864) as another signer may; ES256 (-7) for
+   * P-256 keys. Which one must fit the key it is verified under (a key's form names its algorithm).
+   */
+  readonly alg: typeof ALG_EDDSA | typeof ALG_ED25519 | typeof ALG_ES256;
   readonly kid: Uint8Array | undefined;
   readonly contentType: number | string | undefined;
   readonly unprotected: ReadonlyMap<number | string, CborValue>;
@@ -82,14 +86,20 @@ function writeParts(head: Uint8Array, parts: readonly (Uint8Array | null)[], bet
   return out;
 }
 
-/** `{1: -8}`: the protected header of messages whose receiver knows the key (vouchers). */
+/** `{1: -8}` (and `{1: -7}`): the protected header of messages whose receiver knows the key (vouchers). */
 const ALG_ONLY = new Uint8Array([0xa1, 0x01, 0x27]);
 const ALG_ONLY_MAP: ReadonlyMap<number | string, CborValue> = new Map([[HDR_ALG, ALG_EDDSA]]);
+const ES256_ONLY = new Uint8Array([0xa1, 0x01, 0x26]);
+const ES256_ONLY_MAP: ReadonlyMap<number | string, CborValue> = new Map([[HDR_ALG, ALG_ES256]]);
 
-/** The deterministic protected header for `options`. */
-export function protectedHeader(options: Pick<SignOptions, 'kid' | 'contentType'> = {}): Uint8Array {
-  if (options.kid === undefined && options.contentType === undefined) return ALG_ONLY.slice();
-  const h = new Map<number, CborValue>([[HDR_ALG, ALG_EDDSA]]);
+/** The algorithms this implementation verifies. */
+const ALGS: readonly number[] = [...ED25519_ALGS, ALG_ES256];
+
+/** The deterministic protected header for `options` (`alg` -8 unless ES256 is named). */
+export function protectedHeader(options: Pick<SignOptions, 'kid' | 'contentType'> & { alg?: number } = {}): Uint8Array {
+  const alg = options.alg ?? ALG_EDDSA;
+  if (options.kid === undefined && options.contentType === undefined) return (alg === ALG_ES256 ? ES256_ONLY : ALG_ONLY).slice();
+  const h = new Map<number, CborValue>([[HDR_ALG, alg]]);
   if (options.contentType !== undefined) h.set(HDR_CONTENT_TYPE, options.contentType);
   if (options.kid !== undefined) h.set(HDR_KID, abytes(options.kid, 'kid'));
   return encode(h);
@@ -101,7 +111,7 @@ export function protectedHeader(options: Pick<SignOptions, 'kid' | 'contentType'
  */
 export async function signSign1(payload: Uint8Array, signer: Signer, options: SignOptions = {}): Promise<Uint8Array> {
   abytes(payload, 'payload');
-  const prot = protectedHeader(options);
+  const prot = protectedHeader({ ...options, alg: keyAlgorithm(signer.publicKey) === 'ES256' ? ALG_ES256 : ALG_EDDSA });
   const signature = await signer.sign(sigStructure(prot, options.externalAad ?? new Uint8Array(0), payload));
   // 18([protected, {}, payload / nil, signature]), written directly: the same bytes encode() would write
   // (a test checks), without building and normalising a value for it.
@@ -194,7 +204,7 @@ function withHeaders(
     throw new CoseError('COSE_HEADER', 'content type must be uint or text', 'protected.content_type');
   return {
     protectedBytes: prot,
-    alg: h.get(HDR_ALG) as typeof ALG_EDDSA | typeof ALG_ED25519,
+    alg: h.get(HDR_ALG) as Sign1['alg'],
     kid,
     contentType: ct,
     unprotected: unprot as ReadonlyMap<number | string, CborValue>,
@@ -221,6 +231,7 @@ export function fastKidHeader(p: Uint8Array): Map<number | string, CborValue> | 
 function readProtected(prot: Uint8Array, limits: DecodeLimits): ReadonlyMap<number | string, CborValue> {
   // RFC 9052 section 3: an empty protected header is a zero-length bstr (then alg is missing, below).
   if (equalBytes(prot, ALG_ONLY)) return ALG_ONLY_MAP; // the common case, known canonical
+  if (equalBytes(prot, ES256_ONLY)) return ES256_ONLY_MAP;
   const withKid = fastKidHeader(prot);
   if (withKid) return withKid;
   let h: CborValue = new Map();
@@ -231,8 +242,8 @@ function readProtected(prot: Uint8Array, limits: DecodeLimits): ReadonlyMap<numb
     throw e;
   }
   if (!(h instanceof Map)) throw new CoseError('COSE_HEADER', 'protected header must be a map', 'protected');
-  if (!ED25519_ALGS.includes(h.get(HDR_ALG) as number))
-    throw new CoseError('COSE_ALG', 'alg must be EdDSA (-8) or Ed25519 (-19)', 'protected.alg');
+  if (!ALGS.includes(h.get(HDR_ALG) as number))
+    throw new CoseError('COSE_ALG', 'alg must be EdDSA (-8), Ed25519 (-19) or ES256 (-7)', 'protected.alg');
   const crit = h.get(HDR_CRIT);
   if (crit !== undefined) {
     if (!Array.isArray(crit) || crit.length === 0) throw new CoseError('COSE_CRIT', 'crit must be a non-empty array', 'protected.crit');
@@ -249,23 +260,57 @@ export interface VerifyOptions {
   /** The payload of a detached COSE_Sign1. */
   detachedPayload?: Uint8Array;
   externalAad?: Uint8Array;
+  /** The Ed25519 provider (default: the platform's). */
   provider?: Ed25519Provider;
+  /** The ES256 provider (default: the platform's). */
+  es256?: Es256Provider;
+}
+
+/**
+ * True when two COSE_Sign1 messages carry the same protected header and payload (their signatures may
+ * differ): one signed content. ECDSA signers (a secure element, WebCrypto) pick a fresh nonce each time,
+ * so a message signed again after a crash is the same message in other bytes, not a second one.
+ */
+export function sameSignedContent(a: Uint8Array, b: Uint8Array): boolean {
+  if (equalBytes(a, b)) return true;
+  try {
+    const x = decodeSign1(a);
+    const y = decodeSign1(b);
+    return x.payload !== null && y.payload !== null && equalBytes(x.protectedBytes, y.protectedBytes) && equalBytes(x.payload, y.payload);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Throws COSE_ALG unless `msg`'s algorithm is the one `publicKey` signs with (Ed25519 for a 32-byte key,
+ * ES256 for a 65-byte point): a message never verifies under a key of another algorithm.
+ */
+export function checkAlgForKey(msg: Pick<Sign1, 'alg'>, publicKey: Uint8Array, field = 'protected.alg'): void {
+  const es256 = keyAlgorithm(publicKey) === 'ES256';
+  if (es256 !== (msg.alg === ALG_ES256))
+    throw new CoseError('COSE_ALG', `alg ${msg.alg} does not fit a${es256 ? ' P-256' : 'n Ed25519'} key`, field);
 }
 
 /**
  * Verifies a decoded COSE_Sign1 under `publicKey` and returns its payload.
- * @throws CoseError COSE_DETACHED (payload attached and supplied, or neither), COSE_SIGNATURE.
+ * @throws CoseError COSE_DETACHED (payload attached and supplied, or neither), COSE_ALG (an algorithm the
+ *   key does not sign with), COSE_SIGNATURE.
  */
 export async function verifySign1(msg: Sign1, publicKey: Uint8Array, options: VerifyOptions = {}): Promise<Uint8Array> {
   const payload = msg.payload ?? options.detachedPayload;
   if (payload === undefined) throw new CoseError('COSE_DETACHED', 'payload is detached and was not supplied', 'payload');
   if (msg.payload !== null && options.detachedPayload !== undefined)
     throw new CoseError('COSE_DETACHED', 'payload is attached; a detached payload was also supplied', 'payload');
-  const provider = options.provider ?? (await getEd25519());
-  const ok = await provider.verify(
+  checkAlgForKey(msg, publicKey);
+  const ok = await verifyWithKey(
     msg.signature,
     sigStructure(msg.protectedBytes, options.externalAad ?? new Uint8Array(0), payload),
     publicKey,
+    {
+      ...(options.provider ? { ed25519: options.provider } : {}),
+      ...(options.es256 ? { es256: options.es256 } : {}),
+    },
   );
   if (!ok) throw new CoseError('COSE_SIGNATURE', 'signature does not verify', 'signature');
   return payload;

@@ -1,16 +1,23 @@
 /**
  * @module crypto/platform-node
- * What `#platform` means on Node: native Ed25519 from `node:crypto`.
+ * What `#platform` means on Node: native Ed25519 and ES256 from `node:crypto`.
  */
 
 import { hash } from 'node:crypto';
 import type { Ed25519Provider } from './ed25519.js';
+import type { Es256Provider } from './es256.js';
+import { nodeEs256 } from './es256-node.js';
 import { nodeEd25519 } from './node.js';
 
 const ready = Promise.resolve(nodeEd25519);
+const readyEs256 = Promise.resolve(nodeEs256);
 
 export function platformEd25519(): Promise<Ed25519Provider> {
   return ready;
+}
+
+export function platformEs256(): Promise<Es256Provider> {
+  return readyEs256;
 }
 
 /**

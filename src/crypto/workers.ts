@@ -8,6 +8,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { equalBytes } from '../bytes.js';
 import { CryptoError } from '../errors.js';
+import { ES256_PUBLIC_KEY_LENGTH } from './es256.js';
+import { nodeEs256 } from './es256-node.js';
 import { sha256 } from './hash.js';
 import { nodeEd25519 } from './node.js';
 import type { Answer, HashRequest, VerifyRequest } from './verify-worker.js';
@@ -79,7 +81,12 @@ function pack(items: readonly VerifyItem[]): { buf: ArrayBuffer; n: number; msgA
 export const inlineVerifier: BatchVerifier = {
   async verifyMany(items) {
     const out: boolean[] = [];
-    for (const i of items) out.push(await nodeEd25519.verify(i.signature, i.message, i.publicKey).catch(() => false));
+    for (const i of items)
+      out.push(
+        await (i.publicKey.length === ES256_PUBLIC_KEY_LENGTH ? nodeEs256 : nodeEd25519)
+          .verify(i.signature, i.message, i.publicKey)
+          .catch(() => false),
+      );
     return out;
   },
   async hashChains(items) {
@@ -196,14 +203,26 @@ export function workerVerifier(
       slot.pending.set(id, { resolve, reject });
       (slot.worker as Worker).postMessage({ id, ...message }, [message.buf]);
     });
+  /** Ed25519 items on the threads, in parts of about equal size. */
+  const onThreads = async (items: readonly VerifyItem[]): Promise<boolean[]> => {
+    if (items.length < minBatch) return inlineVerifier.verifyMany(items);
+    const size = Math.ceil(items.length / n);
+    const parts: Promise<Uint8Array>[] = [];
+    for (let i = 0; i < items.length; i += size) parts.push(post({ kind: 'verify', ...pack(items.slice(i, i + size)) }));
+    const out: boolean[] = [];
+    for (const part of await Promise.all(parts)) for (const b of part) out.push(b === 1);
+    return out;
+  };
+  const es256 = (i: VerifyItem) => i.publicKey.length === ES256_PUBLIC_KEY_LENGTH;
   return {
     async verifyMany(items) {
-      if (items.length < minBatch) return inlineVerifier.verifyMany(items);
-      const size = Math.ceil(items.length / n);
-      const parts: Promise<Uint8Array>[] = [];
-      for (let i = 0; i < items.length; i += size) parts.push(post({ kind: 'verify', ...pack(items.slice(i, i + size)) }));
+      // The threads take Ed25519 (fixed-size keys in their batch layout); ES256 items are checked here.
+      if (!items.some(es256)) return onThreads(items);
+      const edOk = await onThreads(items.filter((i) => !es256(i)));
+      let at = 0;
       const out: boolean[] = [];
-      for (const part of await Promise.all(parts)) for (const b of part) out.push(b === 1);
+      for (const i of items)
+        out.push(es256(i) ? await nodeEs256.verify(i.signature, i.message, i.publicKey).catch(() => false) : (edOk[at++] as boolean));
       return out;
     },
     async hashChains(items) {

@@ -10,7 +10,7 @@
  * (ID_REVOCATION_STALE), the expected key (ID_CNF) and counterparty category (ID_CATEGORY).
  */
 import { equalBytes, toHex } from '../bytes.js';
-import { type Sign1, sigStructure, verifySign1 } from '../codec/cose-sign1.js';
+import { checkAlgForKey, type Sign1, sigStructure, verifySign1 } from '../codec/cose-sign1.js';
 import { IdentityError } from '../errors.js';
 import type { Limits } from './claims.js';
 import { type Credential, decodeChain, decodeCredential } from './credential.js';
@@ -53,6 +53,7 @@ export interface DeferredCheck {
 
 async function checkSignature(s: Sign1, publicKey: Uint8Array, o: ChainVerifyOptions, field: string): Promise<void> {
   if (!o.deferSignatures) return void (await verifySign1(s, publicKey, o.trust.provider ? { provider: o.trust.provider } : {}));
+  checkAlgForKey(s, publicKey, `${field}.protected.alg`);
   const message = sigStructure(s.protectedBytes, new Uint8Array(0), s.payload as Uint8Array);
   o.deferSignatures.push({ publicKey, message, signature: s.signature, field });
 }

@@ -10,6 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import { PUBLIC_KEY_LENGTH, type Signer } from '../crypto/ed25519.js';
+import { lowS } from '../crypto/es256.js';
+import { sha256 } from '../crypto/hash.js';
 import { IdentityError } from '../errors.js';
 import { checkKeyName, type KeyStore } from './keystore.js';
 
@@ -23,6 +25,11 @@ const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
 const CKM_EDDSA = 0x1057;
 /** The curve as PKCS#11 3.0 names it by OID: id-Ed25519 (1.3.101.112, RFC 8410). */
 const ED25519_PARAMS = Buffer.from([0x06, 0x03, 0x2b, 0x65, 0x70]);
+/** P-256 (secp256r1, 1.2.840.10045.3.1.7), for ES256 keys. */
+const P256_PARAMS = Buffer.from([0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]);
+const CKK_EC = 0x03;
+const CKM_EC_KEY_PAIR_GEN = 0x1040;
+const CKM_ECDSA = 0x1041;
 
 export interface Pkcs11Options {
   /** The token's PKCS#11 library (`/usr/lib/softhsm/libsofthsm2.so`, a TPM's or secure element's). */
@@ -117,11 +124,19 @@ function attr(a: { value?: unknown } | undefined): Buffer {
   return a.value;
 }
 
-/** The 32-byte Ed25519 key from CKA_EC_POINT: a DER OCTET STRING (PKCS#11 3.0) or the raw bytes (some tokens). */
-function edPoint(v: Buffer): Uint8Array {
-  if (v.length === PUBLIC_KEY_LENGTH + 2 && v[0] === 0x04 && v[1] === PUBLIC_KEY_LENGTH) return new Uint8Array(v.subarray(2));
-  if (v.length === PUBLIC_KEY_LENGTH) return new Uint8Array(v);
-  throw new IdentityError('ID_KEY_TYPE', `the token's public key is ${v.length} bytes, not an Ed25519 point`, 'key');
+/**
+ * The public key from CKA_EC_POINT, a DER OCTET STRING (PKCS#11 3.0) or the raw bytes (some tokens): 32
+ * bytes for Ed25519, the 65-byte uncompressed point for P-256.
+ */
+function publicPoint(v: Buffer, kind: number): Uint8Array {
+  const size = kind === CKK_EC ? 65 : PUBLIC_KEY_LENGTH;
+  if (v.length === size + 2 && v[0] === 0x04 && v[1] === size) return new Uint8Array(v.subarray(2));
+  if (v.length === size) return new Uint8Array(v);
+  throw new IdentityError(
+    'ID_KEY_TYPE',
+    `the token's public key is ${v.length} bytes, not a ${kind === CKK_EC ? 'P-256' : 'Ed25519'} point`,
+    'key',
+  );
 }
 
 /**
@@ -245,6 +260,11 @@ export class Pkcs11KeyStore implements KeyStore {
           // Found again each time: after a reconnect the handles are new.
           const key = this.find(p11, session, name, this.m.CKO_PRIVATE_KEY);
           if (!key) throw new IdentityError('ID_TOKEN_ABSENT', `key ${name} is no longer in token ${this.o.token}`, 'name');
+          if (publicKey.length === 65) {
+            // ES256: the token signs SHA-256 of the message (CKM_ECDSA takes the hash) as r || s; written low-S.
+            p11.C_SignInit(session, { mechanism: CKM_ECDSA }, key);
+            return lowS(new Uint8Array(await p11.C_SignAsync(session, Buffer.from(sha256(message)), Buffer.alloc(64))));
+          }
           p11.C_SignInit(session, { mechanism: CKM_EDDSA }, key);
           const signature = await p11.C_SignAsync(session, Buffer.from(message), Buffer.alloc(64));
           return new Uint8Array(signature);
@@ -255,23 +275,24 @@ export class Pkcs11KeyStore implements KeyStore {
   }
 
   /**
-   * Generates an Ed25519 key pair inside the token, labelled `name`: the private key is sensitive and
-   * never extractable.
+   * Generates a key pair inside the token, labelled `name`: Ed25519, or P-256 for ES256 (`{ alg: 'ES256' }`,
+   * for tokens and secure elements that do only P-256). The private key is sensitive and never extractable.
    * @throws IdentityError ID_KEY_EXISTS, ID_KEY_NAME, ID_TOKEN_*.
    */
-  async generate(name: string): Promise<Signer> {
+  async generate(name: string, options: { alg?: 'EdDSA' | 'ES256' } = {}): Promise<Signer> {
     checkKeyName(name);
     const m = this.m;
+    const es256 = options.alg === 'ES256';
     const publicKey = await this.run(`generating ${name}`, async (p11, session) => {
       if (this.find(p11, session, name, m.CKO_PRIVATE_KEY))
         throw new IdentityError('ID_KEY_EXISTS', `key ${name} exists in token ${this.o.token}`, 'name');
       const pair = await p11.C_GenerateKeyPairAsync(
         session,
-        { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN },
+        { mechanism: es256 ? CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN },
         [
           { type: m.CKA_TOKEN, value: true },
           { type: m.CKA_LABEL, value: name },
-          { type: m.CKA_EC_PARAMS, value: ED25519_PARAMS },
+          { type: m.CKA_EC_PARAMS, value: es256 ? P256_PARAMS : ED25519_PARAMS },
           { type: m.CKA_VERIFY, value: true },
         ],
         [
@@ -284,7 +305,7 @@ export class Pkcs11KeyStore implements KeyStore {
         ],
       );
       const [point] = p11.C_GetAttributeValue(session, pair.publicKey, [{ type: m.CKA_EC_POINT }]);
-      return edPoint(attr(point));
+      return publicPoint(attr(point), es256 ? CKK_EC : CKK_EC_EDWARDS);
     });
     return this.signer(name, publicKey);
   }
@@ -312,10 +333,17 @@ export class Pkcs11KeyStore implements KeyStore {
       const pub = this.find(p11, session, name, m.CKO_PUBLIC_KEY);
       if (!pub || !this.find(p11, session, name, m.CKO_PRIVATE_KEY)) return undefined;
       const [type, point] = p11.C_GetAttributeValue(session, pub, [{ type: m.CKA_KEY_TYPE }, { type: m.CKA_EC_POINT }]);
-      const kind = attr(type);
-      if (kind.readUIntLE(0, Math.min(kind.length, 6)) !== CKK_EC_EDWARDS)
-        throw new IdentityError('ID_KEY_TYPE', `key ${name} in token ${this.o.token} is not an Ed25519 key`, 'name');
-      return edPoint(attr(point));
+      const raw = attr(type);
+      const kind = raw.readUIntLE(0, Math.min(raw.length, 6));
+      if (kind !== CKK_EC_EDWARDS && kind !== CKK_EC)
+        throw new IdentityError('ID_KEY_TYPE', `key ${name} in token ${this.o.token} is neither Ed25519 nor P-256`, 'name');
+      const key = publicPoint(attr(point), kind);
+      if (kind === CKK_EC) {
+        // Only P-256: the curve is named in the key's parameters.
+        const [params] = p11.C_GetAttributeValue(session, pub, [{ type: m.CKA_EC_PARAMS }]);
+        if (!attr(params).equals(P256_PARAMS)) throw new IdentityError('ID_KEY_TYPE', `key ${name} is on a curve other than P-256`, 'name');
+      }
+      return key;
     });
     return publicKey && this.signer(name, publicKey);
   }

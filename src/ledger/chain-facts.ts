@@ -37,6 +37,14 @@ export function encodeChainFacts(f: ChainFacts): Uint8Array {
 }
 
 /** @throws LedgerError LEDGER_CHAIN_FACTS (or a CodecError) for bytes {@link encodeChainFacts} did not write. */
+/** A public key as facts hold it: 32 bytes (Ed25519) or a 65-byte P-256 point (ES256). */
+function asKey(v: CborValue | undefined, field: string): Uint8Array {
+  const b = asBytes(v, field, { min: 32, max: 65 });
+  if (b.length !== 32 && !(b.length === 65 && b[0] === 0x04))
+    throw new LedgerError('LEDGER_CHAIN_FACTS', 'a key is 32 bytes or a 65-byte P-256 point', field);
+  return b;
+}
+
 export function decodeChainFacts(bytes: Uint8Array): ChainFacts {
   const a = asArray(decode(bytes), 'facts', 13);
   if (a[0] !== 1) throw new LedgerError('LEDGER_CHAIN_FACTS', 'unknown chain facts version', 'facts[0]');
@@ -45,11 +53,11 @@ export function decodeChainFacts(bytes: Uint8Array): ChainFacts {
   return {
     partyId: asText(a[1], 'facts.partyId'),
     partyCategory: asText(a[2], 'facts.partyCategory'),
-    partyKey: asBytes(a[3], 'facts.partyKey', 32),
+    partyKey: asKey(a[3], 'facts.partyKey'),
     partyKid: asBytes(a[4], 'facts.partyKid'),
     issuerKid: asBytes(a[5], 'facts.issuerKid'),
     deviceCategory: asText(a[6], 'facts.deviceCategory'),
-    publicKey: asBytes(a[7], 'facts.publicKey', 32),
+    publicKey: asKey(a[7], 'facts.publicKey'),
     kid: asBytes(a[8], 'facts.kid'),
     limits: {
       asset: asText(l[0], 'facts.limits.asset'),

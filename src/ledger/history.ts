@@ -6,7 +6,7 @@
  * is its newest voucher and the highest tick proven; what it owes is derived from them, never taken from
  * one record alone, so an old record cannot raise a newer state and a newer one cannot lower it.
  */
-import { equalBytes } from '../bytes.js';
+import { sameSignedContent } from '../codec/cose-sign1.js';
 import type { VerifiedSettlement } from '../settlement/verify.js';
 
 /** What the ledger keeps of a channel to judge the next record (a row of `channels`). */
@@ -38,7 +38,7 @@ export type Verdict =
 
 /** Judges `c` (on a channel whose cap is `cap`) against the channel's history `h`. Pure: see {@link adopt}. */
 export function judge(h: ChannelHistory, c: Claim, cap: bigint): Verdict {
-  if (c.voucher && h.voucher && c.seq === h.seq && !equalBytes(c.voucher, h.voucher))
+  if (c.voucher && h.voucher && c.seq === h.seq && !sameSignedContent(c.voucher, h.voucher))
     return { kind: 'equivocation', evidence: [h.voucher, c.voucher] };
   if (h.vcum !== undefined && c.voucher) {
     if (c.seq < h.seq && (c.voucherAmount > h.vcum || c.voucherTicks > h.vticks))

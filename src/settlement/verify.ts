@@ -10,9 +10,9 @@ import { equalBytes } from '../bytes.js';
 import { type TickProof, verifyTickProof } from '../channel/hashchain.js';
 import { checkCheckpoint, checkTermsWithin, decodeFrame, type Frame, type OpenTerms, type Voucher } from '../channel/messages.js';
 import type { CborValue } from '../codec/cbor.js';
-import { type Sign1, sigStructure } from '../codec/cose-sign1.js';
+import { checkAlgForKey, type Sign1, sigStructure } from '../codec/cose-sign1.js';
 import { asArray, asBytes, asUint } from '../codec/fields.js';
-import { getEd25519 } from '../crypto/index.js';
+import { verifyWithKey } from '../crypto/index.js';
 import { ChannelError, CoseError } from '../errors.js';
 import { type ChainFacts, type ChainVerifyOptions, checkCounterparty, verifyChain } from '../identity/chain.js';
 import type { TrustStore } from '../identity/trust-store.js';
@@ -109,9 +109,8 @@ export interface SettlementCheckOptions {
  */
 export async function verifySettlement(bytes: Uint8Array, o: SettlementCheckOptions): Promise<VerifiedSettlement> {
   const { settlement, signatures, tick } = await checkSettlement(bytes, o);
-  const provider = await getEd25519();
   for (const c of signatures) {
-    if (!(await provider.verify(c.signature, c.message, c.publicKey)))
+    if (!(await verifyWithKey(c.signature, c.message, c.publicKey)))
       throw new CoseError('COSE_SIGNATURE', 'signature does not verify', c.field);
     c.verified?.();
   }
@@ -120,12 +119,15 @@ export async function verifySettlement(bytes: Uint8Array, o: SettlementCheckOpti
   return settlement;
 }
 
-const sigCheck = (frame: { sign1: Sign1 }, publicKey: Uint8Array, field: string): SignatureCheck => ({
-  publicKey,
-  message: sigStructure(frame.sign1.protectedBytes, new Uint8Array(0), frame.sign1.payload as Uint8Array),
-  signature: frame.sign1.signature,
-  field,
-});
+const sigCheck = (frame: { sign1: Sign1 }, publicKey: Uint8Array, field: string): SignatureCheck => {
+  checkAlgForKey(frame.sign1, publicKey, `${field}.protected.alg`);
+  return {
+    publicKey,
+    message: sigStructure(frame.sign1.protectedBytes, new Uint8Array(0), frame.sign1.payload as Uint8Array),
+    signature: frame.sign1.signature,
+    field,
+  };
+};
 
 /**
  * Checks everything in a settlement record but the signatures of its frames and its tick, and says which

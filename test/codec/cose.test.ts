@@ -255,7 +255,7 @@ describe('protected header with a kid (fast path)', () => {
 });
 
 describe('COSE_Key, JWK and CWT claims', () => {
-  it('COSE_Key round-trips and rejects non-Ed25519 or private keys, naming the field', () => {
+  it('COSE_Key round-trips and rejects other key types, curves that do not fit, or private keys, naming the field', () => {
     const kid = coseKeyThumbprint(PK1);
     expect(readCoseKey(decode(encode(coseKeyMap(PK1, kid))))).toEqual({ publicKey: PK1, kid });
     const bad = (mut: (m: Map<number, unknown>) => void) => {
@@ -269,7 +269,8 @@ describe('COSE_Key, JWK and CWT claims', () => {
         return `${(e as CoseError).code}@${(e as CoseError).field}`;
       }
     };
-    expect(bad((m) => m.set(1, 2))).toBe('COSE_KEY@cnf.kty');
+    expect(bad((m) => m.set(1, 3))).toBe('COSE_KEY@cnf.kty'); // RSA
+    expect(bad((m) => m.set(1, 2))).toBe('COSE_KEY@cnf.crv'); // EC2 with Ed25519's curve
     expect(bad((m) => m.set(-1, 4))).toBe('COSE_KEY@cnf.crv');
     expect(bad((m) => m.set(3, -7))).toBe('COSE_KEY@cnf.alg');
     expect(bad((m) => m.set(-4, new Uint8Array(32)))).toBe('COSE_KEY@cnf.d');

@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
+import { nodeEs256 } from '../../src/crypto/es256-node.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
-import { workerVerifier } from '../../src/crypto/workers.js';
+import { inlineVerifier, workerVerifier } from '../../src/crypto/workers.js';
 
 // A thread's niceness, field 19 of its /proc stat line (the 17th after the command name).
 const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
@@ -87,6 +88,28 @@ describe('workerVerifier', () => {
         await started[i]?.terminate();
       }
       await expect(pool.verifyMany(items)).rejects.toMatchObject({ code: 'CRYPTO_WORKERS' });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a batch mixing Ed25519 and ES256 items gets each verdict in its place (ES256 checked beside the threads)', async () => {
+    const ed = await nodeEd25519.signer(new Uint8Array(32).fill(5));
+    const es = await nodeEs256.signer(new Uint8Array(32).fill(6));
+    const message = new Uint8Array([7, 7, 7]);
+    const items = await Promise.all(
+      Array.from({ length: 48 }, async (_, i) => {
+        const s = i % 3 === 0 ? es : ed;
+        const signature = await s.sign(message);
+        if (i % 5 === 0) signature[3] = (signature[3] as number) ^ 1; // every fifth is forged
+        return { publicKey: s.publicKey, message, signature };
+      }),
+    );
+    const pool = workerVerifier({ threads: 2, nice: 0 });
+    try {
+      const expected = items.map((_, i) => i % 5 !== 0);
+      expect(await pool.verifyMany(items)).toEqual(expected);
+      expect(await inlineVerifier.verifyMany(items)).toEqual(expected);
     } finally {
       await pool.close();
     }

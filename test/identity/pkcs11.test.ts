@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/bytes.js';
 import { decodeFrame } from '../../src/channel/messages.js';
+import { isCanonical, nobleEs256 } from '../../src/crypto/es256.js';
+import { nodeEs256 } from '../../src/crypto/es256-node.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { Pkcs11KeyStore } from '../../src/identity/keystore-pkcs11.js';
 import { openPglite } from '../../src/ledger/db.js';
@@ -65,6 +67,32 @@ describe.skipIf(!have)('a device key in a PKCS#11 token (SoftHSM2)', () => {
     expect(entry).toMatch(/Access:\s+sensitive, always sensitive, never extractable, local/);
     expect(await store.delete('device-1')).toBe(true);
     expect(await store.get('device-1')).toBeUndefined();
+  });
+
+  it('ES256: a P-256 key made in the token signs low-S r || s that every ES256 provider verifies; a channel paid with it settles', async () => {
+    const s = await store.generate('p256-device', { alg: 'ES256' });
+    expect([s.publicKey.length, s.publicKey[0]]).toEqual([65, 4]);
+    expect(toHex((await store.get('p256-device'))?.publicKey as Uint8Array)).toBe(toHex(s.publicKey));
+    for (let i = 0; i < 6; i++) {
+      const m = new TextEncoder().encode(`voucher ${i}`);
+      const signature = await s.sign(m);
+      expect(isCanonical(signature)).toBe(true);
+      for (const p of [nodeEs256, nobleEs256]) expect(await p.verify(signature, m, s.publicKey)).toBe(true);
+    }
+    const p = await pair({ droneSigner: s });
+    const { channelId, frame } = await p.payer.open({ payeeKid: p.padKid, cap: 50n });
+    await deliver(p, frame);
+    for (let i = 0; i < 5; i++) await deliver(p, await p.payer.pay(channelId, 10n));
+    await deliver(p, await p.payer.close(channelId));
+    expect(p.payee.channel(channelId)).toMatchObject({ cumulative: 50n, state: 'closed' });
+    const listed = execFileSync(
+      'pkcs11-tool',
+      ['--module', MODULE, '--token-label', 'edge', '--login', '--pin', '1234', '--list-objects', '--type', 'privkey'],
+      { encoding: 'utf8', env: process.env },
+    );
+    const entry = listed.split(/(?=Private Key Object)/).find((b) => b.includes('label:      p256-device')) ?? '';
+    expect(entry).toMatch(/Private Key Object; EC/);
+    expect(entry).toMatch(/never extractable/);
   });
 
   it('a wrong PIN, a token that is not there and a library that is not PKCS#11 are refused with codes', async () => {
@@ -161,7 +189,11 @@ describe.skipIf(!have)('a device key in a PKCS#11 token (SoftHSM2)', () => {
       d('fleet.cred'),
     ]);
     expect(certify.status, certify.stderr).toBe(0);
-    expect(cli(['keygen', '--dir', d('drone'), '--name', 'drone-7', ...token]).status).toBe(0);
+    // The device's key is P-256 (ES256), as on a secure element that does only P-256; its party's is Ed25519.
+    const droneKey = cli(['keygen', '--dir', d('drone'), '--name', 'drone-7', '--alg', 'es256', ...token]);
+    expect(droneKey.status, droneKey.stderr).toBe(0);
+    expect(JSON.parse(droneKey.stdout).jwk).toMatchObject({ kty: 'EC', crv: 'P-256' });
+    expect(cli(['keygen', '--dir', d('soft'), '--name', 'k', '--alg', 'es256']).status).toBe(2); // ES256 keys live in tokens
     const enroll = [
       'device',
       'enroll',
