@@ -1,8 +1,9 @@
 /** Every example runs as its README says, against the sources (the `edgepay` imports map to them here). */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { haveSoftHsm, softToken } from './hsm.js';
 
 describe('examples', () => {
   it('node-board: enrol, pay offline, queue, sync', async () => {
@@ -18,6 +19,31 @@ describe('examples', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it.runIf(haveSoftHsm('the node-board --pkcs11 example'))(
+    'node-board --pkcs11: the board keys made and kept in a SoftHSM2 token',
+    async () => {
+      const { main } = await import('../examples/node-board/main.js');
+      const token = softToken('board');
+      const dir = mkdtempSync(join(tmpdir(), 'edgepay-board-test-'));
+      try {
+        const lines: string[] = [];
+        const pkcs11 = { module: token.module, token: token.label, pin: token.pin };
+        expect(await main(dir, (l) => lines.push(l), { pkcs11 })).toBe(0);
+        expect(lines[0]).toBe('keys in PKCS#11 token board: none yet');
+        expect(lines.at(-1)).toBe('ledger: channel applied 100, party balance 1000');
+        expect(existsSync(join(dir, 'keys'))).toBe(false); // no key file: the keys are in the token alone
+        // The board again, another day: the same keys, found in the token by label.
+        const again: string[] = [];
+        expect(await main(join(dir, 'again'), (l) => again.push(l), { pkcs11 })).toBe(0);
+        expect(again[0]).toBe('keys in PKCS#11 token board: device, meter');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        token.remove();
+      }
+    },
+    60_000,
+  );
 });
 
 describe('examples over MQTT', () => {

@@ -1,13 +1,14 @@
 /**
- * The device side of a Node board, as firmware would hold it: its key in an encrypted file store, its
- * channel state and its outbox on disk, a sync loop to the ledger. Only device entry points are imported
- * (no database driver is loaded on the board).
+ * The device side of a Node board, as firmware would hold it: its key in an encrypted file store (or in a
+ * secure element or HSM through PKCS#11), its channel state and its outbox on disk, a sync loop to the
+ * ledger. Only device entry points are imported (no database driver is loaded on the board).
  */
 import {
   FileChannelStore,
   FileKeyStore,
   FileOutbox,
   HttpLedgerClient,
+  type KeyStore,
   MemoryNetwork,
   openDevice,
   Payee,
@@ -29,6 +30,8 @@ export interface BoardConfig {
   roots: TrustRoot[];
   ledgerUrl: string;
   ledgerKey: Uint8Array;
+  /** Where the board's keys live (default: an encrypted file store under `dir`). */
+  keys?: KeyStore;
   /** This board's credential chain (from `edgepay device enroll`). */
   chain: Uint8Array;
   /** The meter it pays: its key store name, chain and kid (here, on the same board, for the example). */
@@ -37,7 +40,7 @@ export interface BoardConfig {
 
 /** Pays `units` to the meter, one voucher each; both sides' closes queue themselves, and sync. */
 export async function runBoard(c: BoardConfig, units: number, log: (l: string) => void): Promise<{ paid: bigint; synced: number }> {
-  const keys = new FileKeyStore(`${c.dir}/keys`, c.passphrase);
+  const keys = c.keys ?? new FileKeyStore(`${c.dir}/keys`, c.passphrase);
   const trust = await TrustStore.open(c.roots);
   // Each device opened once: its key, its chain, and what the chain proves, checked to belong together.
   const device = await openDevice({ signer: (await keys.get('device')) ?? (await keys.generate('device')), chain: c.chain, trust });

@@ -1,16 +1,23 @@
 /**
- * `npx tsx examples/node-board/main.ts [dir]` (after `npm run build`): the whole story on one machine. It
- * sets up what would come from elsewhere (a network issuer, the board's party, an embedded ledger), then
- * runs the board: enrol, pay offline, queue, sync.
+ * `npx tsx examples/node-board/main.ts [dir] [--pkcs11 <module> --token <label>]` (after `npm run build`):
+ * the whole story on one machine. It sets up what would come from elsewhere (a network issuer, the board's
+ * party, an embedded ledger), then runs the board: enrol, pay offline, queue, sync. With --pkcs11 the
+ * board's keys are made and kept in that token (PIN from EDGEPAY_PKCS11_PIN).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSigner, encodeChain, issueCredential, TrustStore } from 'edgepay';
+import { parseArgs } from 'node:util';
+import { createSigner, encodeChain, issueCredential, type KeyStore, TrustStore } from 'edgepay';
+import { Pkcs11KeyStore, type Pkcs11Options } from 'edgepay/identity';
 import { Ledger, LedgerService, openPglite, serveHttp } from 'edgepay/ledger';
 import { runBoard } from './board.js';
 
-export async function main(dir = mkdtempSync(join(tmpdir(), 'edgepay-board-')), log: (l: string) => void = console.log): Promise<number> {
+export async function main(
+  dir = mkdtempSync(join(tmpdir(), 'edgepay-board-')),
+  log: (l: string) => void = console.log,
+  o: { pkcs11?: Pkcs11Options } = {},
+): Promise<number> {
   const now = Math.floor(Date.now() / 1000);
   const validity = { issuedAt: now, notBefore: now, expiresAt: now + 30 * 86_400 };
   // Elsewhere in real life: the network issuer certifies the party; the party enrols the board's keys.
@@ -36,7 +43,10 @@ export async function main(dir = mkdtempSync(join(tmpdir(), 'edgepay-board-')), 
     paymentRef: 'tok_workshop',
   });
   const { FileKeyStore } = await import('edgepay');
-  const keys = new FileKeyStore(join(dir, 'keys'), 'board passphrase');
+  // The board's keys: in a token (generated there, never leaving it), or in encrypted files.
+  const token = o.pkcs11 ? await Pkcs11KeyStore.open(o.pkcs11) : undefined;
+  const keys: KeyStore = token ?? new FileKeyStore(join(dir, 'keys'), 'board passphrase');
+  if (token) log(`keys in PKCS#11 token ${o.pkcs11?.token}: ${(await keys.list()).join(', ') || 'none yet'}`);
   const enrol = async (name: string, category: string) =>
     encodeChain([
       partyCred,
@@ -65,6 +75,7 @@ export async function main(dir = mkdtempSync(join(tmpdir(), 'edgepay-board-')), 
       {
         dir,
         passphrase: 'board passphrase',
+        keys,
         roots,
         ledgerUrl: http.url,
         ledgerKey: ledgerKey.publicKey,
@@ -79,9 +90,16 @@ export async function main(dir = mkdtempSync(join(tmpdir(), 'edgepay-board-')), 
     log(`ledger: channel applied ${row?.applied}, party balance ${await ledger.balance('party:workshop', 'EUR')}`);
     return r.paid === 100n && row?.applied === '100' ? 0 : 1;
   } finally {
+    await token?.close();
     await http.close();
     await db.close();
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv[2]);
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values, positionals } = parseArgs({ options: { pkcs11: { type: 'string' }, token: { type: 'string' } }, allowPositionals: true });
+  const pkcs11 = values.pkcs11
+    ? { module: values.pkcs11, token: values.token ?? '', pin: process.env.EDGEPAY_PKCS11_PIN ?? '' }
+    : undefined;
+  process.exitCode = await main(positionals[0], console.log, pkcs11 ? { pkcs11 } : {});
+}

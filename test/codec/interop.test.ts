@@ -2,16 +2,20 @@
  * Interop with independent implementations: cose-kit (its own COSE code, jose/Node crypto underneath)
  * verifies what we sign and signs what we verify; cborg (its own CBOR code) decodes our objects.
  */
-import { sign as nodeSign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign as nodeSign } from 'node:crypto';
 import { decode as cborgDecode, encode as cborgEncode } from 'cborg';
 import { COSEKeyToJWK, coseSign, coseVerify } from 'cose-kit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { concatBytes } from '../../src/bytes.js';
 import { encode } from '../../src/codec/cbor.js';
 import { coseKeyMap, coseKeyThumbprint, toJwk } from '../../src/codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../../src/codec/cose-sign1.js';
 import { claimsMap } from '../../src/codec/cwt.js';
-import { generateSecretKey } from '../../src/crypto/index.js';
+import { isCanonical, P256_PKCS8_PREFIX } from '../../src/crypto/es256.js';
+import { nodeEs256 } from '../../src/crypto/es256-node.js';
+import { randomBytes } from '../../src/crypto/hash.js';
+import { generateEs256SecretKey, generateSecretKey } from '../../src/crypto/index.js';
 import { nobleEd25519 } from '../../src/crypto/noble.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { keyObjects } from './helpers.js';
@@ -63,6 +67,31 @@ describe('interop with cose-kit and cborg', () => {
     wrong[0] = (wrong[0] as number) ^ 1;
     const bad = tag18(cborgEncode([protectedBytes, new Map(), payload, wrong]));
     await expect(verifySign1(decodeSign1(bad), pk)).rejects.toMatchObject({ code: 'COSE_SIGNATURE' });
+  });
+
+  it('ES256: cose-kit verifies our COSE_Sign1 and we verify its own (refused only in high-S form, taken once normalized)', async () => {
+    const sk = generateEs256SecretKey();
+    const ours = await nodeEs256.signer(sk);
+    const privateKey = createPrivateKey({ key: Buffer.from(concatBytes(P256_PKCS8_PREFIX, sk)), format: 'der', type: 'pkcs8' });
+    const publicKey = createPublicKey(privateKey);
+    for (let i = 0; i < 12; i++) {
+      const payload = randomBytes(10 + i);
+      const bytes = await signSign1(payload, ours, { kid: coseKeyThumbprint(ours.publicKey) });
+      expect((await coseVerify(bytes, publicKey)).isValid).toBe(true);
+      const theirs = await coseSign({ alg: 'ES256' } as never, undefined, payload, privateKey);
+      const msg = decodeSign1(theirs);
+      expect(msg.alg).toBe(-7);
+      if (isCanonical(msg.signature)) expect(await verifySign1(msg, ours.publicKey)).toEqual(payload);
+      else await expect(verifySign1(msg, ours.publicKey)).rejects.toMatchObject({ code: 'COSE_SIGNATURE' });
+    }
+    // cose-kit reads our EC2 COSE_Key as the JWK we export.
+    const jwk = COSEKeyToJWK(encode(coseKeyMap(ours.publicKey)));
+    expect([jwk.kty, jwk.crv, jwk.x, jwk.y]).toEqual([
+      'EC',
+      'P-256',
+      (toJwk(ours.publicKey) as { x: string }).x,
+      (toJwk(ours.publicKey) as { y: string }).y,
+    ]);
   });
 
   it('cose-kit reads our COSE_Key as the same JWK we export', () => {

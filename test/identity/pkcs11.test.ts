@@ -6,8 +6,7 @@
  * the channel goes on and settles exactly what was paid.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/bytes.js';
@@ -21,29 +20,24 @@ import { encodeSettlement } from '../../src/settlement/record.js';
 import { signSubmission } from '../../src/sync/submission.js';
 import { deliver, pair } from '../channel/world.js';
 import { codeOf } from '../codes.js';
-import { haveTool } from '../services.js';
+import { haveSoftHsm, SOFTHSM_MODULE, softToken } from '../hsm.js';
 import { startLedger } from '../sync/world.js';
 
-const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-const have =
-  haveTool('softhsm2-util', ['--version'], 'the PKCS#11 token tests', 'apt-get install softhsm2') &&
-  haveTool('pkcs11-tool', ['--module', MODULE, '--list-mechanisms'], 'the PKCS#11 token tests', 'apt-get install opensc');
+const MODULE = SOFTHSM_MODULE;
 
-describe.skipIf(!have)('a device key in a PKCS#11 token (SoftHSM2)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edgepay-hsm-'));
-  const tokens = join(dir, 'tokens');
+describe.skipIf(!haveSoftHsm('the PKCS#11 token tests'))('a device key in a PKCS#11 token (SoftHSM2)', () => {
+  let token: ReturnType<typeof softToken>;
+  let dir: string;
+  let tokens: string;
   let store: Pkcs11KeyStore;
   beforeAll(async () => {
-    mkdirSync(tokens);
-    writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-    // SoftHSM reads its configuration when the library initializes: set before the first store opens.
-    process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf');
-    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'edge', '--pin', '1234', '--so-pin', '5678'], { stdio: 'ignore' });
+    token = softToken('edge', '1234');
+    ({ dir, tokens } = token);
     store = await Pkcs11KeyStore.open({ module: MODULE, token: 'edge', pin: () => '1234' });
   });
   afterAll(async () => {
     await store?.close();
-    rmSync(dir, { recursive: true, force: true });
+    token?.remove();
   });
 
   it('generates a key in the token that signs there and is never extractable; imports and duplicates are refused', async () => {
