@@ -63,17 +63,44 @@ export function checkEs256Verify(signature: Uint8Array, message: Uint8Array, pub
   if (publicKey[0] !== 0x04) throw new CryptoError('CRYPTO_BYTES', 'a P-256 public key is an uncompressed point (0x04 first)', 'publicKey');
 }
 
+/** The order of P-256's base point, and half of it, as 32 big-endian bytes (compared byte by byte). */
+const N_BYTES = toBytes32(P256_N);
+const HALF_BYTES = toBytes32(HALF_N);
+
+/** -1, 0 or 1 as the 32 bytes of `a` from `at` compare with `b` (both big-endian numbers). */
+function compare32(a: Uint8Array, at: number, b: Uint8Array): number {
+  for (let i = 0; i < 32; i++) {
+    const d = (a[at + i] as number) - (b[i] as number);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+const isZero32 = (a: Uint8Array, at: number) => {
+  for (let i = 0; i < 32; i++) if (a[at + i] !== 0) return false;
+  return true;
+};
+
 /** The low-S form of an `r || s` signature: `s` replaced by `n - s` when above n/2 (both verify). */
 export function lowS(signature: Uint8Array): Uint8Array {
-  const s = toBig(signature.subarray(32));
-  return s > HALF_N ? concatBytes(signature.subarray(0, 32), toBytes32(P256_N - s)) : signature;
+  if (compare32(signature, 32, HALF_BYTES) <= 0) return signature;
+  // n - s, byte by byte with a borrow (half of all ECDSA signatures come here: kept off BigInt).
+  const out = new Uint8Array(64);
+  out.set(signature.subarray(0, 32));
+  let borrow = 0;
+  for (let i = 31; i >= 0; i--) {
+    const d = (N_BYTES[i] as number) - (signature[32 + i] as number) - borrow;
+    borrow = d < 0 ? 1 : 0;
+    out[32 + i] = d & 0xff;
+  }
+  return out;
 }
 
 /** True when `s` is in [1, n/2] and `r` in [1, n): the only form verified here. */
 export function isCanonical(signature: Uint8Array): boolean {
-  const r = toBig(signature.subarray(0, 32));
-  const s = toBig(signature.subarray(32));
-  return r > 0n && r < P256_N && s > 0n && s <= HALF_N;
+  return (
+    !isZero32(signature, 0) && compare32(signature, 0, N_BYTES) < 0 && !isZero32(signature, 32) && compare32(signature, 32, HALF_BYTES) <= 0
+  );
 }
 
 /** JWK coordinates of an uncompressed point. */
