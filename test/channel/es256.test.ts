@@ -5,8 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/bytes.js';
+import { coseKeyThumbprint } from '../../src/codec/cose-key.js';
 import { decodeSign1, signSign1, verifySign1 } from '../../src/codec/cose-sign1.js';
 import { createEs256Signer, createSigner } from '../../src/crypto/index.js';
+import { verifyChain } from '../../src/identity/chain.js';
+import { encodeChain, issueCredential } from '../../src/identity/credential.js';
+import { signRevocationList } from '../../src/identity/revocation.js';
 import { TrustStore } from '../../src/identity/trust-store.js';
 import { decodeChainFacts } from '../../src/ledger/chain-facts.js';
 import { openPglite } from '../../src/ledger/db.js';
@@ -100,5 +104,44 @@ describe('ES256 devices beside Ed25519 ones', () => {
       await w.http.close();
       await db.close();
     }
+  });
+
+  it('a party whose key is ES256 (in a secure element) signs a revocation list that a device applies, revoking its own device', async () => {
+    const party = await createEs256Signer();
+    const drone = await createSigner();
+    const issuer = await createSigner();
+    const now = Math.floor(Date.now() / 1000);
+    const base = { issuedAt: now - 60, notBefore: now - 60, expiresAt: now + 86_400 };
+    const limits = { asset: 'EUR', perPayment: 10n, perChannel: 100n, perPeriod: 1_000n, periodSeconds: 86_400, totalOutstanding: 1_000n };
+    const partyCred = await issueCredential(issuer, {
+      ...base,
+      role: 'party',
+      issuer: 'net',
+      subject: 'party:p',
+      publicKey: party.publicKey,
+      limits,
+      category: 'fleet',
+    });
+    const deviceCred = await issueCredential(party, {
+      ...base,
+      role: 'device',
+      issuer: 'party:p',
+      subject: 'device:d',
+      publicKey: drone.publicKey,
+      limits: {},
+      category: 'drone',
+    });
+    const trust = new TrustStore([{ id: 'net', publicKey: issuer.publicKey }]);
+    const chain = encodeChain([partyCred, deviceCred]);
+    await verifyChain(chain, { trust, now });
+    const list = await signRevocationList(party, {
+      issuer: 'party:p',
+      version: 1,
+      issuedAt: now,
+      entries: [{ kid: coseKeyThumbprint(drone.publicKey), revokedAt: now - 1 }],
+    });
+    expect(decodeSign1(list).alg).toBe(-7);
+    expect(await trust.applyRevocationList(list, { partyCredential: partyCred })).toBe('applied');
+    expect(await codeOf(verifyChain(chain, { trust, now }))).toBe('ID_REVOKED');
   });
 });
