@@ -15,6 +15,7 @@
  * leaves the payee as it was, so the payer's resend is counted (and stored) again, not acked as known.
  */
 import { equalBytes } from '../bytes.js';
+import { sameContent } from '../codec/cose-sign1.js';
 import { ChannelError, EdgepayError } from '../errors.js';
 import { Emitter } from '../events.js';
 import { type VerifiedChain, verifyChain } from '../identity/chain.js';
@@ -282,14 +283,7 @@ export class PayeeRules extends Emitter<PayeeEvents> {
       )
         await this.damaged(r, 'the stored voucher does not verify');
       // The same voucher signed again (ECDSA signers pick a fresh nonce): a resend, not a second voucher.
-      if (
-        stored.type === 'voucher' &&
-        stored.sign1.payload !== null &&
-        frame.sign1.payload !== null &&
-        equalBytes(stored.sign1.protectedBytes, frame.sign1.protectedBytes) &&
-        equalBytes(stored.sign1.payload, frame.sign1.payload)
-      )
-        return [encodeAck(r.id, r.seq, r.ticks)];
+      if (stored.type === 'voucher' && sameContent(stored.sign1, frame.sign1)) return [encodeAck(r.id, r.seq, r.ticks)];
       // Two different signed vouchers for one seq: a cloned or faulty payer. Keep both, refuse the channel.
       const refused = { ...copyRecord(r), evidence: [r.voucher, frame.bytes], state: 'refused' as const, updatedAt: this.now() };
       await this.commit(l, refused);

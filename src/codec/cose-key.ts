@@ -50,6 +50,15 @@ export function coseKeyMap(publicKey: Uint8Array, kid?: Uint8Array): Map<number,
   return m;
 }
 
+/** `value` as a map. @throws CoseError COSE_KEY when it is not one. */
+function keyMap(value: CborValue | undefined, field: string): CborMap {
+  try {
+    return asMap(value, field);
+  } catch {
+    throw new CoseError('COSE_KEY', 'COSE_Key must be a map', field);
+  }
+}
+
 /**
  * Reads a public COSE_Key: an Ed25519 OKP key (32 bytes), or a P-256 EC2 key (its 65-byte point, see
  * {@link readEc2Key}). Rejects other key types and curves, a wrong-length `x`, an `alg` other than EdDSA
@@ -57,12 +66,7 @@ export function coseKeyMap(publicKey: Uint8Array, kid?: Uint8Array): Map<number,
  * @throws CoseError COSE_KEY with the field at fault.
  */
 export function readCoseKey(value: CborValue | undefined, field = 'cose_key'): CoseKey {
-  let m: CborMap;
-  try {
-    m = asMap(value, field);
-  } catch {
-    throw new CoseError('COSE_KEY', 'COSE_Key must be a map', field);
-  }
+  const m = keyMap(value, field);
   if (m.get(KTY) === KTY_EC2) return readEc2Key(m, field);
   const bad = (f: string, why: string): never => {
     throw new CoseError('COSE_KEY', why, `${field}.${f}`);
@@ -127,12 +131,7 @@ function checkPoint(point: Uint8Array): void {
  * @throws CoseError COSE_KEY with the field at fault.
  */
 export function readEc2Key(value: CborValue | undefined, field = 'cose_key'): CoseKey {
-  let m: CborMap;
-  try {
-    m = asMap(value, field);
-  } catch {
-    throw new CoseError('COSE_KEY', 'COSE_Key must be a map', field);
-  }
+  const m = keyMap(value, field);
   const bad = (f: string, why: string): never => {
     throw new CoseError('COSE_KEY', why, `${field}.${f}`);
   };

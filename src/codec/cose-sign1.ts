@@ -274,12 +274,15 @@ export interface VerifyOptions {
 export function sameSignedContent(a: Uint8Array, b: Uint8Array): boolean {
   if (equalBytes(a, b)) return true;
   try {
-    const x = decodeSign1(a);
-    const y = decodeSign1(b);
-    return x.payload !== null && y.payload !== null && equalBytes(x.protectedBytes, y.protectedBytes) && equalBytes(x.payload, y.payload);
+    return sameContent(decodeSign1(a), decodeSign1(b));
   } catch {
     return false;
   }
+}
+
+/** {@link sameSignedContent} of two decoded messages: the same protected header and attached payload. */
+export function sameContent(x: Sign1, y: Sign1): boolean {
+  return x.payload !== null && y.payload !== null && equalBytes(x.protectedBytes, y.protectedBytes) && equalBytes(x.payload, y.payload);
 }
 
 /**
