@@ -141,9 +141,11 @@ const serve: Command = {
     const keys = await keyStore(dir, v);
     // HTTPS and the broker's TLS: the files are read now, so a wrong path stops the start, not a later connection.
     const file = async (flag: string) => (str(v, flag, false) ? Buffer.from(await readRaw(str(v, flag))) : undefined);
-    const [tlsCert, tlsKey, tlsCa, mqttCa, mqttCert, mqttKey, mqttPassword] = await Promise.all(
-      ['tls-cert', 'tls-key', 'tls-ca', 'mqtt-ca', 'mqtt-cert', 'mqtt-key', 'mqtt-password-file'].map(file),
-    );
+    // One after another: the error names the first file that cannot be read, the same one every time.
+    const read: (Buffer | undefined)[] = [];
+    for (const flag of ['tls-cert', 'tls-key', 'tls-ca', 'mqtt-ca', 'mqtt-cert', 'mqtt-key', 'mqtt-password-file'])
+      read.push(await file(flag));
+    const [tlsCert, tlsKey, tlsCa, mqttCa, mqttCert, mqttKey, mqttPassword] = read;
     if (!tlsCert !== !tlsKey) throw new CliError('CLI_USAGE', '--tls-cert and --tls-key go together', tlsCert ? 'tls-key' : 'tls-cert');
     if (tlsCa && !tlsCert) throw new CliError('CLI_USAGE', '--tls-ca (client certificates) needs --tls-cert and --tls-key', 'tls-ca');
     const log = await openLogger({ level, base: { service: 'edgepay-ledger' } });
