@@ -75,9 +75,45 @@ export interface Fleet {
   devices: SimDevice[];
 }
 
-/** Deterministic keys: SHA-256 of the seed and a name. */
-const keyFor = async (seed: number, name: string) =>
-  (await getEd25519()).signer(sha256(new TextEncoder().encode(`edgepay-sim:${seed}:${name}`)));
+/** Deterministic secret keys: SHA-256 of the seed and a name. */
+export const seedFor = (seed: number, name: string): Uint8Array => sha256(new TextEncoder().encode(`edgepay-sim:${seed}:${name}`));
+const keyFor = async (seed: number, name: string) => (await getEd25519()).signer(seedFor(seed, name));
+
+/** A certified party: its spec, key and credential. */
+export interface SimParty {
+  spec: PartySpec;
+  signer: Signer;
+  cred: Uint8Array;
+}
+
+/** The issuer (the one trust root) and the four parties it certified, each with `limits` for 30 days. */
+export async function certifyParties(o: { seed: number; now: () => number; limits: Limits }): Promise<{
+  issuer: Signer;
+  issuerId: string;
+  roots: TrustRoot[];
+  parties: Map<string, SimParty>;
+}> {
+  const t = o.now();
+  const validity = { issuedAt: t - 60, notBefore: t - 60, expiresAt: t + 30 * DAY };
+  const issuerId = 'network:sim';
+  const issuer = await keyFor(o.seed, 'issuer');
+  const parties = new Map<string, SimParty>();
+  for (const spec of Object.values(PARTIES)) {
+    const signer = await keyFor(o.seed, spec.id);
+    const cred = await issueCredential(issuer, {
+      ...validity,
+      role: 'party',
+      issuer: issuerId,
+      subject: spec.id,
+      publicKey: signer.publicKey,
+      limits: o.limits,
+      category: spec.category,
+      paymentRef: spec.paymentRef,
+    });
+    parties.set(spec.id, { spec, signer, cred });
+  }
+  return { issuer, issuerId, roots: [{ id: issuerId, publicKey: issuer.publicKey }], parties };
+}
 
 /**
  * Builds the network: `perKind` drones paying as many pads, `perKind` vehicles paying as many toll gates,
@@ -86,27 +122,10 @@ const keyFor = async (seed: number, name: string) =>
 export async function buildFleet(o: { seed: number; perKind: number; now: () => number; limits: Limits }): Promise<Fleet> {
   const t = o.now();
   const validity = { issuedAt: t - 60, notBefore: t - 60, expiresAt: t + 30 * DAY };
-  const issuerId = 'network:sim';
-  const issuer = await keyFor(o.seed, 'issuer');
-  const roots = [{ id: issuerId, publicKey: issuer.publicKey }];
-  const partyCreds = new Map<string, { signer: Signer; cred: Uint8Array }>();
-  for (const p of Object.values(PARTIES)) {
-    const signer = await keyFor(o.seed, p.id);
-    const cred = await issueCredential(issuer, {
-      ...validity,
-      role: 'party',
-      issuer: issuerId,
-      subject: p.id,
-      publicKey: signer.publicKey,
-      limits: o.limits,
-      category: p.category,
-      paymentRef: p.paymentRef,
-    });
-    partyCreds.set(p.id, { signer, cred });
-  }
+  const { issuer, issuerId, roots, parties: partyCreds } = await certifyParties(o);
   const devices: SimDevice[] = [];
   const enrol = async (party: PartySpec, name: string): Promise<SimDevice> => {
-    const { signer: partySigner, cred } = partyCreds.get(party.id) as { signer: Signer; cred: Uint8Array };
+    const { signer: partySigner, cred } = partyCreds.get(party.id) as SimParty;
     const signer = await keyFor(o.seed, name);
     const deviceCred = await issueCredential(partySigner, {
       ...validity,

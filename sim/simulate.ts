@@ -8,7 +8,6 @@
  * devices signed against what the ledger posted. Exit 0 only when it holds.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex } from '../src/bytes.js';
@@ -23,7 +22,6 @@ import { getEd25519 } from '../src/crypto/index.js';
 import { workerVerifier } from '../src/crypto/workers.js';
 import { TrustStore } from '../src/identity/trust-store.js';
 import { statementCamt053 } from '../src/ledger/camt.js';
-import { type Db, openPglite, openPostgres } from '../src/ledger/db.js';
 import { type HttpLedger, serveHttp } from '../src/ledger/http.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { LedgerService } from '../src/ledger/service.js';
@@ -34,6 +32,7 @@ import { HttpLedgerClient } from '../src/sync/client.js';
 import { Sync } from '../src/sync/sync.js';
 import { MqttTransport } from '../src/transport/mqtt.js';
 import { buildFleet, type DevicePair, PARTIES, type SimDevice } from './fleet.js';
+import { openRunDb, startBroker } from './services.js';
 
 export interface SimulateOptions {
   /** Devices in all (a quarter of each kind: drones, pads, vehicles, toll gates). */
@@ -85,24 +84,6 @@ function prng(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function startBroker(): Promise<{ url: string; close(): Promise<void> }> {
-  const { Aedes } = await import('aedes');
-  const broker = await Aedes.createBroker();
-  const server: Server = createServer((socket) => {
-    socket.setNoDelay(true);
-    broker.handle(socket);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    close: async () => {
-      await new Promise<void>((r) => broker.close(() => r()));
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
 export async function simulate(o: SimulateOptions, progress: (l: string) => void): Promise<Report> {
   const now = () => Math.floor(Date.now() / 1000);
   const perKind = Math.max(1, Math.floor(o.devices / 4));
@@ -123,18 +104,7 @@ export async function simulate(o: SimulateOptions, progress: (l: string) => void
     const fleet = await buildFleet({ seed: o.seed, perKind, now, limits });
 
     // The ledger: embedded PGlite, or PostgreSQL in a schema of its own for this run.
-    let db: Db;
-    if (o.db) {
-      const schema = `ep_sim_${toHex(sha256(new TextEncoder().encode(`${o.seed}:${Date.now()}`))).slice(0, 12)}`;
-      const pg = await openPostgres(o.db, schema);
-      db = {
-        ...pg,
-        close: async () => {
-          await pg.query(`drop schema ${schema} cascade`);
-          await pg.close();
-        },
-      };
-    } else db = await openPglite();
+    const db = await openRunDb(o.db, String(o.seed));
     cleanup.push(() => db.close());
     const ledgerKey = await (await getEd25519()).signer(sha256(new TextEncoder().encode(`edgepay-sim:${o.seed}:ledger`)));
     const trust = new TrustStore(fleet.roots);

@@ -1,28 +1,39 @@
 /**
- * `npx tsx examples/browser-simulator/serve.ts` (after `npm run build`), then open the printed URL: the
- * ledger serves the simulator page itself (same origin: no CORS). It sets up what the page needs: an
- * issuer, two parties (a drone fleet paying, a pad owner paid) and device keys with their credential
- * chains, handed to the page in `config.json`. A simulator may hand out device keys; real devices never.
+ * `npx tsx examples/browser-simulator/serve.ts [--port 8787] [--devices 12] [--broker mqtt://... --broker-ws ws://...]
+ * [--db postgres://...]`, then open the printed URL.
+ *
+ * One process holds what the page talks to: a broker (embedded aedes with a WebSocket listener, or yours:
+ * the ledger uses `--broker`, the page `--broker-ws`), and the ledger (embedded PGlite, or PostgreSQL in
+ * a schema of the run's own) on HTTP, which serves the page itself (same origin: no CORS) and takes
+ * settlement records over HTTP and MQTT. It certifies four parties and hands the page their keys: the
+ * page enrols its own devices. A simulator may hand out keys; real devices never.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import nodeResolve from '@rollup/plugin-node-resolve';
-import { createSigner, encodeChain, generateSecretKey, issueCredential, TrustStore, toHex } from 'edgepay';
-import { Ledger, LedgerService, openPglite, serveHttp } from 'edgepay/ledger';
+import { createSigner, TrustStore, toHex } from 'edgepay';
+import { Ledger, LedgerService, type MqttIngest, serveHttp, serveMqtt } from 'edgepay/ledger';
 import { rollup } from 'rollup';
 import esbuild from 'rollup-plugin-esbuild';
 import { entries } from '../../scripts/entries.mjs';
+import { certifyParties, PARTIES, seedFor } from '../../sim/fleet.js';
+import { openRunDb, startBroker } from '../../sim/services.js';
+import type { PageConfig } from './page/config.js';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const browserEntries: Record<string, string> = entries('browser');
 
-/** The page's script: app.ts with `edgepay/...` resolved to the browser entries, bundled in memory. */
-async function bundle(): Promise<string> {
+/**
+ * The page's scripts: page/app.ts with `edgepay/...` resolved as a bundler does for browsers, bundled in
+ * memory; what loads on demand (MQTT.js) stays a chunk of its own. File name to code.
+ */
+export async function bundle(): Promise<Record<string, string>> {
   const build = await rollup({
-    input: here('app.ts'),
+    input: here('page/app.ts'),
     onwarn: () => {},
     plugins: [
-      // `edgepay/...` as a bundler resolves it for browsers (the exports map's browser entries), from source.
       { name: 'edgepay', resolveId: (id) => (id in browserEntries ? here(`../../${browserEntries[id]}`) : null) },
       nodeResolve({
         browser: true,
@@ -33,99 +44,146 @@ async function bundle(): Promise<string> {
       esbuild({ target: 'es2022', tsconfig: here('tsconfig.json') }),
     ],
   });
-  const { output } = await build.generate({ format: 'es', inlineDynamicImports: true });
+  const { output } = await build.generate({ format: 'es', entryFileNames: 'app.js', chunkFileNames: '[name]-[hash].js' });
   await build.close();
-  return output.map((c) => (c.type === 'chunk' ? c.code : '')).join('\n');
+  return Object.fromEntries(output.flatMap((c) => (c.type === 'chunk' ? [[c.fileName, c.code]] : [])));
+}
+
+export interface SimulatorOptions {
+  port?: number;
+  /** The ledger's broker (`mqtt://`); with it, `brokerWs` is the same broker's WebSocket listener for the page. */
+  broker?: string;
+  brokerWs?: string;
+  /** MQTT version the broker speaks (default: 4 for the embedded aedes, 5 for one given). */
+  protocolVersion?: 4 | 5;
+  /** `postgres://...`: the ledger on PostgreSQL (its own schema, dropped at close); default PGlite. */
+  db?: string;
+  /** Devices the page starts with, in all (a share of each kind). */
+  devices?: number;
+  seed?: number;
 }
 
 export interface Simulator {
   url: string;
   ledger: Ledger;
+  service: LedgerService;
+  config: PageConfig;
   close(): Promise<void>;
 }
 
-export async function startSimulator(o: { port?: number; pairs?: number } = {}): Promise<Simulator> {
-  const now = Math.floor(Date.now() / 1000);
-  const validity = { issuedAt: now - 60, notBefore: now - 60, expiresAt: now + 7 * 86_400 };
-  const limits = {
-    asset: 'EUR',
-    perPayment: 100n,
-    perChannel: 1_000_000n,
-    perPeriod: 10_000_000n,
-    periodSeconds: 86_400,
-    totalOutstanding: 50_000_000n,
-  };
-  const issuer = await createSigner();
-  const roots = [{ id: 'network:sim', publicKey: issuer.publicKey }];
-  const parties = [
-    { id: 'party:drone-fleet', category: 'fleet-operator', device: 'drone', other: 'charging-pad', seed: generateSecretKey() },
-    { id: 'party:pad-owner', category: 'pad-owner', device: 'charging-pad', other: 'drone', seed: generateSecretKey() },
-  ];
-  const creds = await Promise.all(
-    parties.map(async (p) =>
-      issueCredential(issuer, {
-        ...validity,
-        role: 'party',
-        issuer: 'network:sim',
-        subject: p.id,
-        publicKey: (await createSigner(p.seed)).publicKey,
-        limits,
-        category: p.category,
-        paymentRef: `tok_${p.category}`,
-      }),
-    ),
-  );
-  const device = async (i: number, n: number) => {
-    const p = parties[i]!;
-    const seed = generateSecretKey();
-    const cred = await issueCredential(await createSigner(p.seed), {
-      ...validity,
-      role: 'device',
-      issuer: p.id,
-      subject: `device:${p.device}-${n}`,
-      publicKey: (await createSigner(seed)).publicKey,
-      limits: {},
-      category: p.device,
-      counterparties: [p.other],
-    });
-    return { seed: toHex(seed), chain: toHex(encodeChain([creds[i]!, cred])), category: p.device };
-  };
-  const pairs = [];
-  for (let n = 0; n < (o.pairs ?? 6); n++) pairs.push({ payer: await device(0, n), payee: await device(1, n) });
+const ASSET = 'EUR';
+const FUNDING = 100_000_000n;
 
-  const db = await openPglite();
-  const ledgerKey = await createSigner();
-  const trust = new TrustStore(roots);
-  const ledger = await Ledger.open({ db, signer: ledgerKey, id: 'ledger:sim', trust });
-  await ledger.fund('party:drone-fleet', 'EUR', 1_000_000n);
-  const config = {
-    ledgerKey: toHex(ledgerKey.publicKey),
-    asset: 'EUR',
-    roots: roots.map((r) => ({ id: r.id, publicKey: toHex(r.publicKey) })),
-    parties: parties.map((p) => ({ id: p.id, seed: toHex(p.seed) })),
-    pairs,
+export async function startSimulator(o: SimulatorOptions = {}): Promise<Simulator> {
+  if (o.broker && !o.brokerWs) throw new Error('--broker needs --broker-ws: the page speaks MQTT over WebSockets');
+  const seed = o.seed ?? 1;
+  const now = () => Math.floor(Date.now() / 1000);
+  const limits = {
+    asset: ASSET,
+    perPayment: 1_000n,
+    perChannel: 10_000_000n,
+    perPeriod: 10n ** 12n,
+    periodSeconds: 86_400,
+    totalOutstanding: 10n ** 11n,
   };
-  const http = await serveHttp(await LedgerService.open({ ledger, trust }), {
-    port: o.port ?? 0,
-    trust,
-    rate: { perSecond: 1_000, burst: 2_000 },
-    files: {
-      '/index.html': { type: 'text/html; charset=utf-8', body: readFileSync(here('index.html'), 'utf8') },
-      '/app.js': { type: 'text/javascript', body: await bundle() },
-      '/config.json': { type: 'application/json', body: JSON.stringify(config) },
-    },
-  });
-  return {
-    url: `${http.url}/`,
-    ledger,
-    close: async () => {
-      await http.close();
-      await db.close();
-    },
+  const net = await certifyParties({ seed, now, limits });
+  const closers: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
   };
+  try {
+    const broker = o.broker ? { url: o.broker, wsUrl: o.brokerWs as string } : await startBroker({ ws: true });
+    if ('close' in broker) closers.push(() => broker.close());
+    const protocolVersion = o.protocolVersion ?? (o.broker ? 5 : 4);
+    const runId = randomUUID();
+    const prefix = `edgepay-ui-${runId.slice(0, 8)}`;
+
+    const db = await openRunDb(o.db, runId);
+    closers.push(() => db.close());
+    const trust = new TrustStore(net.roots);
+    const ledgerKey = await createSigner(seedFor(seed, 'ledger'));
+    const ledger = await Ledger.open({ db, signer: ledgerKey, id: 'ledger:sim', trust });
+    const payers = [PARTIES.fleet, PARTIES.vehicles];
+    // Every party known from the start (each reads its own balance); the paying ones funded.
+    for (const p of net.parties.values()) await ledger.registerParty(p.cred);
+    for (const p of payers) await ledger.fund(p.id, ASSET, FUNDING, `sim-${runId}-${p.id}`);
+    // Disputed devices are revoked with the issuer's key; every list goes to devices as a retained message.
+    let ingest: MqttIngest | undefined;
+    const service = await LedgerService.open({
+      ledger,
+      trust,
+      revocation: { signer: net.issuer, issuer: net.issuerId },
+      publish: (list) => ingest?.publishRevocationList(list),
+    });
+    ingest = await serveMqtt(service, { url: broker.url, prefix, protocolVersion });
+    closers.push(() => (ingest as MqttIngest).close());
+
+    const total = Math.max(4, o.devices ?? 12);
+    const perPair = Math.floor(total / 4);
+    const config: PageConfig = {
+      runId,
+      asset: ASSET,
+      ledgerKey: toHex(ledgerKey.publicKey),
+      broker: broker.wsUrl as string,
+      protocolVersion,
+      prefix,
+      roots: net.roots.map((r) => ({ id: r.id, publicKey: toHex(r.publicKey) })),
+      issuer: { id: net.issuerId, seed: toHex(seedFor(seed, 'issuer')) },
+      parties: [...net.parties.values()].map((p) => ({
+        id: p.spec.id,
+        seed: toHex(seedFor(seed, p.spec.id)),
+        credential: toHex(p.cred),
+        device: p.spec.device,
+        funding: payers.includes(p.spec) ? String(FUNDING) : '0',
+      })),
+      // Half of them pay (drones, vehicles), half are paid (pads, toll gates); the rest of a division to drones and pads.
+      fleet: { drone: perPair + (total % 4), 'charging-pad': perPair + (total % 4), vehicle: perPair, 'toll-gate': perPair },
+    };
+    const http = await serveHttp(service, {
+      port: o.port ?? 0,
+      trust,
+      rate: { perSecond: 20_000, burst: 40_000 },
+      files: {
+        '/index.html': { type: 'text/html; charset=utf-8', body: readFileSync(here('index.html'), 'utf8') },
+        ...Object.fromEntries(Object.entries(await bundle()).map(([f, body]) => [`/${f}`, { type: 'text/javascript', body }])),
+        '/uPlot.css': { type: 'text/css', body: readFileSync(here('../../node_modules/uplot/dist/uPlot.min.css'), 'utf8') },
+        '/config.json': { type: 'application/json', body: JSON.stringify(config) },
+      },
+    });
+    closers.push(() => http.close());
+    return { url: `${http.url}/`, ledger, service, config, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const sim = await startSimulator({ port: Number(process.env.PORT ?? 8787) });
-  console.log(`open ${sim.url} (Ctrl-C to stop)`);
+  try {
+    const { values: v } = parseArgs({
+      options: {
+        port: { type: 'string', default: process.env.PORT ?? '8787' },
+        broker: { type: 'string' },
+        'broker-ws': { type: 'string' },
+        mqtt: { type: 'string' },
+        db: { type: 'string' },
+        devices: { type: 'string', default: '12' },
+        seed: { type: 'string', default: '1' },
+      },
+    });
+    const sim = await startSimulator({
+      port: Number(v.port),
+      broker: v.broker,
+      brokerWs: v['broker-ws'],
+      ...(v.mqtt ? { protocolVersion: Number(v.mqtt) as 4 | 5 } : {}),
+      db: v.db,
+      devices: Number(v.devices),
+      seed: Number(v.seed),
+    });
+    console.log(`open ${sim.url}  (broker ${sim.config.broker}, Ctrl-C to stop)`);
+    process.once('SIGINT', () => void sim.close().then(() => process.exit(0)));
+  } catch (e) {
+    console.error(`serve: ${(e as Error).message}`);
+    process.exitCode = 2;
+  }
 }

@@ -287,6 +287,8 @@ const ADMIN_OPTIONS = {
   min: { type: 'string' },
   'dry-run': { type: 'boolean' },
   'party-cred': { type: 'string' },
+  key: { type: 'string' },
+  reason: { type: 'string' },
   ...COMMON,
 } as const;
 
@@ -404,6 +406,13 @@ export const ledgerCommands: Record<string, Command> = {
       to: time(v, 'to', now() + 1),
       ...(typeof v.format === 'string' ? { format: v.format } : {}),
     }),
+  ),
+  'ledger revoke': admin(
+    'revoke',
+    'edgepay ledger revoke --as <issuer dir> --key <thumbprint hex> [--reason <text>] [--url <ledger>]\n' +
+      "  Revokes a device's or a party's key from now: a new version of the issuer's list the ledger keeps (the one\n" +
+      '  it revokes disputed devices in), applied at once and published to devices. What it signed before stays payable.',
+    (v) => ({ key: text(v, 'key'), ...(typeof v.reason === 'string' ? { reason: v.reason } : {}) }),
   ),
   'ledger payout': admin(
     'payout',

@@ -375,6 +375,11 @@ export class LedgerService {
         throw new LedgerError('LEDGER_UNAUTHORIZED', 'a party may read only its own accounts', `admin.args.${k}`);
       return p;
     };
+    const hex = (k: string) => {
+      const h = text(k);
+      if (!/^[0-9a-f]{64}$/.test(h)) throw new LedgerError('LEDGER_OP', `${k} is a key thumbprint in hex`, `admin.args.${k}`);
+      return fromHex(h);
+    };
     const issuerOnly = () => {
       if (!root) throw new LedgerError('LEDGER_UNAUTHORIZED', `${c.op} needs the issuer's key`, 'protected.kid');
     };
@@ -433,13 +438,23 @@ export class LedgerService {
         if (format === 'camt054') return { document: notificationCamt054(s, header), mediaType: 'application/xml; charset=utf-8' };
         throw new LedgerError('LEDGER_OP', 'a statement is csv, camt053 or camt054', 'admin.args.format');
       }
+      case 'revoke': {
+        // The operator revokes a key by hand (a stolen device, a party gone rogue): a new version of the
+        // issuer's list this ledger keeps, so disputes and hand revocations never race for a version.
+        issuerOnly();
+        const r = this.o.revocation;
+        if (!r) throw new LedgerError('LEDGER_CONFIG', 'this ledger has no revocation key configured', 'revocation');
+        const list = await this.revoke(toHex(hex('key')), a.has('reason') ? text('reason') : 'manual');
+        const version = this.o.trust.revocation(coseKeyThumbprint(r.signer.publicKey))?.version ?? 0;
+        return {
+          data: new Map<string, CborValue>([
+            ['version', version],
+            ['changed', list !== undefined],
+          ]),
+        };
+      }
       case 'reserve': {
         // A party locks its own funds (or the issuer does for it); the ticket goes to the payer device.
-        const hex = (k: string) => {
-          const h = text(k);
-          if (!/^[0-9a-f]{64}$/.test(h)) throw new LedgerError('LEDGER_OP', `${k} is a key thumbprint in hex`, `admin.args.${k}`);
-          return fromHex(h);
-        };
         const ticket = await ledger.reserve({
           ref: toHex(c.nonce),
           party: who('party'),

@@ -14,7 +14,7 @@ import { type CborValue, decode, encode } from '../codec/cbor.js';
 import { asArray, asBool, asBytes, asMap, asText } from '../codec/fields.js';
 import { sha256 } from '../crypto/hash.js';
 import { EdgepayError } from '../errors.js';
-import type { MqttTransport } from '../transport/mqtt.js';
+import { type MqttTransport, mqttPayload } from '../transport/mqtt.js';
 import { type LedgerClient, SyncFailure } from './client.js';
 
 export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -82,7 +82,7 @@ export class MqttLedgerClient implements LedgerClient {
     });
     try {
       await this.transport.client
-        .publishAsync(`${this.transport.topicPrefix}/ledger/submit/${this.transport.address}`, Buffer.from(submission), { qos: 1 })
+        .publishAsync(`${this.transport.topicPrefix}/ledger/submit/${this.transport.address}`, mqttPayload(submission), { qos: 1 })
         .catch((e: Error) => {
           throw new SyncFailure('SYNC_OFFLINE', `the broker did not take the submission: ${e.message}`, 'network', true, { cause: e });
         });

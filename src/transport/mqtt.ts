@@ -68,6 +68,12 @@ export interface MqttTransportOptions {
 const HEX = /^[0-9a-f]{1,128}$/;
 
 const noLog = () => {};
+
+/**
+ * A payload as MQTT.js takes it: a Buffer on Node; in a browser (no global Buffer) the bytes themselves,
+ * which MQTT.js's own Buffer shim reads.
+ */
+export const mqttPayload = (bytes: Uint8Array): Buffer => (typeof Buffer === 'undefined' ? bytes : Buffer.from(bytes)) as Buffer;
 /** Whether the `DEBUG` environment variable could name MQTT.js's logs (`mqttjs:*`, `*`). */
 const mqttDebug = (): boolean => {
   const d = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DEBUG;
@@ -181,7 +187,7 @@ export class MqttTransport implements Transport {
       throw new TransportError('TRANSPORT_FRAME_SIZE', `frame of ${frame.length} bytes exceeds ${this.max}`, 'frame');
     if (!HEX.test(to)) throw new TransportError('TRANSPORT_ADDRESS', 'addresses are lower-case hex', 'to');
     if (this.client.disconnecting) throw new TransportError('TRANSPORT_CLOSED', 'transport is closed', 'transport');
-    const sent = this.client.publishAsync(`${this.prefix}/d/${to}/from/${this.address}`, Buffer.from(frame), { qos: 1 });
+    const sent = this.client.publishAsync(`${this.prefix}/d/${to}/from/${this.address}`, mqttPayload(frame), { qos: 1 });
     // Written (into the held stream) by now; flush once this run of sends is done.
     if (this.held !== undefined) queueMicrotask(() => this.release());
     await sent;
@@ -224,7 +230,7 @@ export class MqttTransport implements Transport {
 
   /** Publishes an authority's newest list, retained, so devices that connect later get it too. */
   async publishRevocationList(authorityKid: Uint8Array, list: Uint8Array): Promise<void> {
-    await this.client.publishAsync(`${this.prefix}/revocations/${toHex(authorityKid)}`, Buffer.from(list), { qos: 1, retain: true });
+    await this.client.publishAsync(`${this.prefix}/revocations/${toHex(authorityKid)}`, mqttPayload(list), { qos: 1, retain: true });
   }
 
   onFrame(handler: FrameHandler): void {

@@ -1,54 +1,186 @@
 /**
- * examples/browser-simulator in Debian's Chromium: pay while offline, reload the page (the IndexedDB
- * outbox survives), go online, and see the ledger's balances change. Leaves a screenshot in .tmp/.
+ * examples/browser-simulator in Debian's Chromium, each control clicked as a user would: devices paying
+ * over MQTT on WebSockets (the embedded broker, and a Mosquitto of the test's own with a WebSocket
+ * listener), add devices, take the page's ledger link down and up (outboxes grow, then drain), reload
+ * mid-run (IndexedDB brings every device back), clone a payer (the payee and the ledger dispute it, the
+ * revocation reaches both copies and their counterparties), stop and reconcile, export, revoke a party.
+ * Screenshots of the main views go to test-output/simulator/.
  */
-import { mkdirSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { startSimulator } from '../../examples/browser-simulator/serve.js';
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Simulator, startSimulator } from '../../examples/browser-simulator/serve.js';
+import { haveTool } from '../services.js';
+import { startMosquitto } from '../transport/brokers.js';
 import { haveChromium, launchChromium } from './chromium.js';
 
-type Sim = { payments: number; outbox: number; synced: number; online: boolean; balances: Record<string, string>; ready: boolean };
-type W = { sim: Sim };
+type Dev = { name: string; credential: string; outbox: number; amount: string; online: string; disputes: number; role: string };
+type Sim = {
+  ready: boolean;
+  payments: number;
+  records: number;
+  outbox: number;
+  fps: number;
+  balances: Record<string, string>;
+  devices: Dev[];
+  errors: string[];
+  reconciliation?: { ok: boolean; parties: { party: string; devices: string; ledger: string; ok: boolean }[]; disputes: number };
+};
+const OUT = 'test-output/simulator';
+const haveMosquitto = haveTool('sh', ['-c', 'command -v mosquitto'], 'the simulator against Mosquitto', 'apt-get install -y mosquitto');
+
+const sim = (page: Page) => page.evaluate(() => (window as unknown as { sim: Sim }).sim);
+async function until(page: Page, what: string, test: (s: Sim) => boolean, timeoutMs = 45_000): Promise<Sim> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await sim(page);
+    if (s?.ready && test(s)) return s;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify({ ...s, devices: s?.devices.length })}`);
+    await page.waitForTimeout(250);
+  }
+}
+const device = (s: Sim, name: string) => s.devices.find((d) => d.name === name) as Dev;
+const shot = (page: Page, name: string) => page.screenshot({ path: `${OUT}/${name}.png`, fullPage: name === 'overview' });
 
 describe.skipIf(!haveChromium)('browser device simulator in Chromium', () => {
-  it('pays offline, keeps its outbox across a reload, settles when online; balances change', async () => {
-    const s = await startSimulator({ pairs: 4 });
+  let s: Simulator;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  beforeAll(async () => {
+    mkdirSync(OUT, { recursive: true });
+    s = await startSimulator({ devices: 8 });
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await s?.close();
+  });
+
+  it('pays over MQTT on WebSockets; adds devices; the outbox grows offline and drains online; a reload brings every device back', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(s.url);
+    await until(page, 'payments and settled records', (x) => x.payments > 20 && x.records > 0);
+
+    // Add two drones: enrolled in the page by their party, keys in IndexedDB, paying within seconds.
+    await page.selectOption('#add-kind', 'drone');
+    await page.fill('#add-count', '2');
+    await page.click('#add');
+    await until(page, 'ten devices', (x) => x.devices.length === 10);
+    const added = (await sim(page)).devices.map((d) => d.name).filter((n) => /^drone-(9|10)$/.test(n));
+    expect(added).toHaveLength(2);
+    await until(page, 'the new drones paying', (x) => added.every((n) => BigInt(device(x, n).amount) > 0n));
+
+    // The whole page loses the ledger: payments go on, outboxes grow.
+    await page.uncheck('#page-ledger');
+    const offline = await until(page, 'outboxes growing', (x) => x.outbox >= 10);
+    expect(offline.devices.every((d) => d.online.endsWith('OFFLINE'))).toBe(true);
+    await shot(page, 'offline');
+
+    // A reload mid-run: every device back from IndexedDB, outboxes and amounts no smaller, the switch still off.
+    await page.reload();
+    const back = await until(page, 'the page back', (x) => x.devices.length === 10 && x.outbox >= offline.outbox);
+    expect(await page.isChecked('#page-ledger')).toBe(false);
+    for (const d of offline.devices) expect(BigInt(device(back, d.name).amount)).toBeGreaterThanOrEqual(BigInt(d.amount));
+
+    // The ledger back: outboxes drain, balances rise.
+    await page.check('#page-ledger');
+    await until(page, 'outboxes drained', (x) => x.outbox <= 10 && Number(x.balances['party:pad-owner'] ?? 0) > 0);
+    expect(await s.ledger.total()).toBe(0n);
+    expect((await sim(page)).errors).toEqual([]);
+    await page.close();
+  }, 180_000);
+
+  it('a cloned payer is disputed and revoked on both copies and its payee; stop, reconcile, export; a party revoked by hand', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(s.url);
+    await until(page, 'paying', (x) => x.payments > 10);
+    const before = await sim(page);
+    const drone = before.devices.find((d) => d.role === 'payer' && d.name.startsWith('drone') && BigInt(d.amount) > 0n) as Dev;
+    await page.click(`button[data-act="clone"][data-device="${drone.name}"]`);
+    const clone = `${drone.name}-clone`;
+    const revoked = await until(
+      page,
+      'the clone disputed and both copies revoked',
+      (x) => device(x, clone)?.credential === 'revoked' && device(x, drone.name).credential === 'revoked',
+      60_000,
+    );
+    expect(revoked.devices.reduce((n, d) => n + d.disputes, 0)).toBeGreaterThan(0);
+    // Its counterparty was told: the payee's log shows the equivocation, and every device applied the list.
+    const events = await page.evaluate(() =>
+      (window as unknown as { fleet: { events: { kind: string; device?: string; text: string }[] } }).fleet.events.filter(
+        (e) => e.kind === 'dispute' || e.kind === 'revocation',
+      ),
+    );
+    expect(events.some((e) => e.kind === 'dispute' && e.text.includes('two different vouchers'))).toBe(true);
+    expect(events.some((e) => e.kind === 'revocation' && e.text.includes('network:sim'))).toBe(true);
+    await page.click(`button[data-act="detail"][data-device="${drone.name}"]`);
+    await page.waitForSelector('#detail h3');
+    expect(await page.textContent('#detail')).toContain('credential revoked');
+    await shot(page, 'clone-revoked');
+
+    // Stop: checkpoints, outboxes drained, each party's balance against its devices' newest vouchers.
+    await page.click('#stop');
+    const done = await until(page, 'the reconciliation', (x) => x.reconciliation !== undefined, 90_000);
+    const rec = done.reconciliation as NonNullable<Sim['reconciliation']>;
+    expect(rec.parties.map((p) => p.party).sort()).toEqual([
+      'party:drone-fleet',
+      'party:pad-owner',
+      'party:toll-operator',
+      'party:vehicle-owner',
+    ]);
+    // The vehicles and toll gates were never disputed: their balances match their devices to the unit.
+    for (const p of rec.parties.filter((x) => x.party === 'party:vehicle-owner' || x.party === 'party:toll-operator'))
+      expect(p, JSON.stringify(rec)).toMatchObject({ ok: true });
+    for (const p of rec.parties) expect(BigInt(p.ledger)).toBe(await s.ledger.balance(p.party, 'EUR'));
+    expect(await page.textContent('#reconciliation')).toContain('Reconciliation');
+    await shot(page, 'reconciliation');
+
+    // Exports: the event log and balances as JSON and CSV.
+    const save = async (button: string) => {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+      const file = `${OUT}/${download.suggestedFilename()}`;
+      await download.saveAs(file);
+      return readFileSync(file, 'utf8');
+    };
+    const json = JSON.parse(await save('#export-json')) as {
+      events: unknown[];
+      reconciliation: { parties: unknown[] };
+      devices: unknown[];
+    };
+    expect(json.events.length).toBeGreaterThan(50);
+    expect(json.reconciliation.parties).toHaveLength(4);
+    const log = await save('#export-csv');
+    expect(log.split('\n')[0]).toBe('"time","kind","device","text"');
+    expect(log).toContain('"dispute"');
+    const balances = await save('#export-balances');
+    expect(balances.split('\n')).toHaveLength(5);
+    // The operator revokes the vehicle owner: every vehicle's credential is revoked, after the run.
+    await page.click('tr[data-party="party:vehicle-owner"] button[data-act="revoke-party"]');
+    await until(page, 'every vehicle revoked', (x) =>
+      x.devices.filter((d) => d.name.startsWith('vehicle')).every((d) => d.credential === 'revoked'),
+    );
+
+    await page.setViewportSize({ width: 1400, height: 2200 });
+    await shot(page, 'overview');
+    expect((await sim(page)).errors).toEqual([]);
+    await page.close();
+  }, 240_000);
+});
+
+describe.skipIf(!haveChromium || !haveMosquitto)('browser device simulator against Mosquitto (MQTT over WebSockets)', () => {
+  it('the same page pays and settles through a Mosquitto with a websockets listener', async () => {
+    const broker = await startMosquitto({ websockets: true });
+    const s = await startSimulator({ devices: 4, broker: broker.url, brokerWs: broker.wsUrl });
     const browser = await launchChromium();
     try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+      const page = await browser.newPage();
       await page.goto(s.url);
-      await page.waitForFunction(() => (window as unknown as { sim?: { ready: boolean } }).sim?.ready === true, undefined, {
-        timeout: 30_000,
-      });
-      await page.click('#online'); // the ledger goes away
-      await page.waitForFunction(() => (window as unknown as W).sim.outbox >= 10, undefined, { timeout: 30_000 });
-      const before = await page.evaluate(() => ({ ...(window as unknown as W).sim }));
-      expect(before.online).toBe(false);
-      const settledBefore = await s.ledger.balance('party:pad-owner', 'EUR'); // what synced before the switch
-
-      await page.reload(); // the outbox is in IndexedDB; the switch stays off
-      await page.waitForFunction(() => (window as unknown as { sim?: { ready: boolean } }).sim?.ready === true, undefined, {
-        timeout: 30_000,
-      });
-      const reloaded = await page.evaluate(() => ({ ...(window as unknown as W).sim }));
-      expect(reloaded.online).toBe(false);
-      expect(reloaded.outbox).toBeGreaterThanOrEqual(before.outbox);
-
-      await page.click('#online'); // back online: the outbox drains (a few fresh records may be in flight) and balances rise
-      await page.waitForFunction(
-        (b) => (window as unknown as W).sim.outbox <= 5 && Number((window as unknown as W).sim.balances['party:pad-owner'] ?? 0) > b,
-        Number(settledBefore),
-        { timeout: 30_000 },
-      );
-      const pads = await s.ledger.balance('party:pad-owner', 'EUR');
-      expect(pads).toBeGreaterThan(settledBefore); // what was paid offline, before and after the reload, settled
-      expect(await s.ledger.balance('party:drone-fleet', 'EUR')).toBe(1_000_000n - pads); // what one gained, the other paid
+      expect(s.config.broker).toBe(broker.wsUrl);
+      await until(page, 'payments settled through Mosquitto', (x) => x.payments > 10 && Number(x.balances['party:pad-owner'] ?? 0) > 0);
       expect(await s.ledger.total()).toBe(0n);
-      mkdirSync('.tmp', { recursive: true });
-      await page.screenshot({ path: '.tmp/browser-simulator.png' });
     } finally {
       await browser.close();
       await s.close();
+      await broker.close();
     }
   }, 120_000);
 });

@@ -10,6 +10,8 @@ import { reachable } from '../services.js';
 export interface Broker {
   url: string;
   port: number;
+  /** `ws://...` of the same broker's WebSocket listener, where started with one. */
+  wsUrl?: string;
   /** Stops the broker abruptly (aedes: closed with its sessions; Mosquitto: kill -9). */
   crash(): Promise<void>;
   /** Starts it again on the same port (with no memory of sessions: both keep them in memory). */
@@ -60,8 +62,11 @@ export async function startAedes(): Promise<Broker> {
  * gives it the documented fleet setup (docs/operating/mosquitto: no anonymous clients, the ACL file as
  * committed) with these users and passwords.
  */
-export async function startMosquitto(o: { tcpNoDelay?: boolean; secure?: { users: Record<string, string> } } = {}): Promise<Broker> {
+export async function startMosquitto(
+  o: { tcpNoDelay?: boolean; secure?: { users: Record<string, string> }; websockets?: boolean } = {},
+): Promise<Broker> {
   let port = 0;
+  let wsPort = 0;
   const dir = mkdtempSync(join(tmpdir(), 'edgepay-mosq-'));
   const conf = join(dir, 'mosquitto.conf');
   let secure = 'allow_anonymous true\n';
@@ -75,7 +80,11 @@ export async function startMosquitto(o: { tcpNoDelay?: boolean; secure?: { users
     secure = `allow_anonymous false\npassword_file ${passwd}\nacl_file ${acl}\n${process.getuid?.() === 0 ? 'user root\n' : ''}`;
   }
   const configure = () =>
-    writeFileSync(conf, `listener ${port} 127.0.0.1\n${secure}persistence false\n${o.tcpNoDelay ? 'set_tcp_nodelay true\n' : ''}`);
+    writeFileSync(
+      conf,
+      `listener ${port} 127.0.0.1\n${o.websockets ? `listener ${wsPort} 127.0.0.1\nprotocol websockets\n` : ''}` +
+        `${secure}persistence false\n${o.tcpNoDelay ? 'set_tcp_nodelay true\n' : ''}`,
+    );
   let proc: ChildProcess;
   /** Up once it listens and is still running (another process may have taken the port it was given). */
   const start = async (): Promise<boolean> => {
@@ -93,6 +102,7 @@ export async function startMosquitto(o: { tcpNoDelay?: boolean; secure?: { users
   // Mosquitto cannot listen on port 0: a free port is picked, and picked again if it was taken meanwhile.
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
+    if (o.websockets) wsPort = await freePort();
     configure();
     if (await start()) break;
     if (attempt === 4) throw new Error('mosquitto did not start');
@@ -101,9 +111,11 @@ export async function startMosquitto(o: { tcpNoDelay?: boolean; secure?: { users
     proc.kill('SIGKILL');
     await waitFor(port, false);
   };
+  if (o.websockets) await waitFor(wsPort, true);
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    ...(o.websockets ? { wsUrl: `ws://127.0.0.1:${wsPort}` } : {}),
     crash,
     restart: async () => {
       if (!(await start())) throw new Error(`mosquitto did not restart on port ${port}`);
