@@ -26,12 +26,13 @@ const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const browserEntries: Record<string, string> = entries('browser');
 
 /**
- * The page's scripts: page/app.ts with `edgepay/...` resolved as a bundler does for browsers, bundled in
- * memory; what loads on demand (MQTT.js) stays a chunk of its own. File name to code.
+ * The page's scripts: page/app.ts (the page) and page/worker.ts (its device workers) with `edgepay/...`
+ * resolved as a bundler does for browsers, bundled in memory; what both use, and what loads on demand
+ * (MQTT.js), are chunks of their own. File name to code.
  */
 export async function bundle(): Promise<Record<string, string>> {
   const build = await rollup({
-    input: here('page/app.ts'),
+    input: { app: here('page/app.ts'), worker: here('page/worker.ts') },
     onwarn: () => {},
     plugins: [
       { name: 'edgepay', resolveId: (id) => (id in browserEntries ? here(`../../${browserEntries[id]}`) : null) },
@@ -44,7 +45,7 @@ export async function bundle(): Promise<Record<string, string>> {
       esbuild({ target: 'es2022', tsconfig: here('tsconfig.json') }),
     ],
   });
-  const { output } = await build.generate({ format: 'es', entryFileNames: 'app.js', chunkFileNames: '[name]-[hash].js' });
+  const { output } = await build.generate({ format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' });
   await build.close();
   return Object.fromEntries(output.flatMap((c) => (c.type === 'chunk' ? [[c.fileName, c.code]] : [])));
 }

@@ -1,9 +1,10 @@
 /**
- * The simulator page: a fleet of devices in the browser talking MQTT over WebSockets to each other and
- * HTTP to the ledger, with a table of every device, a detail view, controls for the fleet and its faults,
- * charts, an event log, and an export of the run. `window.sim` exposes the numbers (the tests read them).
+ * The simulator page: a fleet of devices (run in workers, page/worker.ts) talking MQTT over WebSockets to
+ * each other and HTTP to the ledger; here, on the main thread, only what is drawn and clicked: a table of
+ * every device, a detail view, controls for the fleet and its faults, charts, an event log, and an export
+ * of the run. `window.sim` exposes the numbers (the tests read them).
  */
-import { toHex } from 'edgepay';
+import { fromHex, toHex } from 'edgepay';
 import { decodeChain, decodeCredential } from 'edgepay/identity';
 import { Chart } from './charts.js';
 import type { PageConfig } from './config.js';
@@ -122,14 +123,13 @@ $('devices').addEventListener('click', (e) => {
   const b = (e.target as HTMLElement).closest('button');
   const name = b?.dataset.device;
   if (!b || !name) return;
-  const d = fleet.devices.get(name);
   const controls: Record<string, () => Promise<unknown> | unknown> = {
     detail: () => {
       selected = name;
       renderDetail();
     },
-    broker: () => fleet.setOffline(name, 'broker', !d?.spec.offline.broker),
-    ledger: () => fleet.setOffline(name, 'ledger', !d?.spec.offline.ledger),
+    broker: () => fleet.setOffline(name, 'broker', !fleet.isOffline(name, 'broker')),
+    ledger: () => fleet.setOffline(name, 'ledger', !fleet.isOffline(name, 'ledger')),
     restart: () => fleet.restart(name),
     clone: () => fleet.clone(name),
     revoke: () => fleet.revokeDevice(name),
@@ -141,20 +141,20 @@ $('devices').addEventListener('click', (e) => {
 
 /** The selected device: its decoded chain, channels with their newest vouchers and ticks, outbox, receipts. */
 async function renderDetail(): Promise<void> {
-  const d = selected ? fleet.devices.get(selected) : undefined;
+  const spec = fleet.specs.find((x) => x.name === selected);
+  const v = spec && fleet.views.get(spec.name);
   const el = $('detail');
-  if (!d) {
+  if (!spec || !v) {
     el.innerHTML = '<p class="hint">Pick "detail" on a device.</p>';
     return;
   }
-  const creds = decodeChain(Uint8Array.from(d.spec.chain.match(/../g) ?? [], (h) => Number.parseInt(h, 16))).map((b) =>
-    decodeCredential(b),
-  );
+  const d = await fleet.detail(spec.name).catch(() => undefined);
+  const creds = decodeChain(fromHex(spec.chain)).map((b) => decodeCredential(b));
   const claims = creds
     .map((c) => {
       const cl = c.claims;
       const limits = Object.entries(cl.limits)
-        .map(([k, v]) => `${k} ${v}`)
+        .map(([k, x]) => `${k} ${x}`)
         .join(', ');
       return `<tr><td>${cl.role}</td><td>${esc(cl.subject)}</td><td>${esc(cl.issuer)}</td><td>${esc(cl.category)}</td>
         <td>${esc((cl.counterparties ?? []).join(', '))}</td><td>${esc(limits || 'as its party')}</td>
@@ -162,30 +162,29 @@ async function renderDetail(): Promise<void> {
         <td><code>${toHex(c.subjectKid).slice(0, 16)}</code></td></tr>`;
     })
     .join('');
-  const channels = d
-    .channels()
+  const channels = (d?.channels ?? [])
     .map(
       (c) =>
-        `<tr><td><code>${toHex(c.id).slice(0, 12)}</code></td><td>${c.state}</td><td>${c.seq}</td><td class="num">${c.cumulative}</td>
-        <td>${c.ticks}</td><td><code>${c.voucher ? `${toHex(c.voucher).slice(0, 24)}…` : ''}</code> (${c.voucher?.length ?? 0} B)</td>
-        <td>${new Date(c.updatedAt * 1000).toISOString().slice(11, 19)}</td></tr>`,
+        `<tr><td><code>${c.id.slice(0, 12)}</code></td><td>${c.state}</td><td>${c.seq}</td><td class="num">${c.cumulative}</td>
+        <td>${c.ticks}</td><td><code>${c.voucher}…</code> (${c.voucherBytes} B)</td><td>${new Date(c.updatedAt * 1000).toISOString().slice(11, 19)}</td></tr>`,
     )
     .join('');
-  const pending = await d.outbox.pending({ maxCount: 20 });
-  const outbox = pending.map((p) => `<li><code>${toHex(p.id).slice(0, 16)}</code> ${p.bytes.length} B</li>`).join('');
-  const receipts = d.receipts
+  const outbox = (d?.outbox ?? []).map((p) => `<li><code>${p.id.slice(0, 16)}</code> ${p.bytes} B</li>`).join('');
+  const receipts = (d?.receipts ?? [])
     .map(
       (r) =>
         `<li>${new Date(r.at).toISOString().slice(11, 19)} <code>${r.recordId.slice(0, 16)}</code> ${r.status} ${r.posted}${r.code ? ` ${r.code}` : ''}</li>`,
     )
     .join('');
-  el.innerHTML = `<h3>${esc(d.spec.name)} <small>${esc(d.spec.address.slice(0, 16))}… · credential ${d.credential.status}</small></h3>
-    ${d.credential.detail ? `<p class="bad">${esc(d.credential.detail)}</p>` : ''}
-    ${d.lastError ? `<p class="hint">last error: ${esc(d.lastError)}</p>` : ''}
+  const lists = v.lists.map((l) => `<li>${esc(l.authority)}: version ${l.version}, ${l.keys} keys revoked</li>`).join('');
+  el.innerHTML = `<h3>${esc(spec.name)} <small>${esc(spec.address.slice(0, 16))}… · credential ${v.credential.status}</small></h3>
+    ${v.credential.detail ? `<p class="bad">${esc(v.credential.detail)}</p>` : ''}
+    ${v.lastError ? `<p class="hint">last error: ${esc(v.lastError)}</p>` : ''}
     <h4>Credential chain (CWT claims)</h4><table><tr><th>role</th><th>subject</th><th>issuer</th><th>category</th><th>counterparties</th><th>limits</th><th>not before</th><th>expires</th><th>cnf kid</th></tr>${claims}</table>
     <h4>Channels: newest voucher and ticks</h4><table><tr><th>id</th><th>state</th><th>seq</th><th>cumulative</th><th>ticks</th><th>voucher</th><th>updated</th></tr>${channels}</table>
-    <h4>Outbox (${d.outboxDepth})</h4><ul>${outbox || '<li>empty</li>'}</ul>
-    <h4>Receipts (newest first)</h4><ul>${receipts || '<li>none yet</li>'}</ul>`;
+    <h4>Outbox (${v.outbox})</h4><ul>${outbox || '<li>empty</li>'}</ul>
+    <h4>Receipts (newest first)</h4><ul>${receipts || '<li>none yet</li>'}</ul>
+    <h4>Revocation lists held</h4><ul>${lists || '<li>none yet</li>'}</ul>`;
 }
 
 // The event log: filtered by kind and device, newest first.
@@ -314,14 +313,12 @@ const chart = {
 };
 
 await fleet.open();
-fleet.event({ kind: 'control', text: `page ready: ${fleet.devices.size} devices, broker ${cfg.broker}` });
+fleet.event({ kind: 'control', text: `page ready: ${fleet.specs.length} devices, broker ${cfg.broker}` });
 
-// Once a second: outbox depths, balances (every other second), table, detail, log, charts, window.sim.
+// Once a second: balances (every other second), table, detail, log, charts, window.sim.
 let tick = 0;
 setInterval(async () => {
   tick++;
-  const devices = [...fleet.devices.values()];
-  await Promise.all(devices.map(async (d) => (d.outboxDepth = await d.outbox.size())));
   if (tick % 2 === 1 && !fleet.isOffline('page', 'ledger'))
     await fleet
       .balances()
@@ -329,18 +326,20 @@ setInterval(async () => {
         for (const [p, v] of Object.entries(b)) sim.balances[p] = String(v);
       })
       .catch(() => {});
-  const rows = devices.map((d) => rowOf(d, fleet.keyWhere));
+  const specs = fleet.specs;
+  const rows = specs.map((s) => rowOf(s, fleet.views.get(s.name), fleet.keyWhere));
   table.render(rows);
   if (tick % 2 === 0) await renderDetail();
   renderLog();
   const t = Math.floor(Date.now() / 1000);
   const { tally } = fleet;
+  fleet.tally = { payments: 0, records: 0, latencies: [] };
   const lat = tally.latencies.sort((a, b) => a - b);
   chart.payments.push(t, [tally.payments]);
   chart.records.push(t, [tally.records]);
   chart.outbox.push(
     t,
-    Object.keys(cfg.fleet).map((k) => devices.filter((d) => d.spec.category === k).reduce((n, d) => n + d.outboxDepth, 0)),
+    Object.keys(cfg.fleet).map((k) => rows.filter((r) => r.category === k).reduce((n, r) => n + r.outbox, 0)),
   );
   chart.balances.push(
     t,
@@ -353,30 +352,27 @@ setInterval(async () => {
     cell.textContent = sim.balances[p] ?? '';
   }
   sim.paymentsPerSecond = tally.payments;
-  sim.payments = tally.totalPayments;
-  sim.records = tally.totalRecords;
+  sim.payments = fleet.totals.payments;
+  sim.records = fleet.totals.records;
   sim.fps = frames;
   sim.longestFrameMs = Math.round(longest);
   frames = 0;
   longest = 0;
-  tally.payments = 0;
-  tally.records = 0;
-  tally.latencies = [];
   sim.outbox = rows.reduce((n, r) => n + r.outbox, 0);
-  sim.devices = rows.map((r, i) => ({
+  sim.devices = rows.map((r) => ({
     name: r.name,
     role: r.role,
     credential: r.credential,
     outbox: r.outbox,
     amount: String(r.amount),
     online: r.online,
-    disputes: (devices[i] as (typeof devices)[number]).disputes,
+    disputes: fleet.views.get(r.name)?.disputes ?? 0,
   }));
-  $('stat-devices').textContent = String(devices.length);
+  $('stat-devices').textContent = String(rows.length);
   $('stat-rate').textContent = String(sim.paymentsPerSecond);
   $('stat-payments').textContent = String(sim.payments);
   $('stat-records').textContent = String(sim.records);
   $('stat-outbox').textContent = String(sim.outbox);
   $('stat-fps').textContent = `${sim.fps} (longest frame ${sim.longestFrameMs} ms)`;
-  sim.ready = true;
+  sim.ready = rows.length > 0 && rows.every((r) => r.credential !== 'starting');
 }, 1_000);

@@ -1,4 +1,4 @@
-/** What every device in the page shares with the fleet that runs it (the fleet implements it). */
+/** What every device shares with the worker that runs it. */
 import type { IdbKeyStore, Receipt, TrustRoot } from 'edgepay';
 import type { PageConfig } from './config.js';
 import type { SimDevice } from './device.js';
@@ -22,6 +22,8 @@ export interface SimEvent {
   kind: EventKind;
   device?: string | undefined;
   text: string;
+  /** Events with the same key are one event, however many workers report it (a list reaching devices). */
+  once?: string;
 }
 
 /** How payers pay: payments a second each, and the range of amounts (minor units). */
@@ -41,8 +43,6 @@ export interface PageContext {
   /** Whether the device's party, or the whole page, has `link` switched off. */
   offline(party: string, link: 'broker' | 'ledger'): boolean;
   event(e: Omit<SimEvent, 'at'>): void;
-  /** A device's broker address, by name (a payer's peer). */
-  addressOf(name: string): string | undefined;
   /** The party credential a party-signed revocation list needs, if `list` is one. */
   partyCredentialFor(list: Uint8Array): Uint8Array | undefined;
   /** A device applied a new revocation list. */

@@ -27,6 +27,7 @@ import {
   verifyChain,
 } from 'edgepay';
 import type { PageContext } from './context.js';
+import type { DeviceDetail, DeviceView } from './protocol.js';
 
 /** What the page keeps of a device across reloads (localStorage): enough to bring it back from IndexedDB. */
 export interface DeviceSpec {
@@ -40,8 +41,9 @@ export interface DeviceSpec {
   chain: string;
   /** Its key's thumbprint (hex): its address on the broker. */
   address: string;
-  /** Payers: the name of the payee they pay. */
+  /** Payers: the payee they pay, by name and broker address. */
   peer?: string;
+  peerAddress?: string;
   cloneOf?: string;
   offline: { broker: boolean; ledger: boolean };
 }
@@ -78,7 +80,7 @@ export class SimDevice {
   private readonly ledgerListeners = new Set<(up: boolean) => void>();
 
   constructor(
-    readonly spec: DeviceSpec,
+    public spec: DeviceSpec,
     private readonly ctx: PageContext,
   ) {
     this.trust = new TrustStore(ctx.roots);
@@ -135,9 +137,16 @@ export class SimDevice {
         },
       },
       backoff: { initialMs: 200, maxMs: 2_000 },
-      pollMs: 1_000,
+      // Each record queued wakes the sync: the poll only catches what a wake-up missed (hundreds of devices
+      // polling IndexedDB every second would keep the page busy for nothing).
+      pollMs: 10_000,
       maxCount: 100,
     });
+    // The outbox depth, kept by events between reads of IndexedDB (the table shows it every second).
+    this.sync.on('queued', () => this.outboxDepth++);
+    this.sync.on('acknowledged', () => (this.outboxDepth = Math.max(0, this.outboxDepth - 1)));
+    this.sync.on('rejected', () => (this.outboxDepth = Math.max(0, this.outboxDepth - 1)));
+    this.outboxDepth = await this.outbox.size();
     this.sync.on('acknowledged', ({ recordId, receipt }) => this.onReceipt(recordId, receipt));
     this.sync.on('rejected', ({ recordId, receipt }) => this.onReceipt(recordId, receipt));
     const outbox = settlements(this.sync);
@@ -331,6 +340,47 @@ export class SimDevice {
     this.outboxDepth = await this.outbox.size();
   }
 
+  /** What the table shows of this device. */
+  view(): DeviceView {
+    const lists = [...this.trust.versions()].map(([kid, version]) => ({
+      authority: this.trust.authority(fromHex(kid))?.id ?? kid.slice(0, 12),
+      version,
+      keys: this.trust.revocation(fromHex(kid))?.revoked.size ?? 0,
+    }));
+    return {
+      name: this.spec.name,
+      credential: { ...this.credential },
+      openChannels: this.channels().filter((c) => c.state === 'open').length,
+      amount: String(this.amount()),
+      outbox: this.outboxDepth,
+      lastReceipt: this.lastReceipt,
+      broker: !this.brokerUp ? 'offline' : this.connected ? 'online' : 'connecting',
+      ledger: this.ledgerUp ? 'online' : 'offline',
+      disputes: this.disputes,
+      lastError: this.lastError,
+      lists,
+    };
+  }
+
+  /** What the detail view shows: channels with their newest vouchers and ticks, outbox entries, receipts. */
+  async detail(): Promise<DeviceDetail> {
+    this.outboxDepth = await this.outbox.size();
+    return {
+      channels: this.channels().map((c) => ({
+        id: toHex(c.id),
+        state: c.state,
+        seq: c.seq,
+        cumulative: String(c.cumulative),
+        ticks: c.ticks,
+        voucher: c.voucher ? toHex(c.voucher.subarray(0, 16)) : '',
+        voucherBytes: c.voucher?.length ?? 0,
+        updatedAt: c.updatedAt,
+      })),
+      outbox: (await this.outbox.pending({ maxCount: 20 })).map((e) => ({ id: toHex(e.id), bytes: e.bytes.length })),
+      receipts: this.receipts,
+    };
+  }
+
   /** Payers: pays the peer at the fleet's rate, opening a channel when it has none that is open. */
   private async payLoop(): Promise<void> {
     let n = 0;
@@ -340,7 +390,7 @@ export class SimDevice {
         await sleep(250);
         continue;
       }
-      const peer = this.spec.peer ? this.ctx.addressOf(this.spec.peer) : undefined;
+      const peer = this.spec.peerAddress;
       if (!peer) {
         await sleep(500);
         continue;

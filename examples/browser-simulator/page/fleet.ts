@@ -1,29 +1,18 @@
 /**
- * The fleet in the page: which devices there are (kept in localStorage, their state in IndexedDB), what
- * each party and the page have switched off, the pay settings, the event log, and every control: add,
- * remove, clone, restart, revoke, expire, stop the run and reconcile.
+ * The fleet, as the page holds it: which devices there are (in localStorage; their state is in
+ * IndexedDB), which worker runs each, what each party and the page have switched off, the pay settings,
+ * the event log and the devices' latest reports, and every control: add, remove, clone, restart, revoke,
+ * expire, stop the run and reconcile. The devices themselves run in workers (page/worker.ts).
  */
-import {
-  createSigner,
-  decodeChain,
-  encodeChain,
-  fromHex,
-  IdbChannelStore,
-  IdbKeyStore,
-  issueCredential,
-  type Receipt,
-  type Signer,
-  type TrustRoot,
-  toHex,
-} from 'edgepay';
+import { createSigner, encodeChain, fromHex, IdbKeyStore, issueCredential, type Signer, toHex } from 'edgepay';
 import { coseKeyThumbprint, decode, encode } from 'edgepay/codec';
-import { decodeCredential, decodeRevocationList, signRevocationList } from 'edgepay/identity';
+import { decodeCredential, signRevocationList } from 'edgepay/identity';
 import { signAdmin } from 'edgepay/sync';
 import type { PageConfig, PartyConfig } from './config.js';
-import type { EventKind, PageContext, PaySettings, SimEvent } from './context.js';
-import { type DeviceSpec, SimDevice } from './device.js';
+import type { EventKind, PaySettings, SimEvent } from './context.js';
+import type { DeviceSpec } from './device.js';
+import type { Command, DeviceDetail, DeviceView, Link, Report } from './protocol.js';
 
-type Link = 'broker' | 'ledger';
 const LINKS: Link[] = ['broker', 'ledger'];
 const DAY = 86_400;
 /** Events kept in the page (the export says how many older ones were dropped). */
@@ -55,28 +44,31 @@ export interface Reconciliation {
   at: string;
 }
 
-export class Fleet implements PageContext {
-  readonly devices = new Map<string, SimDevice>();
+/** Device workers: as many as the machine has cores, at least two, at most four. */
+const WORKERS = Math.min(4, Math.max(2, navigator.hardwareConcurrency || 2));
+
+export class Fleet {
+  /** Each device's latest report, by name. */
+  readonly views = new Map<string, DeviceView>();
   readonly events: SimEvent[] = [];
   droppedEvents = 0;
   paying = true;
-  readonly keys: IdbKeyStore;
-  readonly roots: TrustRoot[];
-  /** Per second: payments, records settled, ledger round trips. */
-  readonly tally = { payments: 0, records: 0, latencies: [] as number[], totalPayments: 0, totalRecords: 0 };
+  /** Since the last read (the page reads it once a second): payments, records settled, ledger round trips. */
+  tally = { payments: 0, records: 0, latencies: [] as number[] };
+  readonly totals = { payments: 0, records: 0 };
   keyWhere = '';
+  readonly onEvent = new Set<(e: SimEvent) => void>();
+  private readonly keys: IdbKeyStore;
   private saved: Saved;
   private readonly partySigners = new Map<string, Signer>();
-  private readonly partyByKid = new Map<string, PartyConfig>();
-  private readonly chains = new Map<string, { expiresAt: number; subject: string }>();
-  private readonly listsSeen = new Set<string>();
-  private readonly storageKey: string;
-  readonly onEvent = new Set<(e: SimEvent) => void>();
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private nextId = 0;
+  private readonly seen = new Set<string>();
+  private readonly storageKey = 'edgepay-simulator';
 
   constructor(readonly cfg: PageConfig) {
-    this.roots = cfg.roots.map((r) => ({ id: r.id, publicKey: fromHex(r.publicKey) }));
     this.keys = new IdbKeyStore({ dbName: `sim-${cfg.runId}-keys`, passphrase: 'simulator' });
-    this.storageKey = 'edgepay-simulator';
     const held = JSON.parse(localStorage.getItem(this.storageKey) ?? 'null') as Saved | null;
     this.saved =
       held?.runId === cfg.runId
@@ -88,23 +80,30 @@ export class Fleet implements PageContext {
     return this.saved.settings;
   }
 
-  /** Starts every device the page held (or the configured fleet on a first visit); drops another run's storage. */
+  get specs(): readonly DeviceSpec[] {
+    return this.saved.specs;
+  }
+
+  /** Starts the workers and every device the page held (or the configured fleet on a first visit). */
   async open(): Promise<void> {
     await this.forgetOtherRuns();
-    for (const p of this.cfg.parties) {
-      this.partySigners.set(p.id, await createSigner(fromHex(p.seed)));
-      this.partyByKid.set(toHex(decodeCredential(fromHex(p.credential)).subjectKid), p);
-    }
+    for (const p of this.cfg.parties) this.partySigners.set(p.id, await createSigner(fromHex(p.seed)));
     this.keyWhere = (await this.probeWebCrypto()) ? 'IndexedDB (WebCrypto, non-extractable)' : 'IndexedDB (sealed, noble)';
     // What the ledger held before this page's devices paid: other pages or fleets may have settled there.
     this.saved.baseline ??= await this.balances().then(
       (b) => Object.fromEntries(Object.entries(b).map(([p, v]) => [p, String(v)])),
       () => undefined,
     );
-    if (this.saved.specs.length === 0) {
-      for (const [category, n] of Object.entries(this.cfg.fleet)) await this.add(category, n, { start: false });
+    for (let i = 0; i < WORKERS; i++) {
+      const w = new Worker(new URL('./worker.js', location.href), { type: 'module' });
+      w.onmessage = (e: MessageEvent<Report>) => this.take(e.data);
+      w.onerror = (e) => this.event({ kind: 'error', text: `a device worker failed: ${e.message}` });
+      this.send(w, { type: 'init', cfg: this.cfg, settings: this.settings, offline: this.saved.offline, paying: this.paying });
+      this.workers.push(w);
     }
-    await Promise.all(this.saved.specs.map((s) => this.startDevice(s)));
+    if (this.saved.specs.length === 0)
+      for (const [category, n] of Object.entries(this.cfg.fleet)) await this.add(category, n, { start: false });
+    for (const s of this.saved.specs) this.send(this.workerOf(s.name), { type: 'start', spec: s });
     this.save();
   }
 
@@ -117,7 +116,7 @@ export class Fleet implements PageContext {
     }
   }
 
-  /** IndexedDB databases and storage of an earlier run (another server start) are deleted. */
+  /** IndexedDB databases of an earlier run (another server start) are deleted. */
   private async forgetOtherRuns(): Promise<void> {
     const dbs = (await indexedDB.databases?.()) ?? [];
     for (const d of dbs) if (d.name?.startsWith('sim-') && !d.name.startsWith(`sim-${this.cfg.runId}-`)) indexedDB.deleteDatabase(d.name);
@@ -127,75 +126,57 @@ export class Fleet implements PageContext {
     localStorage.setItem(this.storageKey, JSON.stringify(this.saved));
   }
 
-  private async startDevice(spec: DeviceSpec): Promise<SimDevice> {
-    const d = new SimDevice(spec, this);
-    this.devices.set(spec.name, d);
-    await d.start().catch((e) => this.event({ kind: 'error', device: spec.name, text: `start failed: ${(e as Error).message}` }));
-    return d;
+  /** The worker that runs a device: the same one for a name, whatever the order devices come in. */
+  private workerOf(name: string): Worker {
+    let h = 0;
+    for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    return this.workers[h % this.workers.length] as Worker;
   }
 
-  // PageContext ------------------------------------------------------------------------------------------
-
-  offline(party: string, link: Link): boolean {
-    return this.saved.offline.page?.[link] === true || this.saved.offline[party]?.[link] === true;
+  private send(w: Worker, c: Command): void {
+    w.postMessage(c);
   }
 
-  event(e: Omit<SimEvent, 'at'>): void {
-    const ev = { at: Date.now(), ...e };
-    if (this.events.push(ev) > MAX_EVENTS) {
-      this.events.shift();
-      this.droppedEvents++;
-    }
-    for (const l of this.onEvent) l(ev);
-  }
-
-  addressOf(name: string): string | undefined {
-    return this.saved.specs.find((s) => s.name === name)?.address;
-  }
-
-  partyCredentialFor(list: Uint8Array): Uint8Array | undefined {
-    const kid = decodeRevocationList(list).sign1.kid;
-    const p = kid && this.partyByKid.get(toHex(kid));
-    return p ? fromHex(p.credential) : undefined;
-  }
-
-  listApplied(device: SimDevice, list: Uint8Array): void {
-    const l = decodeRevocationList(list);
-    const key = `${l.content.issuer}:${l.content.version}`;
-    if (this.listsSeen.has(key)) return;
-    this.listsSeen.add(key);
-    this.event({
-      kind: 'revocation',
-      device: device.spec.name,
-      text: `revocation list v${l.content.version} of ${l.content.issuer} (${l.content.entries.length} keys) reached the devices`,
+  private request<T>(w: Worker, c: Command & { id: number }): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(c.id, { resolve: resolve as (v: unknown) => void, reject });
+      this.send(w, c);
     });
   }
 
-  chainOf(hex: string): { expiresAt: number; subject: string } {
-    let c = this.chains.get(hex);
-    if (!c) {
-      const creds = decodeChain(fromHex(hex)).map((b) => decodeCredential(b));
-      c = { expiresAt: Math.min(...creds.map((x) => x.claims.expiresAt)), subject: creds.at(-1)?.claims.subject ?? '' };
-      this.chains.set(hex, c);
+  private take(r: Report): void {
+    if (r.type === 'done') {
+      const w = this.waiting.get(r.id);
+      this.waiting.delete(r.id);
+      if (r.error !== undefined) w?.reject(new Error(r.error));
+      else w?.resolve(r.result);
+      return;
     }
-    return c;
+    for (const v of r.devices) if (this.saved.specs.some((s) => s.name === v.name)) this.views.set(v.name, v);
+    for (const e of r.events) {
+      if (e.once !== undefined) {
+        if (this.seen.has(e.once)) continue;
+        this.seen.add(e.once);
+      }
+      this.push(e);
+    }
+    this.tally.payments += r.tally.payments;
+    this.tally.records += r.tally.records;
+    this.tally.latencies.push(...r.tally.latencies);
+    this.totals.payments += r.tally.payments;
+    this.totals.records += r.tally.records;
   }
 
-  latency(ms: number): void {
-    this.tally.latencies.push(ms);
+  private push(e: SimEvent): void {
+    if (this.events.push(e) > MAX_EVENTS) {
+      this.events.splice(0, this.events.length - MAX_EVENTS);
+      this.droppedEvents++;
+    }
+    for (const l of this.onEvent) l(e);
   }
 
-  records(r: Receipt): void {
-    this.tally.records++;
-    this.tally.totalRecords++;
-    if (r.status === 'accepted')
-      this.event({ kind: 'receipt', text: `record ${toHex(r.recordId).slice(0, 8)} accepted, ${r.posted} posted` });
-  }
-
-  paid(device: SimDevice, amount: bigint): void {
-    this.tally.payments++;
-    this.tally.totalPayments++;
-    this.event({ kind: 'payment', device: device.spec.name, text: `paid ${amount} to ${device.spec.peer}` });
+  event(e: Omit<SimEvent, 'at'>): void {
+    this.push({ at: Date.now(), ...e });
   }
 
   // Controls ---------------------------------------------------------------------------------------------
@@ -210,7 +191,7 @@ export class Fleet implements PageContext {
       const name = `${SHORT[category] ?? category}-${++this.saved.counter}`;
       const signer = await this.keys.generate(name);
       const chain = await this.enrol(party, name, signer.publicKey, o.lifetimeSeconds ?? 30 * DAY);
-      const spec: DeviceSpec = {
+      this.saved.specs.push({
         name,
         category,
         party: party.id,
@@ -219,14 +200,13 @@ export class Fleet implements PageContext {
         chain: toHex(chain),
         address: toHex(coseKeyThumbprint(signer.publicKey)),
         offline: { broker: false, ledger: false },
-      };
-      this.saved.specs.push(spec);
+      });
       names.push(name);
     }
-    this.assignPeers();
+    this.assignPeers(o.start !== false);
     this.save();
     this.event({ kind: 'control', text: `added ${count} ${category} devices (${names.join(', ')})` });
-    if (o.start !== false) for (const n of names) await this.startDevice(this.spec(n));
+    if (o.start !== false) for (const n of names) this.send(this.workerOf(n), { type: 'start', spec: this.spec(n) });
     return names;
   }
 
@@ -248,17 +228,21 @@ export class Fleet implements PageContext {
     return encodeChain([partyCred, cred]);
   }
 
-  /** Every payer without a live peer gets the payee of its counterparty category with the fewest payers. */
-  private assignPeers(): void {
+  /**
+   * Every payer without a live peer gets the payee of its counterparty category with the fewest payers;
+   * a running payer whose peer changed is told (`tell`).
+   */
+  private assignPeers(tell: boolean): void {
     const specs = this.saved.specs;
     for (const s of specs) {
       if (!s.pays || (s.peer && specs.some((x) => x.name === s.peer))) continue;
       const party = this.cfg.parties.find((p) => p.id === s.party) as PartyConfig;
-      const payees = specs.filter((x) => !x.pays && party.device.counterparties.includes(x.category) && !x.cloneOf);
+      const payees = specs.filter((x) => !x.pays && party.device.counterparties.includes(x.category));
       const load = (p: DeviceSpec) => specs.filter((x) => x.peer === p.name).length;
       const peer = payees.sort((a, b) => load(a) - load(b))[0];
-      if (peer) s.peer = peer.name;
-      else delete s.peer;
+      s.peer = peer?.name;
+      s.peerAddress = peer?.address;
+      if (tell && this.views.has(s.name)) this.send(this.workerOf(s.name), { type: 'spec', spec: s });
     }
   }
 
@@ -270,26 +254,19 @@ export class Fleet implements PageContext {
 
   /** Removes a device: its channels checkpointed and its outbox sent first (when the ledger is reachable). */
   async remove(name: string): Promise<void> {
-    const d = this.devices.get(name);
-    if (d) {
-      await d.checkpointAll();
-      await d.flush();
-      await d.stop();
-      this.saved.retired.push({ name, party: d.spec.party, pays: d.spec.pays, amount: String(d.amount()) });
-      this.devices.delete(name);
-    }
-    this.saved.specs = this.saved.specs.filter((s) => s.name !== name);
-    this.assignPeers();
+    const s = this.spec(name);
+    const amount = await this.request<string>(this.workerOf(name), { type: 'stop', name, settle: true, id: ++this.nextId });
+    if (!s.cloneOf) this.saved.retired.push({ name, party: s.party, pays: s.pays, amount });
+    this.saved.specs = this.saved.specs.filter((x) => x.name !== name);
+    this.views.delete(name);
+    this.assignPeers(true);
     this.save();
-    this.event({ kind: 'control', device: name, text: `removed (outbox ${d?.outboxDepth ?? 0} left in IndexedDB)` });
+    this.event({ kind: 'control', device: name, text: 'removed: channels checkpointed and its outbox sent' });
   }
 
   /** Restarts a device: everything in memory dropped, state back from IndexedDB. */
   async restart(name: string): Promise<void> {
-    const d = this.devices.get(name);
-    await d?.stop();
-    this.event({ kind: 'control', device: name, text: 'restarting' });
-    await this.startDevice(this.spec(name));
+    await this.request(this.workerOf(name), { type: 'restart', spec: this.spec(name), id: ++this.nextId });
   }
 
   /**
@@ -300,12 +277,11 @@ export class Fleet implements PageContext {
     const src = this.spec(name);
     if (!src.pays) throw new Error('only payers are cloned: a clone is two devices paying with one key');
     const copy: DeviceSpec = { ...src, name: `${name}-clone`, cloneOf: name, offline: { broker: false, ledger: false } };
-    const to = new IdbChannelStore(SimDevice.databases(this.cfg.runId, copy.name)[0]);
-    for (const r of await new IdbChannelStore(SimDevice.databases(this.cfg.runId, name)[0]).list()) await to.put(r);
+    if (this.saved.specs.some((s) => s.name === copy.name)) throw new Error(`${copy.name} exists`);
     this.saved.specs.push(copy);
     this.save();
     this.event({ kind: 'control', device: copy.name, text: `cloned from ${name}: same key, same channels` });
-    await this.startDevice(copy);
+    await this.request(this.workerOf(copy.name), { type: 'clone', spec: copy, from: name, id: ++this.nextId });
     return copy.name;
   }
 
@@ -354,23 +330,39 @@ export class Fleet implements PageContext {
   }
 
   /** Switches a link of one device, one party, or the whole page (`scope` 'page'). */
-  async setOffline(scope: string, link: Link, off: boolean): Promise<void> {
-    const d = this.devices.get(scope);
-    if (d) d.spec.offline[link] = off;
-    else this.saved.offline[scope] = { broker: false, ledger: false, ...this.saved.offline[scope], [link]: off };
+  setOffline(scope: string, link: Link, off: boolean): void {
+    const s = this.saved.specs.find((x) => x.name === scope);
+    if (s) {
+      s.offline = { ...s.offline, [link]: off };
+      this.send(this.workerOf(scope), { type: 'spec', spec: s });
+    } else {
+      this.saved.offline[scope] = { broker: false, ledger: false, ...this.saved.offline[scope], [link]: off };
+      for (const w of this.workers) this.send(w, { type: 'switches', offline: this.saved.offline });
+    }
     this.save();
-    this.event({ kind: 'control', device: d ? scope : undefined, text: `${scope}: ${link} ${off ? 'offline' : 'online'}` });
-    await Promise.all([...this.devices.values()].map((x) => x.applyLinks()));
+    this.event({ kind: 'control', device: s ? scope : undefined, text: `${scope}: ${link} ${off ? 'offline' : 'online'}` });
   }
 
   isOffline(scope: string, link: Link): boolean {
-    return this.devices.get(scope)?.spec.offline[link] ?? this.saved.offline[scope]?.[link] === true;
+    const s = this.saved.specs.find((x) => x.name === scope);
+    return s ? s.offline[link] : this.saved.offline[scope]?.[link] === true;
+  }
+
+  /** Whether a device's link is down, by its own switch, its party's or the page's. */
+  linkDown(spec: DeviceSpec, link: Link): boolean {
+    return spec.offline[link] || this.isOffline(spec.party, link) || this.isOffline('page', link);
   }
 
   setSettings(s: Partial<PaySettings>): void {
     Object.assign(this.saved.settings, s);
     this.save();
+    for (const w of this.workers) this.send(w, { type: 'settings', settings: this.settings });
     this.event({ kind: 'control', text: `payers: ${this.settings.rate}/s, ${this.settings.min} to ${this.settings.max} each` });
+  }
+
+  /** The selected device's channels, outbox and receipts, from its worker. */
+  detail(name: string): Promise<DeviceDetail | undefined> {
+    return this.request(this.workerOf(name), { type: 'detail', name, id: ++this.nextId });
   }
 
   /** A signed administrative call to the ledger that serves the page. */
@@ -393,22 +385,26 @@ export class Fleet implements PageContext {
     return out;
   }
 
+  private setPaying(paying: boolean): void {
+    this.paying = paying;
+    for (const w of this.workers) this.send(w, { type: 'paying', paying });
+  }
+
   /**
    * Stops the run: payers stop, every channel is checkpointed, outboxes are sent until empty (or a minute
    * passes), and each party's balance is compared with what its devices hold: the newest vouchers.
    */
   async stopAndReconcile(): Promise<Reconciliation> {
-    this.paying = false;
+    this.setPaying(false);
     this.event({ kind: 'control', text: 'run stopped: checkpointing and draining outboxes' });
-    const devices = [...this.devices.values()];
     await new Promise((r) => setTimeout(r, 500)); // payments in flight land
-    await Promise.all(devices.map((d) => d.checkpointAll()));
-    const until = Date.now() + 60_000;
-    let left = 0;
-    do {
-      await Promise.all(devices.map((d) => d.flush()));
-      left = devices.reduce((n, d) => n + (d.ledgerUp ? d.outboxDepth : 0), 0);
-    } while (left > 0 && Date.now() < until);
+    const untilMs = Date.now() + 60_000;
+    const settled = await Promise.all(
+      this.workers.map((w) =>
+        this.request<{ amounts: Record<string, string>; outboxLeft: number }>(w, { type: 'settle', untilMs, id: ++this.nextId }),
+      ),
+    );
+    const amounts = Object.assign({}, ...settled.map((x) => x.amounts)) as Record<string, string>;
     const balances = await this.balances();
     // What each payer's newest vouchers say moved, from its party to the party it pays (a clone's channels
     // are its original's: counted once; removed devices as they left).
@@ -419,7 +415,7 @@ export class Fleet implements PageContext {
       return this.cfg.parties.find((p) => from.device.counterparties.includes(p.device.category))?.id ?? '';
     };
     const paid = [
-      ...devices.filter((d) => d.spec.pays && !d.spec.cloneOf).map((d) => ({ party: d.spec.party, amount: d.amount() })),
+      ...this.saved.specs.filter((s) => s.pays && !s.cloneOf).map((s) => ({ party: s.party, amount: BigInt(amounts[s.name] ?? '0') })),
       ...this.saved.retired.filter((r) => r.pays).map((r) => ({ party: r.party, amount: BigInt(r.amount) })),
     ];
     for (const { party, amount } of paid) {
@@ -432,11 +428,12 @@ export class Fleet implements PageContext {
       const ledger = balances[p.id] ?? 0n;
       return { party: p.id, start, devices: String(devicesSay), ledger: String(ledger), ok: devicesSay === ledger };
     });
+    const views = [...this.views.values()];
     const rec: Reconciliation = {
       parties,
-      outboxLeft: devices.reduce((n, d) => n + d.outboxDepth, 0),
-      disputes: devices.reduce((n, d) => n + d.disputes, 0),
-      revoked: devices.filter((d) => d.credential.status === 'revoked').map((d) => d.spec.name),
+      outboxLeft: settled.reduce((n, x) => n + x.outboxLeft, 0),
+      disputes: views.reduce((n, v) => n + v.disputes, 0),
+      revoked: views.filter((v) => v.credential.status === 'revoked').map((v) => v.name),
       ok: parties.every((p) => p.ok),
       at: new Date().toISOString(),
     };
@@ -446,7 +443,7 @@ export class Fleet implements PageContext {
 
   /** Resumes paying after a stop. */
   resume(): void {
-    this.paying = true;
+    this.setPaying(true);
     this.event({ kind: 'control', text: 'run resumed' });
   }
 

@@ -3,7 +3,8 @@
  * Rows are made once and their cells updated in place (buttons stay where a click lands), re-ordered
  * only when the order changes.
  */
-import type { SimDevice } from './device.js';
+import type { DeviceSpec } from './device.js';
+import type { DeviceView } from './protocol.js';
 
 export interface Row {
   name: string;
@@ -16,6 +17,8 @@ export interface Row {
   channels: number;
   amount: bigint;
   outbox: number;
+  /** The revocation lists it holds: authority, version, keys. */
+  lists: string;
   receipt: string;
   online: string;
 }
@@ -31,6 +34,7 @@ const COLUMNS: [keyof Row, string][] = [
   ['channels', 'open channels'],
   ['amount', 'paid / earned'],
   ['outbox', 'outbox'],
+  ['lists', 'revocation lists (keys)'],
   ['receipt', 'last receipt'],
   ['online', 'broker · ledger'],
 ];
@@ -38,21 +42,22 @@ const COLUMNS: [keyof Row, string][] = [
 const ago = (ms: number) => `${Math.max(0, Math.round((Date.now() - ms) / 1000))} s ago`;
 const span = (s: number) => (s > 2 * 86_400 ? `${Math.round(s / 86_400)} d` : s > 7_200 ? `${Math.round(s / 3_600)} h` : `${s} s`);
 
-export function rowOf(d: SimDevice, keyWhere: string): Row {
-  const open = d.channels().filter((c) => c.state === 'open').length;
+export function rowOf(spec: DeviceSpec, v: DeviceView | undefined, keyWhere: string): Row {
+  const receipt = v?.lastReceipt;
   return {
-    name: d.spec.name,
-    category: d.spec.category,
-    role: `${d.spec.pays ? 'payer' : 'payee'}${d.spec.cloneOf ? ` (clone of ${d.spec.cloneOf})` : ''}`,
-    party: d.spec.party,
-    credential: d.credential.status,
-    expires: d.credential.expiresAt - Math.floor(Date.now() / 1000),
+    name: spec.name,
+    category: spec.category,
+    role: `${spec.pays ? 'payer' : 'payee'}${spec.cloneOf ? ` (clone of ${spec.cloneOf})` : ''}`,
+    party: spec.party,
+    credential: v?.credential.status ?? 'starting',
+    expires: (v?.credential.expiresAt ?? 0) - Math.floor(Date.now() / 1000),
     key: `Ed25519 · ${keyWhere}`,
-    channels: open,
-    amount: d.amount(),
-    outbox: d.outboxDepth,
-    receipt: d.lastReceipt ? `${d.lastReceipt.status}${d.lastReceipt.code ? ` ${d.lastReceipt.code}` : ''} · ${ago(d.lastReceipt.at)}` : '',
-    online: `${d.brokerUp ? (d.connected ? 'online' : 'connecting') : 'OFFLINE'} · ${d.ledgerUp ? 'online' : 'OFFLINE'}`,
+    channels: v?.openChannels ?? 0,
+    amount: BigInt(v?.amount ?? '0'),
+    outbox: v?.outbox ?? 0,
+    lists: (v?.lists ?? []).map((l) => `${l.authority} (${l.keys})`).join(', '),
+    receipt: receipt ? `${receipt.status}${receipt.code ? ` ${receipt.code}` : ''} · ${ago(receipt.at)}` : '',
+    online: `${v?.broker === 'offline' ? 'OFFLINE' : (v?.broker ?? 'starting')} · ${v?.ledger === 'offline' ? 'OFFLINE' : 'online'}`,
   };
 }
 
