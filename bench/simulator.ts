@@ -3,9 +3,10 @@
  * payer asked for 50 payments a second (more than the page can do: what it sustains is measured), and 200
  * at the page's default of 2 a second each (a fleet being watched rather than stressed).
  *
- *   simulator.<n>[.rate<r>].payments_per_s   payments a second over 20 s, against the raw limit measured in the same
- *                                  page: WebCrypto Ed25519 sign+verify pairs a second (a payment's floor:
- *                                  the payer signs a voucher, the payee verifies it), 64 in flight
+ *   simulator.<n>.rate<r>.payments_per_s   payments a second over 20 s, against the raw limit measured
+ *                                  first in a page of the same origin: WebCrypto Ed25519 sign+verify pairs
+ *                                  a second (a payment's floor: the payer signs a voucher, the payee
+ *                                  verifies it), 64 in flight
  *   simulator.<n>.fps              frames a second of the page meanwhile, against the display's 60
  *   simulator.<n>.longest_frame_ms the longest gap between two frames in any second (the worst stall)
  */
@@ -55,6 +56,11 @@ export async function benchSimulator(): Promise<void> {
       const name = `simulator.${devices}.rate${rate}`;
       const s = await startSimulator({ devices });
       try {
+        // The raw limit first, in a page of the same origin with nothing else running.
+        const blank = await browser.newPage();
+        await blank.goto(`${s.url}health`);
+        const raw = await rawPairsPerSecond(blank);
+        await blank.close();
         const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
         await page.goto(s.url);
         await page.waitForFunction(
@@ -67,7 +73,6 @@ export async function benchSimulator(): Promise<void> {
         );
         await page.evaluate((r) => (window as unknown as { fleet: { setSettings(o: object): void } }).fleet.setSettings({ rate: r }), rate);
         await page.waitForTimeout(10_000); // channels open, the rate settles
-        const raw = await rawPairsPerSecond(page);
         const start = await sim(page);
         const t0 = performance.now();
         let fps = 0;

@@ -14,7 +14,16 @@ import { haveTool } from '../services.js';
 import { startMosquitto } from '../transport/brokers.js';
 import { haveChromium, launchChromium } from './chromium.js';
 
-type Dev = { name: string; credential: string; outbox: number; amount: string; online: string; disputes: number; role: string };
+type Dev = {
+  name: string;
+  credential: string;
+  outbox: number;
+  amount: string;
+  online: string;
+  disputes: number;
+  role: string;
+  channels: number;
+};
 type Sim = {
   ready: boolean;
   payments: number;
@@ -164,6 +173,56 @@ describe.skipIf(!haveChromium)('browser device simulator in Chromium', () => {
     expect((await sim(page)).errors).toEqual([]);
     await page.close();
   }, 240_000);
+  it("one device's faults: its broker link down and up, a restart from IndexedDB, a credential that expires, a removal", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(s.url);
+    const paying = (x: Sim) => x.devices.filter((d) => d.name.startsWith('drone') && BigInt(d.amount) > 0n);
+    const first = await until(page, 'two drones paying', (x) => paying(x).length >= 2);
+    const [d, other] = paying(first).map((x) => x.name) as [string, string];
+    const amount = async () => BigInt(device(await sim(page), d).amount);
+    const events = (name: string) =>
+      page.evaluate(
+        (n) =>
+          (window as unknown as { fleet: { events: { device?: string; text: string }[] } }).fleet.events
+            .filter((e) => e.device === n)
+            .map((e) => e.text),
+        name,
+      );
+
+    // Its broker link down: it stops paying (the others go on); back up: it pays again.
+    await page.click(`button[data-act="broker"][data-device="${d}"]`);
+    await until(page, 'its broker link down', (x) => device(x, d).online.startsWith('OFFLINE'));
+    const stalled = await amount();
+    await page.waitForTimeout(2_000);
+    expect(await amount()).toBe(stalled);
+    await page.click(`button[data-act="broker"][data-device="${d}"]`);
+    await until(page, 'it pays again', (x) => BigInt(device(x, d).amount) > stalled);
+
+    // A restart: memory dropped, its channel back from IndexedDB and paid on (no new channel opened).
+    const opened = (await events(d)).filter((t) => t.startsWith('opened channel')).length;
+    const channels = device(await sim(page), d).channels;
+    expect(channels).toBeGreaterThan(0);
+    await page.click(`button[data-act="restart"][data-device="${d}"]`);
+    await expect
+      .poll(async () => (await events(d)).filter((t) => /^(restarting|started)/.test(t)).slice(1), { timeout: 20_000 })
+      .toEqual([expect.stringMatching(/^restarting/), expect.stringMatching(new RegExp(`^started: ${channels} channels from IndexedDB`))]);
+    const resumed = await amount();
+    await until(page, 'paying after the restart', (x) => BigInt(device(x, d).amount) > resumed);
+    expect((await events(d)).filter((t) => t.startsWith('opened channel')).length).toBe(opened);
+
+    // A credential that expires in 20 s: it pays until then, then shows expired and stops.
+    await page.click(`button[data-act="expire"][data-device="${d}"]`);
+    await until(page, 'its credential expired', (x) => device(x, d).credential === 'expired', 60_000);
+    const expired = await amount();
+    await page.waitForTimeout(2_000);
+    expect(await amount()).toBe(expired);
+
+    // Removed: its channels checkpointed and outbox sent, and gone from the table.
+    await page.click(`button[data-act="remove"][data-device="${other}"]`);
+    await until(page, 'removed', (x) => !x.devices.some((y) => y.name === other));
+    expect((await sim(page)).errors).toEqual([]);
+    await page.close();
+  }, 180_000);
 });
 
 describe.skipIf(!haveChromium || !haveMosquitto)('browser device simulator against Mosquitto (MQTT over WebSockets)', () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { toHex } from '../../src/bytes.js';
+import { fromHex, toHex } from '../../src/bytes.js';
 import { signVoucher } from '../../src/channel/messages.js';
 import { Payee } from '../../src/channel/payee.js';
 import { MemoryChannelStore } from '../../src/channel/store.js';
@@ -268,6 +268,41 @@ describe('ledger service over HTTP (PGlite)', () => {
     } finally {
       await again.http.close();
     }
+  });
+
+  it("revoke by hand: the issuer's call adds a key to the list the ledger keeps (published, applied, never twice); others refused", async () => {
+    const issuer = await nodeEd25519.signer(seed(1));
+    const fleet = await nodeEd25519.signer(seed(2));
+    const t = p.clock.now;
+    await adminCall(w, issuer, 'register', { credential: decodeChain(p.droneChain)[0] as Uint8Array }, t);
+    const fleetKid = toHex(coseKeyThumbprint(fleet.publicKey));
+    const call = async (by: typeof issuer, args: Record<string, CborValue>) => {
+      const res = await adminCall(w, by, 'revoke', args, t);
+      const body = new Uint8Array(await res.arrayBuffer());
+      return { status: res.status, body: res.ok ? (decode(body) as Map<string, unknown>) : JSON.parse(new TextDecoder().decode(body)) };
+    };
+    expect(await call(fleet, { key: fleetKid })).toMatchObject({ status: 403, body: { code: 'LEDGER_UNAUTHORIZED' } });
+    expect(await call(issuer, { key: 'not-a-key' })).toMatchObject({ status: 400, body: { code: 'LEDGER_OP', field: 'admin.args.key' } });
+    const first = await call(issuer, { key: fleetKid, reason: 'stolen credential' });
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual(
+      new Map<string, unknown>([
+        ['version', 1],
+        ['changed', true],
+      ]),
+    );
+    expect(w.published.length).toBe(1);
+    // The party is revoked from now: its device's chain no longer verifies here.
+    const issuerKid = coseKeyThumbprint(issuer.publicKey);
+    expect(w.trust.revocation(issuerKid)?.revokedAt(fromHex(fleetKid))).toBeDefined();
+    // Again: nothing changes, nothing is published twice.
+    expect((await call(issuer, { key: fleetKid })).body).toEqual(
+      new Map<string, unknown>([
+        ['version', 1],
+        ['changed', false],
+      ]),
+    );
+    expect(w.published.length).toBe(1);
   });
 
   it('statements as CSV, and payouts as ISO 20022 pain.001 valid against the official schema', async () => {

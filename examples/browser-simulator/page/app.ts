@@ -26,7 +26,16 @@ const sim = {
   records: 0,
   outbox: 0,
   balances: {} as Record<string, string>,
-  devices: [] as { name: string; credential: string; outbox: number; amount: string; online: string; disputes: number; role: string }[],
+  devices: [] as {
+    name: string;
+    credential: string;
+    outbox: number;
+    amount: string;
+    online: string;
+    disputes: number;
+    role: string;
+    channels: number;
+  }[],
   reconciliation: undefined as Reconciliation | undefined,
   errors: [] as string[],
 };
@@ -367,6 +376,7 @@ setInterval(async () => {
     amount: String(r.amount),
     online: r.online,
     disputes: fleet.views.get(r.name)?.disputes ?? 0,
+    channels: r.channels,
   }));
   $('stat-devices').textContent = String(rows.length);
   $('stat-rate').textContent = String(sim.paymentsPerSecond);

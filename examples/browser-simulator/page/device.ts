@@ -256,10 +256,13 @@ export class SimDevice {
     }
   }
 
-  /** Checks the chain against this device's trust store now: valid, expired or revoked (shown in the table). */
+  /**
+   * Checks the chain against this device's trust store now: valid, expired or revoked (shown in the
+   * table). Its own clock is the one that counts: no skew allowed for its own expiry.
+   */
   checkCredential(): Promise<void> {
     this.credential.expiresAt = this.ctx.chainOf(this.spec.chain).expiresAt;
-    return verifyChain(fromHex(this.spec.chain), { trust: this.trust }).then(
+    return verifyChain(fromHex(this.spec.chain), { trust: this.trust, skewSeconds: 0 }).then(
       () => {
         this.credential = { ...this.credential, status: 'valid', detail: '' };
       },
@@ -384,6 +387,9 @@ export class SimDevice {
   /** Payers: pays the peer at the fleet's rate, opening a channel when it has none that is open. */
   private async payLoop(): Promise<void> {
     let n = 0;
+    // Payments keep to the fleet's rate on a schedule (not a pause after each), so a slow round trip
+    // does not lower it; a payer that fell more than a second behind starts counting again from now.
+    let next = performance.now();
     while (this.running) {
       const settings = this.ctx.settings;
       if (!this.ctx.paying || !this.session || !this.transport?.connected || this.credential.status !== 'valid') {
@@ -418,12 +424,14 @@ export class SimDevice {
       } catch (e) {
         const code = isEdgepayError(e) ? e.code : '';
         this.lastError = `${code} ${(e as Error).message}`;
-        // A channel that can take no more (refused, expired, closed) is left; anything else is tried again.
-        if (/^CH_/.test(code)) this.current = undefined;
+        // A channel that can take no more (refused, expired, closed) is left; an answer that did not come
+        // (the broker away) is not the channel's fault: the payment is tried again on it.
+        if (/^CH_/.test(code) && code !== 'CH_TIMEOUT') this.current = undefined;
         this.ctx.event({ kind: 'error', device: this.spec.name, text: `payment failed: ${this.lastError}` });
         await sleep(1_000);
       }
-      await sleep(Math.max(0, 1_000 / settings.rate));
+      next = Math.max(next + 1_000 / settings.rate, performance.now() - 1_000);
+      await sleep(Math.max(0, next - performance.now()));
     }
   }
 

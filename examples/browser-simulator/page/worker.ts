@@ -121,6 +121,10 @@ class Host implements PageContext {
   }
 
   report(): void {
+    // A credential runs out without anything arriving: checked again once its time has come.
+    const now = Math.floor(Date.now() / 1000);
+    for (const d of this.devices.values())
+      if (d.credential.status === 'valid' && d.credential.expiresAt > 0 && d.credential.expiresAt <= now) void d.checkCredential();
     const events = this.events;
     this.events = [];
     post({ type: 'report', devices: [...this.devices.values()].map((d) => d.view()), events, tally: this.tally });
