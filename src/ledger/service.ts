@@ -11,7 +11,6 @@ import { equalBytes, fromHex, toHex } from '../bytes.js';
 import type { CborValue } from '../codec/cbor.js';
 import { coseKeyThumbprint } from '../codec/cose-key.js';
 import { verifySign1 } from '../codec/cose-sign1.js';
-import { asAmount, asBytes, asText, asTime } from '../codec/fields.js';
 import type { Signer } from '../crypto/ed25519.js';
 import { EdgepayError, LedgerError } from '../errors.js';
 import { verifyParty } from '../identity/chain.js';
@@ -19,11 +18,10 @@ import { decodeChain } from '../identity/credential.js';
 import { decodeRevocationList, kidPrefix, signRevocationList } from '../identity/revocation.js';
 import type { TrustStore } from '../identity/trust-store.js';
 import { decodeAdmin, decodeSubmission } from '../sync/submission.js';
-import { notificationCamt054, statementCamt053 } from './camt.js';
+import { type AdminResult, runAdmin } from './admin.js';
 import type { Ledger, SubmitCost } from './ledger.js';
 import { type Logger, silentLogger } from './log.js';
 import { type Counts, LedgerMetrics } from './metrics.js';
-import { statementCsv } from './statement.js';
 
 export interface LedgerServiceOptions {
   ledger: Ledger;
@@ -99,7 +97,7 @@ const logValue = (x: CborValue | undefined): string | boolean =>
         : typeof x;
 
 /** What an administrative call answers: CBOR-able data, or a document with its media type. */
-export type AdminResult = { data: CborValue } | { document: string; mediaType: string };
+export type { AdminResult } from './admin.js';
 
 export class LedgerService {
   readonly metrics: Metrics = {
@@ -339,11 +337,8 @@ export class LedgerService {
   }
 
   /**
-   * Runs an administrative call signed by a trust root (or, for reads of its own accounts, by a party).
-   * Ops: `register` {credential} (a party credential), `fund` {party, asset, amount} and `credit` {party,
-   * asset, amount} (a registered party only), `balance` {party, asset},
-   * `statement` {party, asset, from, to, format? (csv | camt053 | camt054)}, `reserve` {party, payer, payee?, asset, amount, expiresAt} (issuer or
-   * the party itself), `payout` {asset, date?, party?, policy? (earned | balance), min?, dryRun?}.
+   * Runs an administrative call signed by a trust root (or, for reads of its own accounts, by a party):
+   * authenticated, charged to its signer, logged, then run by {@link runAdmin} (ops and their arguments there).
    * @throws LedgerError LEDGER_UNAUTHORIZED, LEDGER_STALE, LEDGER_OP; field errors for bad arguments.
    */
   async admin(bytes: Uint8Array, from?: string): Promise<AdminResult> {
@@ -367,140 +362,26 @@ export class LedgerService {
       throw new LedgerError('LEDGER_STALE', 'the call is too old or from the future', 'admin.time');
     // Calls are rate-limited by who signed them too, not only by the address they came from.
     this.charge(toHex(kid as Uint8Array), 1);
-    const a = c.args;
-    const text = (k: string) => asText(a.get(k), `admin.args.${k}`);
-    const who = (k: string) => {
-      const p = text(k);
-      if (!root && p !== party?.id)
-        throw new LedgerError('LEDGER_UNAUTHORIZED', 'a party may read only its own accounts', `admin.args.${k}`);
-      return p;
-    };
-    const hex = (k: string) => {
-      const h = text(k);
-      if (!/^[0-9a-f]{64}$/.test(h)) throw new LedgerError('LEDGER_OP', `${k} is a key thumbprint in hex`, `admin.args.${k}`);
-      return fromHex(h);
-    };
-    const issuerOnly = () => {
-      if (!root) throw new LedgerError('LEDGER_UNAUTHORIZED', `${c.op} needs the issuer's key`, 'protected.kid');
-    };
     this.metrics.adminCalls++;
     // Who did what, for the audit trail: the op, the signer, and its money-bearing arguments (never a key).
     const logged: Record<string, unknown> = { op: c.op, by: root ? 'issuer' : party?.id, from, nonce: toHex(c.nonce) };
-    for (const k of ['party', 'asset', 'amount', 'policy', 'min', 'dryRun', 'format', 'from', 'to'])
-      if (a.has(k)) logged[k === 'from' || k === 'to' ? `${k}Time` : k] = logValue(a.get(k));
+    for (const k of ['party', 'asset', 'amount', 'policy', 'min', 'dryRun', 'format', 'from', 'to', 'key', 'reason'])
+      if (c.args.has(k)) logged[k === 'from' || k === 'to' ? `${k}Time` : k] = logValue(c.args.get(k));
     this.log.info(logged, 'admin call');
-    const ledger = this.o.ledger;
-    // Money goes only to a party the ledger knows: a typo must not open an account nobody can reach.
-    const known = async (p: string) => {
-      if (!(await ledger.knowsParty(p)))
-        throw new LedgerError(
-          'LEDGER_UNKNOWN_PARTY',
-          `no party ${p} here: register it first (edgepay ledger register --party-cred <file>), or let its devices settle`,
-          'admin.args.party',
-        );
-    };
-    switch (c.op) {
-      case 'register': {
-        // The issuer tells the ledger of a party before its devices settle (to fund it, to pay it out).
-        issuerOnly();
-        const party = await ledger.registerParty(asBytes(a.get('credential'), 'admin.args.credential'));
-        return { data: new Map([['party', party]]) };
-      }
-      case 'fund': {
-        issuerOnly();
-        await known(text('party'));
-        const applied = await ledger.fund(
-          text('party'),
-          text('asset'),
-          asAmount(a.get('amount'), 'admin.args.amount'),
-          `admin:${toHex(c.nonce)}`,
-        );
-        return { data: new Map([['applied', applied]]) };
-      }
-      case 'credit':
-        issuerOnly();
-        await known(text('party'));
-        await ledger.setCreditLine(text('party'), text('asset'), asAmount(a.get('amount'), 'admin.args.amount'));
-        return { data: new Map([['ok', true]]) };
-      case 'balance':
-        return { data: new Map([['balance', await ledger.balance(who('party'), text('asset'))]]) };
-      case 'statement': {
-        const s = await ledger.statement(
-          who('party'),
-          text('asset'),
-          asTime(a.get('from'), 'admin.args.from'),
-          asTime(a.get('to'), 'admin.args.to'),
-        );
-        const format = a.has('format') ? text('format') : 'csv';
-        const header = { msgId: `st-${toHex(c.nonce).slice(0, 24)}`, createdAt: new Date(this.now() * 1000) };
-        if (format === 'csv') return { document: statementCsv(s), mediaType: 'text/csv; charset=utf-8' };
-        if (format === 'camt053') return { document: statementCamt053(s, header), mediaType: 'application/xml; charset=utf-8' };
-        if (format === 'camt054') return { document: notificationCamt054(s, header), mediaType: 'application/xml; charset=utf-8' };
-        throw new LedgerError('LEDGER_OP', 'a statement is csv, camt053 or camt054', 'admin.args.format');
-      }
-      case 'revoke': {
-        // The operator revokes a key by hand (a stolen device, a party gone rogue): a new version of the
-        // issuer's list this ledger keeps, so disputes and hand revocations never race for a version.
-        issuerOnly();
-        const r = this.o.revocation;
-        if (!r) throw new LedgerError('LEDGER_CONFIG', 'this ledger has no revocation key configured', 'revocation');
-        const list = await this.revoke(toHex(hex('key')), a.has('reason') ? text('reason') : 'manual');
-        const version = this.o.trust.revocation(coseKeyThumbprint(r.signer.publicKey))?.version ?? 0;
-        return {
-          data: new Map<string, CborValue>([
-            ['version', version],
-            ['changed', list !== undefined],
-          ]),
-        };
-      }
-      case 'reserve': {
-        // A party locks its own funds (or the issuer does for it); the ticket goes to the payer device.
-        const ticket = await ledger.reserve({
-          ref: toHex(c.nonce),
-          party: who('party'),
-          payerKid: hex('payer'),
-          payeeKid: a.has('payee') ? hex('payee') : undefined,
-          asset: text('asset'),
-          amount: asAmount(a.get('amount'), 'admin.args.amount'),
-          expiresAt: asTime(a.get('expiresAt'), 'admin.args.expiresAt'),
-        });
-        return { data: new Map<string, CborValue>([['ticket', ticket]]) };
-      }
-      case 'payout': {
-        issuerOnly();
-        if (!this.o.debtor) throw new LedgerError('LEDGER_CONFIG', 'this ledger has no payout account configured', 'debtor');
-        const policy = a.has('policy') ? text('policy') : undefined;
-        if (policy !== undefined && policy !== 'earned' && policy !== 'balance')
-          throw new LedgerError('LEDGER_OP', 'the payout policy is earned or balance', 'admin.args.policy');
-        const r = await ledger.payout(`ep-${toHex(c.nonce).slice(0, 24)}`, text('asset'), this.o.debtor, {
-          executionDate: a.has('date') ? text('date') : undefined,
-          policy,
-          party: a.has('party') ? text('party') : undefined,
-          minAmount: a.has('min') ? asAmount(a.get('min'), 'admin.args.min') : undefined,
-          dryRun: a.get('dryRun') === true,
-        });
-        if (r === undefined) return { data: new Map([['payouts', 0]]) };
-        if (a.get('dryRun') !== true) return { document: r.document, mediaType: 'application/xml; charset=utf-8' };
-        // A dry run: the document, and the postings it would make, applied to nothing.
-        const lines: CborValue[] = r.payouts.map(
-          (p) =>
-            new Map<string, CborValue>([
-              ['party', p.party],
-              ['account', p.account],
-              ['amount', p.amount],
-              ['endToEndId', p.endToEndId],
-            ]),
-        );
-        return {
-          data: new Map<string, CborValue>([
-            ['dryRun', true],
-            ['payouts', lines],
-            ['document', r.document],
-          ]),
-        };
-      }
-      default:
-        throw new LedgerError('LEDGER_OP', `unknown operation ${c.op}`, 'admin.op');
-    }
+    const r = this.o.revocation;
+    return runAdmin(
+      { op: c.op, args: c.args, nonce: c.nonce, issuer: Boolean(root), party: party?.id },
+      {
+        ledger: this.o.ledger,
+        now: this.now,
+        debtor: this.o.debtor,
+        revoke: r
+          ? async (key, reason) => {
+              const list = await this.revoke(key, reason);
+              return { changed: list !== undefined, version: this.o.trust.revocation(coseKeyThumbprint(r.signer.publicKey))?.version ?? 0 };
+            }
+          : undefined,
+      },
+    );
   }
 }

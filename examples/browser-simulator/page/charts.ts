@@ -21,7 +21,7 @@ export class Chart {
         scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min * 1.1), Math.max(1, max * 1.1)] } },
         axes: [{ stroke: '#555' }, { label: unit, stroke: '#555', size: 70, labelSize: 20 }],
         series: [{}, ...series.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, points: { show: false } }))],
-        legend: { live: true },
+        legend: { live: false },
       },
       this.data as uPlot.AlignedData,
       parent,

@@ -188,7 +188,7 @@ export class SimDevice {
     this.ctx.event({
       kind: 'device',
       device: this.spec.name,
-      text: `started: ${this.channelIds.size} channels from IndexedDB, outbox ${await this.outbox.size()}`,
+      text: `started: ${this.channels().filter((c) => c.state === 'open').length} open channels from IndexedDB (${this.channelIds.size} in all), outbox ${await this.outbox.size()}`,
     });
   }
 
@@ -218,8 +218,8 @@ export class SimDevice {
           address: this.spec.address,
           prefix: this.ctx.cfg.prefix,
           protocolVersion: this.ctx.cfg.protocolVersion,
-          // A clone has its own connection: same key and address, another client.
-          clientId: `${this.ctx.cfg.prefix}:${this.spec.name}`,
+          // Unique per key and name: a clone (same key) and another tab's fleet (same names) each have their own.
+          clientId: `${this.ctx.cfg.prefix}:${this.spec.address.slice(0, 16)}:${this.spec.name}`,
           reconnectPeriod: 1_000,
         }).catch((e) => {
           this.lastError = `broker: ${(e as Error).message}`;
@@ -405,7 +405,8 @@ export class SimDevice {
         const payer = this.payer as Payer;
         if (!this.current) this.current = this.openChannelTo(peer);
         if (!this.current) {
-          const id = await this.session.open(peer, { payeeKid: fromHex(peer), cap: CAP, ttlSeconds: 3_600 }, 10_000);
+          // An open lost on the way (its payee not yet subscribed) is tried again after a few seconds.
+          const id = await this.session.open(peer, { payeeKid: fromHex(peer), cap: CAP, ttlSeconds: 3_600 }, 4_000);
           this.current = id;
           this.channelIds.add(toHex(id));
           this.ctx.event({ kind: 'channel', device: this.spec.name, text: `opened channel ${toHex(id).slice(0, 8)} to ${this.spec.peer}` });

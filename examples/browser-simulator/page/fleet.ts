@@ -88,7 +88,7 @@ export class Fleet {
   async open(): Promise<void> {
     await this.forgetOtherRuns();
     for (const p of this.cfg.parties) this.partySigners.set(p.id, await createSigner(fromHex(p.seed)));
-    this.keyWhere = (await this.probeWebCrypto()) ? 'IndexedDB (WebCrypto, non-extractable)' : 'IndexedDB (sealed, noble)';
+    this.keyWhere = (await this.probeWebCrypto()) ? 'IndexedDB, non-extractable' : 'IndexedDB, sealed';
     // What the ledger held before this page's devices paid: other pages or fleets may have settled there.
     this.saved.baseline ??= await this.balances().then(
       (b) => Object.fromEntries(Object.entries(b).map(([p, v]) => [p, String(v)])),
@@ -103,7 +103,15 @@ export class Fleet {
     }
     if (this.saved.specs.length === 0)
       for (const [category, n] of Object.entries(this.cfg.fleet)) await this.add(category, n, { start: false });
-    for (const s of this.saved.specs) this.send(this.workerOf(s.name), { type: 'start', spec: s });
+    // Payees first: a payer's first open to a payee not yet subscribed at the broker would be lost.
+    const start = (specs: DeviceSpec[]) => {
+      for (const s of specs) this.send(this.workerOf(s.name), { type: 'start', spec: s });
+    };
+    const payees = this.saved.specs.filter((s) => !s.pays);
+    start(payees);
+    for (let waited = 0; waited < 15_000 && !payees.every((s) => this.views.get(s.name)?.broker === 'online'); waited += 100)
+      await new Promise((r) => setTimeout(r, 100));
+    start(this.saved.specs.filter((s) => s.pays));
     this.save();
   }
 
