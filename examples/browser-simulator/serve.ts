@@ -18,8 +18,9 @@ import { Ledger, LedgerService, type MqttIngest, serveHttp, serveMqtt } from 'ed
 import { rollup } from 'rollup';
 import esbuild from 'rollup-plugin-esbuild';
 import { entries } from '../../scripts/entries.mjs';
-import { certifyParties, PARTIES, seedFor } from '../../sim/fleet.js';
+import { certifyParties, PARTIES, type SimParty, seedFor } from '../../sim/fleet.js';
 import { openRunDb, startBroker } from '../../sim/services.js';
+import { enrolOutside, type OutsideDevice } from './outside.js';
 import type { PageConfig } from './page/config.js';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
@@ -61,6 +62,8 @@ export interface SimulatorOptions {
   db?: string;
   /** Devices the page starts with, in all (a share of each kind). */
   devices?: number;
+  /** Payees outside the page, in this process (pads and toll gates in turn), that page payers pay too. */
+  outside?: number;
   seed?: number;
 }
 
@@ -69,6 +72,8 @@ export interface Simulator {
   ledger: Ledger;
   service: LedgerService;
   config: PageConfig;
+  /** The payees outside the page, with what they took and settled. */
+  outside: OutsideDevice[];
   close(): Promise<void>;
 }
 
@@ -119,6 +124,11 @@ export async function startSimulator(o: SimulatorOptions = {}): Promise<Simulato
     ingest = await serveMqtt(service, { url: broker.url, prefix, protocolVersion });
     closers.push(() => (ingest as MqttIngest).close());
 
+    const outside = await enrolOutside(o.outside ?? 0, {
+      seed,
+      parties: [PARTIES.pads, PARTIES.tolls].map((p) => net.parties.get(p.id) as SimParty),
+      roots: net.roots,
+    });
     const total = Math.max(4, o.devices ?? 12);
     const perPair = Math.floor(total / 4);
     const config: PageConfig = {
@@ -139,6 +149,7 @@ export async function startSimulator(o: SimulatorOptions = {}): Promise<Simulato
       })),
       // Half of them pay (drones, vehicles), half are paid (pads, toll gates); the rest of a division to drones and pads.
       fleet: { drone: perPair + (total % 4), 'charging-pad': perPair + (total % 4), vehicle: perPair, 'toll-gate': perPair },
+      outside: outside.devices.map(({ name, category, party, address }) => ({ name, category, party, address })),
     };
     const http = await serveHttp(service, {
       port: o.port ?? 0,
@@ -152,7 +163,8 @@ export async function startSimulator(o: SimulatorOptions = {}): Promise<Simulato
       },
     });
     closers.push(() => http.close());
-    return { url: `${http.url}/`, ledger, service, config, close };
+    closers.push(await outside.start({ broker: broker.url, prefix, protocolVersion, ledger: http.url, ledgerKey: ledgerKey.publicKey }));
+    return { url: `${http.url}/`, ledger, service, config, outside: outside.devices, close };
   } catch (e) {
     await close();
     throw e;
@@ -169,6 +181,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         mqtt: { type: 'string' },
         db: { type: 'string' },
         devices: { type: 'string', default: '12' },
+        outside: { type: 'string', default: '0' },
         seed: { type: 'string', default: '1' },
       },
     });
@@ -179,6 +192,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ...(v.mqtt ? { protocolVersion: Number(v.mqtt) as 4 | 5 } : {}),
       db: v.db,
       devices: Number(v.devices),
+      outside: Number(v.outside),
       seed: Number(v.seed),
     });
     console.log(`open ${sim.url}  (broker ${sim.config.broker}, Ctrl-C to stop)`);

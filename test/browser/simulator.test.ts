@@ -240,6 +240,31 @@ describe.skipIf(!haveChromium)('browser device simulator in Chromium', () => {
   }, 180_000);
 });
 
+describe.skipIf(!haveChromium)('browser device simulator as one part of a bigger system', () => {
+  it("page payers pay payees outside the page (Node devices on the same broker); both sides' records settle", async () => {
+    const s = await startSimulator({ devices: 4, outside: 2 });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(s.url);
+      expect(s.outside.map((d) => d.name)).toEqual(['node-pad-1', 'node-gate-2']);
+      await until(page, 'the page ready', () => true);
+      // The page's drone and vehicle were paired with the outside payees (they come first among equals).
+      const specs = await page.evaluate(() =>
+        (window as unknown as { fleet: { specs: { name: string; peer?: string }[] } }).fleet.specs.map((x) => [x.name, x.peer ?? '']),
+      );
+      expect(specs.filter(([, peer]) => peer?.startsWith('node-')).length).toBe(2);
+      await expect.poll(() => s.outside.every((d) => d.counts.payments >= 10 && d.counts.settled > 0), { timeout: 45_000 }).toBe(true);
+      await until(page, "the pads' balance risen", (x) => Number(x.balances['party:pad-owner'] ?? 0) > 0);
+      expect(await s.ledger.total()).toBe(0n);
+      expect((await sim(page)).errors).toEqual([]);
+    } finally {
+      await browser.close();
+      await s.close();
+    }
+  }, 120_000);
+});
+
 describe.skipIf(!haveChromium || !haveMosquitto)('browser device simulator against Mosquitto (MQTT over WebSockets)', () => {
   it('the same page pays and settles through a Mosquitto with a websockets listener', async () => {
     const broker = await startMosquitto({ websockets: true });

@@ -182,6 +182,16 @@ describe('edgepay ledger', () => {
       const revoked = edgepay('revoke', '--authority', p('issuer'), '--kid', kid, '--list', p('issuer/revocations'), '--ledger', url);
       expect(revoked.stderr).toBe('');
       expect(JSON.parse(revoked.stdout)).toMatchObject({ version: 1, revoked: kid, ledger: { applied: true, version: 1 } });
+      // Or the operator asks the ledger to: the key goes into the issuer's list the ledger keeps (version 2,
+      // the first key kept); asked again, nothing changes.
+      const other = 'cd'.repeat(32);
+      const byLedger = edgepay('ledger', 'revoke', '--as', p('issuer'), '--key', other, '--reason', 'stolen', '--url', url);
+      expect([byLedger.stderr, JSON.parse(byLedger.stdout)]).toEqual(['', { version: 2, changed: true }]);
+      expect(JSON.parse(edgepay('ledger', 'revoke', '--as', p('issuer'), '--key', other, '--url', url).stdout)).toEqual({
+        version: 2,
+        changed: false,
+      });
+      expect(edgepay('ledger', 'revoke', '--as', p('issuer'), '--key', 'nope', '--url', url).stderr).toMatch(/LEDGER_OP.*key/);
       // Metrics are on the operator listener, not on the devices' one.
       expect((await fetch(`${url}/metrics`)).status).toBe(404);
       expect(await (await fetch(`${operator}/metrics`)).text()).toMatch(/^edgepay_ledger_lists_taken_total 1$/m);

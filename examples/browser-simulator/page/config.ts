@@ -11,6 +11,14 @@ export interface PartyConfig {
   funding: string;
 }
 
+/** A payee outside the page (a device in the server's Node process) that page payers may pay. */
+export interface OutsidePayee {
+  name: string;
+  category: string;
+  party: string;
+  address: string;
+}
+
 export interface PageConfig {
   /** A new id each time the server starts: a page that held another run's devices starts afresh. */
   runId: string;
@@ -28,4 +36,6 @@ export interface PageConfig {
   parties: PartyConfig[];
   /** Devices of each category the page starts with. */
   fleet: Record<string, number>;
+  /** Payees outside the page, on the same broker. */
+  outside: OutsidePayee[];
 }

@@ -243,10 +243,11 @@ export class Fleet {
   private assignPeers(tell: boolean): void {
     const specs = this.saved.specs;
     for (const s of specs) {
-      if (!s.pays || (s.peer && specs.some((x) => x.name === s.peer))) continue;
+      if (!s.pays || (s.peer && (specs.some((x) => x.name === s.peer) || this.cfg.outside.some((x) => x.name === s.peer)))) continue;
       const party = this.cfg.parties.find((p) => p.id === s.party) as PartyConfig;
-      const payees = specs.filter((x) => !x.pays && party.device.counterparties.includes(x.category));
-      const load = (p: DeviceSpec) => specs.filter((x) => x.peer === p.name).length;
+      // Payees outside the page first: with equal loads, they are the ones paid.
+      const payees = [...this.cfg.outside, ...specs.filter((x) => !x.pays)].filter((x) => party.device.counterparties.includes(x.category));
+      const load = (p: { name: string }) => specs.filter((x) => x.peer === p.name).length;
       const peer = payees.sort((a, b) => load(a) - load(b))[0];
       s.peer = peer?.name;
       s.peerAddress = peer?.address;
