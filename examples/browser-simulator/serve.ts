@@ -185,15 +185,21 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         seed: { type: 'string', default: '1' },
       },
     });
+    const int = (k: 'port' | 'devices' | 'outside' | 'seed' | 'mqtt', min: number, max: number): number => {
+      const n = Number(v[k]);
+      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${k} takes a whole number from ${min} to ${max}`);
+      return n;
+    };
+    if (v.mqtt !== undefined && v.mqtt !== '4' && v.mqtt !== '5') throw new Error('--mqtt is 4 or 5');
     const sim = await startSimulator({
-      port: Number(v.port),
+      port: int('port', 0, 65_535),
       broker: v.broker,
       brokerWs: v['broker-ws'],
-      ...(v.mqtt ? { protocolVersion: Number(v.mqtt) as 4 | 5 } : {}),
+      ...(v.mqtt ? { protocolVersion: int('mqtt', 4, 5) as 4 | 5 } : {}),
       db: v.db,
-      devices: Number(v.devices),
-      outside: Number(v.outside),
-      seed: Number(v.seed),
+      devices: int('devices', 4, 1_000),
+      outside: int('outside', 0, 100),
+      seed: int('seed', 0, 2 ** 31),
     });
     console.log(`open ${sim.url}  (broker ${sim.config.broker}, Ctrl-C to stop)`);
     process.once('SIGINT', () => void sim.close().then(() => process.exit(0)));

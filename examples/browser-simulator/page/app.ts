@@ -258,12 +258,12 @@ function download(name: string, type: string, body: string): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 const csv = (rows: (string | number)[][]) => rows.map((r) => r.map((v) => `"${String(v).replace(/"/g, '""')}"`).join(',')).join('\n');
-$('export-json').addEventListener(
-  'click',
-  act('export', () =>
-    download(
-      `edgepay-run-${cfg.runId.slice(0, 8)}.json`,
-      'application/json',
+/** Each export button: its file, type and content, made when clicked. */
+const exports: Record<string, [string, string, () => string]> = {
+  'export-json': [
+    `edgepay-run-${cfg.runId.slice(0, 8)}.json`,
+    'application/json',
+    () =>
       JSON.stringify(
         {
           run: cfg.runId,
@@ -278,33 +278,29 @@ $('export-json').addEventListener(
         null,
         1,
       ),
-    ),
-  ),
-);
-$('export-csv').addEventListener(
-  'click',
-  act('export', () =>
-    download(
-      `edgepay-events-${cfg.runId.slice(0, 8)}.csv`,
-      'text/csv',
+  ],
+  'export-csv': [
+    `edgepay-events-${cfg.runId.slice(0, 8)}.csv`,
+    'text/csv',
+    () =>
       csv([['time', 'kind', 'device', 'text'], ...fleet.events.map((e) => [new Date(e.at).toISOString(), e.kind, e.device ?? '', e.text])]),
-    ),
-  ),
-);
-$('export-balances').addEventListener(
-  'click',
-  act('export', () =>
-    download(
-      `edgepay-balances-${cfg.runId.slice(0, 8)}.csv`,
-      'text/csv',
+  ],
+  'export-balances': [
+    `edgepay-balances-${cfg.runId.slice(0, 8)}.csv`,
+    'text/csv',
+    () =>
       csv([
         ['party', 'at page start', 'devices say', 'ledger', 'ok'],
         ...(sim.reconciliation?.parties.map((p) => [p.party, p.start, p.devices, p.ledger, String(p.ok)]) ??
           Object.entries(sim.balances).map(([p, b]) => [p, '', '', b, ''])),
       ]),
-    ),
-  ),
-);
+  ],
+};
+for (const [id, [file, type, body]] of Object.entries(exports))
+  $(id).addEventListener(
+    'click',
+    act('export', () => download(file, type, body())),
+  );
 
 // Charts.
 const charts = $('charts');

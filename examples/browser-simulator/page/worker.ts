@@ -110,10 +110,12 @@ class Host implements PageContext {
     const devices = [...this.devices.values()];
     await Promise.all(devices.map((d) => d.checkpointAll()));
     let left = 0;
-    do {
+    for (;;) {
       await Promise.all(devices.map((d) => d.flush()));
       left = devices.reduce((n, d) => n + (d.ledgerUp ? d.outboxDepth : 0), 0);
-    } while (left > 0 && Date.now() < untilMs);
+      if (left === 0 || Date.now() >= untilMs) break;
+      await new Promise((r) => setTimeout(r, 250)); // a ledger answering "busy" is not asked again at once
+    }
     return {
       amounts: Object.fromEntries(devices.map((d) => [d.spec.name, String(d.amount())])),
       outboxLeft: devices.reduce((n, d) => n + d.outboxDepth, 0),
