@@ -14,7 +14,7 @@ import { Payer } from '../src/channel/payer.js';
 import { MemoryChannelStore } from '../src/channel/store.js';
 import { openDevice } from '../src/identity/device.js';
 import { TrustStore } from '../src/identity/trust-store.js';
-import { openPostgres } from '../src/ledger/db.js';
+import { openPostgres } from '../src/ledger/postgres.js';
 import { FileOutbox } from '../src/outbox/outbox-file.js';
 import { settlements } from '../src/settlement/queue.js';
 import { FailoverLedgerClient, HttpLedgerClient } from '../src/sync/client.js';

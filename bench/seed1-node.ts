@@ -7,9 +7,9 @@
 import process from 'node:process';
 import { workerVerifier } from '../src/crypto/workers.js';
 import { TrustStore } from '../src/identity/trust-store.js';
-import { openPostgres } from '../src/ledger/db.js';
 import { serveHttp } from '../src/ledger/http.js';
 import { Ledger } from '../src/ledger/ledger.js';
+import { openPostgres } from '../src/ledger/postgres.js';
 import { LedgerService } from '../src/ledger/service.js';
 import { seed1World } from './seed1-world.js';
 

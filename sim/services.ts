@@ -8,7 +8,8 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { toHex } from '../src/bytes.js';
 import { sha256 } from '../src/crypto/hash.js';
-import { type Db, openPglite, openPostgres } from '../src/ledger/db.js';
+import { type Db, openPglite } from '../src/ledger/db.js';
+import { openPostgres } from '../src/ledger/postgres.js';
 
 export interface EmbeddedBroker {
   /** `mqtt://127.0.0.1:<port>` */

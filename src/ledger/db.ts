@@ -1,11 +1,10 @@
 /**
  * @module ledger/db
- * The ledger's SQL store: one small interface over PGlite (embedded, the default) and PostgreSQL (`pg`).
+ * The ledger's SQL store: one small interface over PGlite (embedded, the default) and PostgreSQL (`pg`,
+ * in postgres.ts).
  * Both drivers are optional peer dependencies, loaded here on first use and never by device code.
  * Amounts are `numeric` and travel as decimal strings, so they stay exact end to end.
  */
-import { LedgerError } from '../errors.js';
-import { type Logger, silentLogger } from './log.js';
 import { optional } from './optional.js';
 
 export interface Sql {
@@ -17,6 +16,25 @@ export interface Db extends Sql {
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
   readonly kind: 'pglite' | 'postgres';
+  /**
+   * Resolves once everything committed so far is as durable as a new commit would be: on a replicated
+   * cluster, held by a synchronous standby. What a call only read (a receipt stored before) is given out after it.
+   */
+  durable?(): Promise<void>;
+  /** Which server is in use and how often it changed (a replicated cluster; absent for one server of PGlite). */
+  state?(): DbState;
+  /** Whether a commit could be made now: the server takes writes and, if it waits for a synchronous standby, has one. */
+  writable?(): Promise<boolean>;
+}
+
+/** The connection to a replicated cluster, for /ready and /metrics. */
+export interface DbState {
+  /** The server in use (host:port), if one is. */
+  server?: string;
+  /** How often the server in use was lost and the primary looked for again. */
+  failovers: number;
+  /** Commits refused because the server could not say they were replicated. */
+  unreplicated: number;
 }
 
 /** Checks that PGlite is installed before anything is written for it. @throws LedgerError LEDGER_DEPENDENCY */
@@ -69,54 +87,7 @@ export function arrayLiteral(a: readonly unknown[]): string | undefined {
 }
 
 /** A database URL fit to print: its password hidden. */
-const where = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+export const where = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 
-const param = (p: unknown) => (Array.isArray(p) ? (arrayLiteral(p) ?? p) : p);
-
-/**
- * PostgreSQL at `url`; with `schema`, every statement runs in that schema (created if absent).
- * @throws LedgerError LEDGER_DEPENDENCY without `pg`; LEDGER_DATABASE when the server cannot be reached.
- */
-export async function openPostgres(url: string, schema?: string, o: { log?: Logger } = {}): Promise<Db> {
-  const pg = (await optional('pg', 'PostgreSQL', () => import('pg'))).default;
-  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
-    throw new LedgerError('LEDGER_CONFIG', `invalid schema name ${schema}`, 'schema');
-  // One connection first: a server that is down or a database that does not exist is said here, plainly.
-  const admin = new pg.Client({ connectionString: url });
-  try {
-    await admin.connect();
-    if (schema) await admin.query(`create schema if not exists ${schema}`);
-  } catch (e) {
-    throw new LedgerError('LEDGER_DATABASE', `cannot use PostgreSQL at ${where(url)}: ${(e as Error).message}`, 'db', { cause: e });
-  } finally {
-    await admin.end().catch(() => {});
-  }
-  // search_path as a startup option: set before the first statement of every pooled connection.
-  const pool = new pg.Pool({ connectionString: url, max: 8, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
-  // An idle connection the server drops (a restart, a failover) is an event, not a crash: the pool opens
-  // a new one for the next query, and a batch that was in flight fails and is retried by its sender.
-  pool.on('error', (e) =>
-    (o.log ?? silentLogger).warn({ err: e, db: where(url) }, 'a database connection was lost; the next query opens a new one'),
-  );
-  const run = async <T>(c: { query: (t: string, p?: unknown[]) => Promise<{ rows: unknown[] }> }, text: string, params?: unknown[]) =>
-    (await c.query(text, params?.map(param))).rows as T[];
-  return {
-    kind: 'postgres',
-    query: (text, params) => run(pool, text, params),
-    async transaction(fn) {
-      const c = await pool.connect();
-      try {
-        await c.query('begin');
-        const out = await fn({ query: (t, p) => run(c, t, p) });
-        await c.query('commit');
-        return out;
-      } catch (e) {
-        await c.query('rollback').catch(() => {});
-        throw e;
-      } finally {
-        c.release();
-      }
-    },
-    close: () => pool.end(),
-  };
-}
+/** A query parameter as sent: arrays as PostgreSQL array literals (see `arrayLiteral`). */
+export const param = (p: unknown) => (Array.isArray(p) ? (arrayLiteral(p) ?? p) : p);

@@ -6,10 +6,12 @@
  *   POST /v1/admin        a signed administrative call (application/cbor) → CBOR data, CSV or pain.001 XML
  *   POST /v1/revocations  a signed revocation list, or [list, party credential] (application/cbor)
  *   GET  /v1/revocations  the newest signed revocation lists the ledger holds (a CBOR array)
- *   GET  /health          200 when the database answers
+ *   GET  /health          200 when the database answers (liveness)
+ *   GET  /ready           200 when this process can take submissions: its database takes commits (readiness);
+ *                         503 when not. JSON with the server in use and the failovers seen.
  *
  * and, on the operator's listener ({@link serveOperator}, never the devices'): `GET /metrics` (Prometheus
- * text) and `GET /health`.
+ * text), `GET /health` and `GET /ready`.
  *
  * Errors are JSON `{ code, message, field }` with a 4xx status (5xx only for the ledger's own faults, each
  * logged with its cause). What a client can hold is bounded: bodies, the request rate per address,
@@ -343,10 +345,12 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
           await service.ledger.ping();
           return send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
         }
+        case 'GET /ready':
+          return ready(service, res);
         default: {
           const f = req.method === 'GET' ? o.files?.[path === '/' ? '/index.html' : (path ?? '')] : undefined;
           if (f) return send(res, 200, f.type, f.body);
-          if (['/v1/submit', '/v1/admin', '/v1/revocations', '/health'].includes(path ?? ''))
+          if (['/v1/submit', '/v1/admin', '/v1/revocations', '/health', '/ready'].includes(path ?? ''))
             throw new LedgerError('LEDGER_METHOD', `${req.method} is not allowed here`, 'method');
           throw new LedgerError('LEDGER_NOT_FOUND', `no route ${path}`, 'path');
         }
@@ -367,6 +371,12 @@ export async function serveHttp(service: LedgerService, o: HttpOptions = {}): Pr
     : createServer(handler);
   bound(server, { ...DEFAULT_HTTP_LIMITS, ...o.limits }, proxies);
   return listen(server, o.port ?? 0, o.host ?? '127.0.0.1', o.tls ? 'https' : 'http');
+}
+
+/** Readiness: 200 when this process can take submissions (its database takes commits), 503 when not; which server, how many failovers. */
+async function ready(service: LedgerService, res: ServerResponse): Promise<void> {
+  const r = await service.ledger.ready();
+  send(res, r.writable ? 200 : 503, 'application/json', JSON.stringify({ status: r.writable ? 'ready' : 'not writable', ...r }));
 }
 
 const toBuffer = (v: string | Uint8Array) => (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
@@ -392,6 +402,7 @@ export async function serveOperator(service: LedgerService, o: { port?: number; 
         await service.ledger.ping();
         return send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
       }
+      if (path === '/ready') return ready(service, res);
       throw new LedgerError('LEDGER_NOT_FOUND', `no route ${path}`, 'path');
     } catch (e) {
       fail(req, res, e, log, plain(req.socket.remoteAddress ?? ''), throttle);

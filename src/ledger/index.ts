@@ -7,12 +7,13 @@
 
 export { type BatchVerifier, inlineVerifier, workerVerifier } from '../crypto/workers.js';
 export { type Receipt, type ReceiptResult, type ReceiptStatus, verifyReceipt, verifyReceipts } from '../settlement/receipt.js';
-export { type Db, openPglite, openPostgres, type Sql } from './db.js';
+export { type Db, type DbState, openPglite, type Sql } from './db.js';
 export { DEFAULT_HTTP_LIMITS, type HttpLedger, type HttpLimits, type HttpOptions, serveHttp, serveOperator } from './http.js';
 export { EXTERNAL, Ledger, type LedgerOptions, SETTLEMENT_WINDOW, type SubmitResult } from './ledger.js';
 export { type Logger, type LogLevel, openLogger } from './log.js';
 export { type Counts, LedgerMetrics } from './metrics.js';
 export { type MqttIngest, type MqttIngestOptions, serveMqtt } from './mqtt.js';
+export { openPostgres, type PostgresOptions } from './postgres.js';
 export { migrate } from './schema.js';
 export { type AdminResult, DEFAULT_LIMITS, LedgerService, type LedgerServiceOptions, type Metrics, type ServiceLimits } from './service.js';
 export {

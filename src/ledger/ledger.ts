@@ -19,7 +19,7 @@ import { type ReceiptStatus, rebuildReceipts, signReceiptBatch } from '../settle
 import { type Applied, type BatchItem, decideBatch, readState, type Settled, withoutRevoke, writeChanges } from './apply.js';
 import { ChainCache, revokedChain } from './chain-cache.js';
 import { type CheckContext, type Checked, checkRecords, enrollChains, ownCopy, refusal, type SubmitOptions } from './check.js';
-import type { Db, Sql } from './db.js';
+import type { Db, DbState, Sql } from './db.js';
 import { Lists } from './lists.js';
 import { type Logger, silentLogger } from './log.js';
 import { migrate } from './schema.js';
@@ -184,6 +184,26 @@ export class Ledger {
     await this.o.db.query('select 1');
   }
 
+  /** The database connection's failover counts (zero for one server or PGlite). */
+  dbState(): DbState {
+    return this.o.db.state?.() ?? { failovers: 0, unreplicated: 0 };
+  }
+
+  /**
+   * Whether this process can take submissions now (readiness): the database answers and takes commits.
+   * On a replicated cluster, also which server is in use and how often it changed.
+   */
+  async ready(): Promise<{ writable: boolean } & DbState> {
+    const state = this.dbState();
+    const writable = this.o.db.writable
+      ? await this.o.db.writable()
+      : await this.ping().then(
+          () => true,
+          () => false,
+        );
+    return { writable, ...state };
+  }
+
   /** The sum of every balance (external included): zero, by double entry. */
   async total(): Promise<bigint> {
     const [r] = await this.o.db.query<{ s: string | null }>('select coalesce(sum(balance), 0)::text as s from accounts');
@@ -210,6 +230,8 @@ export class Ledger {
     const t1 = performance.now();
     const byId = await this.applyAll([...firstAt.values()], { records, hashes, ids, checked, seen });
     for (const watch of this.stageWatchers) watch({ checkSeconds: (t1 - t0) / 1000, applySeconds: (performance.now() - t1) / 1000 });
+    // A stored receipt was only read: on a cluster it goes out once what stored it is held by a standby too.
+    if (seen.size > 0) await this.o.db.durable?.();
     return ids.map((id, i) => {
       const prior = seen.get(id);
       if (prior) return prior;

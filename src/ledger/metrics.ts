@@ -32,6 +32,8 @@ const HELP: Record<string, string> = {
   busy: 'Submissions refused because too many were in progress',
   listsTaken: 'Revocation lists taken (newer than the one held)',
   listsStale: 'Revocation lists not taken (not newer than the one held)',
+  dbFailovers: 'Times the database server in use was lost and the primary looked for again',
+  dbUnreplicated: 'Commits refused because the server could not say a standby held them (no receipt given)',
 };
 
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

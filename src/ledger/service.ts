@@ -163,7 +163,10 @@ export class LedgerService {
   static async open(o: LedgerServiceOptions): Promise<LedgerService> {
     const s = new LedgerService(o);
     s.prometheus = await LedgerMetrics.load(
-      () => s.metrics as unknown as Counts,
+      () => {
+        const db = o.ledger.dbState();
+        return { ...(s.metrics as unknown as Counts), dbFailovers: db.failovers, dbUnreplicated: db.unreplicated };
+      },
       () => s.pending,
     ).catch((e) => {
       if (e instanceof LedgerError && e.code === 'LEDGER_DEPENDENCY') return undefined;

@@ -1,6 +1,7 @@
 /** Ledger databases for tests: PGlite in memory, and PostgreSQL at 127.0.0.1:5432 in a schema per use. */
 import { randomBytes } from 'node:crypto';
-import { type Db, openPglite, openPostgres } from '../../src/ledger/db.js';
+import { type Db, openPglite } from '../../src/ledger/db.js';
+import { openPostgres } from '../../src/ledger/postgres.js';
 import { service } from '../services.js';
 
 export const PG_URL = process.env.EDGEPAY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

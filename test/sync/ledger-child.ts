@@ -1,6 +1,7 @@
 /** A ledger service process for kill -9 tests: `ledger-child.ts <port> pg:<schema> | pglite:<dir>`. */
 import { workerVerifier } from '../../src/crypto/workers.js';
-import { openPglite, openPostgres } from '../../src/ledger/db.js';
+import { openPglite } from '../../src/ledger/db.js';
+import { openPostgres } from '../../src/ledger/postgres.js';
 import { pair } from '../channel/world.js';
 import { PG_URL } from '../ledger/dbs.js';
 import { startLedger } from './world.js';
