@@ -11,14 +11,16 @@ import { type CborValue, decode } from '../codec/cbor.js';
 import { workerVerifier } from '../crypto/workers.js';
 import { filePersistence } from '../identity/node-files.js';
 import { TrustStore } from '../identity/trust-store.js';
-import { openPglite, openPostgres } from '../ledger/db.js';
+import { openPglite } from '../ledger/db.js';
 import { DEFAULT_HTTP_LIMITS, proxyList, serveHttp, serveOperator } from '../ledger/http.js';
 import { Ledger, SETTLEMENT_WINDOW } from '../ledger/ledger.js';
 import { LOG_LEVELS, type LogLevel, openLogger } from '../ledger/log.js';
 import { serveMqtt } from '../ledger/mqtt.js';
 import { requireAll } from '../ledger/optional.js';
+import { openPostgres } from '../ledger/postgres.js';
 import { DEFAULT_LIMITS, LedgerService } from '../ledger/service.js';
 import { signAdmin } from '../sync/submission.js';
+import { clusterCommand } from './cluster.js';
 import { COMMON, type Command, int, keygen, keyStore, signerIn, str, trustRoots } from './identity.js';
 import { CliError, printJson, readObject, readRaw, toJson } from './io.js';
 import { version } from './version.js';
@@ -371,6 +373,7 @@ const time = (v: Record<string, unknown>, k: string, fallback: number): number =
 
 export const ledgerCommands: Record<string, Command> = {
   'ledger serve': serve,
+  'ledger cluster': clusterCommand,
   'ledger register': admin(
     'register',
     'edgepay ledger register --as <issuer dir> --party-cred <party.cred> [--url <ledger>]\n' +

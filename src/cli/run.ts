@@ -27,6 +27,7 @@ identity:
 
 ledger:
   ledger serve      run the settlement ledger (HTTP; embedded PGlite, or --db postgres://...)
+  ledger cluster    a replicated PostgreSQL cluster on this machine (Patroni, etcd): up, down, status
   ledger fund       credit a party's deposit (signed with the issuer's key)
   ledger credit     set a party's credit line
   ledger balance    a party's balance
