@@ -8,6 +8,8 @@
  * (`LEDGER_WARMUP`): a ledger service runs for days, and in a 20,000-record run the JIT compiling the
  * record path took a fifth of the process's CPU. The limit is measured before and after each run; a run's
  * ratio uses the mean of the two around it, and `ledger.limit.verify.allcores` (last) the mean of all.
+ * `ledger.postgresjs.records` is the same run on postgres.js (bench/postgresjs.ts), the driver the ledger's
+ * own multi-host connector over `pg` was measured against.
  */
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -93,6 +95,17 @@ export async function benchLedger(): Promise<void> {
     await pg.close();
   } catch (e) {
     console.error(`postgres skipped: ${(e as Error).message}`);
+  }
+  // The same on postgres.js, the driver that takes multi-host URIs itself (the choice between them: BENCHMARKS.md).
+  const schemaJs = `ep_bench_${randomBytes(4).toString('hex')}`;
+  try {
+    const { openPostgresJs } = await import('./postgresjs.js');
+    const js = await openPostgresJs(process.env.EDGEPAY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', schemaJs);
+    await run('postgresjs', js);
+    await js.query(`drop schema ${schemaJs} cascade`);
+    await js.close();
+  } catch (e) {
+    console.error(`postgres.js skipped: ${(e as Error).message}`);
   }
   report('ledger.limit.verify.allcores', limits.reduce((a, b) => a + b) / limits.length, 'verifies/s');
   report('ledger.limit.verify.onecore_times_cores', ones.reduce((a, b) => a + b) / ones.length, 'verifies/s');

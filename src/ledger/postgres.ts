@@ -137,9 +137,9 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
     }
   }
 
-  async function use(): Promise<{ pool: Pool; i: number }> {
+  async function use(waitMs: number): Promise<{ pool: Pool; i: number }> {
     if (current) return current;
-    finding ??= find().finally(() => {
+    finding ??= find(waitMs).finally(() => {
       finding = undefined;
     });
     current = await finding;
@@ -161,7 +161,7 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
   async function onPrimary<T>(call: (at: { pool: Pool; i: number }) => Promise<T>): Promise<T> {
     const deadline = Date.now() + failoverMs;
     for (;;) {
-      const at = await use();
+      const at = await use(Math.max(0, deadline - Date.now()));
       try {
         return await call(at);
       } catch (e) {
@@ -243,7 +243,7 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
     state: () => ({ ...state }),
     writable: async () => {
       try {
-        const [r] = await run<{ ok: boolean }>((await use()).pool, WRITABLE);
+        const [r] = await run<{ ok: boolean }>((await use(0)).pool, WRITABLE);
         return r?.ok === true;
       } catch {
         return false;

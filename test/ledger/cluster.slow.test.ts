@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/bytes.js';
+import { run } from '../../src/cli/run.js';
 import { nodeEd25519 } from '../../src/crypto/node.js';
 import { clusterDown, clusterStatus, clusterUp, killAgent, killMember } from '../../src/ledger/cluster/cluster.js';
 import { openPostgres } from '../../src/ledger/postgres.js';
@@ -181,7 +182,13 @@ describe.skipIf(!haveEngine)('the ledger on a replicated PostgreSQL cluster (Pat
   });
 
   it('afterwards: every receipt a device holds is in the ledger, nothing posted twice, postings sum to zero, outboxes drain', async () => {
-    await clusterUp(dir);
+    // `edgepay ledger cluster up` brings back the agent killed above; its node rejoins as a standby.
+    const said: string[] = [];
+    expect(await run(['ledger', 'cluster', 'up', '--dir', dir, '--format', 'json'], (l) => said.push(l))).toBe(0);
+    const s = JSON.parse(said.join('\n')) as { leader?: string; syncStandby?: string; nodes: { state?: string }[] };
+    expect(s.leader).toBeDefined();
+    expect(s.syncStandby).toBeDefined();
+    expect(s.nodes.map((n) => n.state)).toEqual(['running', 'running', 'running']);
     producing = false;
     await producer;
     await vi.waitFor(

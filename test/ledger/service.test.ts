@@ -153,6 +153,14 @@ describe('ledger service over HTTP (PGlite)', () => {
       expect(metrics).toMatch(/^# HELP edgepay_ledger_records_total Settlement records answered$/m);
       expect(metrics).toMatch(/^# TYPE edgepay_ledger_records_total counter$/m);
       expect(metrics).toMatch(/^edgepay_ledger_submissions_in_progress 0$/m);
+      expect(metrics).toMatch(/^edgepay_ledger_db_failovers_total 0$/m);
+      expect(metrics).toMatch(/^edgepay_ledger_db_unreplicated_total 0$/m);
+      // Readiness, on both listeners: this process can take submissions (its database takes commits).
+      for (const base of [operator.url, u]) {
+        const ready = await fetch(`${base}/ready`);
+        expect(ready.status).toBe(200);
+        expect(await ready.json()).toEqual({ status: 'ready', writable: true, failovers: 0, unreplicated: 0 });
+      }
       for (const h of ['submission_seconds', 'submission_records', 'check_seconds', 'apply_seconds']) {
         expect(metrics).toMatch(new RegExp(`^# TYPE edgepay_ledger_${h} histogram$`, 'm'));
         expect(metrics).toMatch(new RegExp(`^edgepay_ledger_${h}_count [1-9]`, 'm'));
