@@ -259,7 +259,7 @@ export async function runSeed1(o: Seed1Options): Promise<Seed1Result> {
       o.log(`killed the primary ${s.leader} at ${inCount.toLocaleString('en-US')} records: one node of three left`);
       await new Promise((r) => setTimeout(r, o.downSeconds * 1000));
       restartAt = performance.now();
-      await clusterUp(dir);
+      await clusterUp(dir, { timeoutMs: 900_000 }); // the two catch up on what they missed, under load
       recoveredAt = performance.now();
       o.log(`restarted them: the cluster whole again after ${((recoveredAt - restartAt) / 1000).toFixed(2)} s`);
     };
@@ -306,7 +306,10 @@ export async function runSeed1(o: Seed1Options): Promise<Seed1Result> {
         }
         inCount += records.length;
         completions.push({ at: performance.now(), records: records.length });
-        if (!outage && inCount >= o.killAt * n && o.nodes >= 3) outage = outageRun();
+        if (!outage && inCount >= o.killAt * n && o.nodes >= 3) {
+          outage = outageRun();
+          outage.catch(() => {}); // awaited below, after the clients: a failure fails the run there, cleaned up
+        }
       }
     };
     const progress = setInterval(() => {

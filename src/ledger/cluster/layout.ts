@@ -120,7 +120,8 @@ bootstrap:
         wal_log_hints: 'on'
         max_wal_senders: 10
         max_replication_slots: 10
-        wal_keep_size: 256MB
+        # A node down for a while catches up by streaming from what the primary kept (no WAL archive here).
+        wal_keep_size: 4GB
         synchronous_commit: 'on'
   initdb:
     - encoding: UTF8
