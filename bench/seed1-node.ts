@@ -9,13 +9,15 @@ import { workerVerifier } from '../src/crypto/workers.js';
 import { TrustStore } from '../src/identity/trust-store.js';
 import { serveHttp } from '../src/ledger/http.js';
 import { Ledger } from '../src/ledger/ledger.js';
+import { openLogger } from '../src/ledger/log.js';
 import { openPostgres } from '../src/ledger/postgres.js';
 import { LedgerService } from '../src/ledger/service.js';
 import { seed1World } from './seed1-world.js';
 
 const [seed, url, schema, port, threads] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 const w = await seed1World(seed);
-const db = await openPostgres(url, schema);
+// Warnings (a database server lost, the primary found again) go to standard error, for the trial's log.
+const db = await openPostgres(url, schema, { log: await openLogger({ level: 'warn', write: (l) => process.stderr.write(l) }) });
 const trust = new TrustStore(w.roots);
 const ledger = await Ledger.open({
   db,

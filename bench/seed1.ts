@@ -358,7 +358,9 @@ export async function runSeed1(o: Seed1Options): Promise<Seed1Result> {
     return result;
   } finally {
     await cluster?.stop();
-    await db.query(`drop schema ${schema} cascade`).catch(() => {});
+    // EDGEPAY_SEED1_KEEP=1 keeps the schema, to look into a run whose checks failed.
+    if (process.env.EDGEPAY_SEED1_KEEP === '1') o.log(`kept schema ${schema} (${o.pgUrl})`);
+    else await db.query(`drop schema ${schema} cascade`).catch(() => {});
     await db.close();
   }
 }
@@ -440,6 +442,7 @@ export async function benchSeed1(): Promise<void> {
     if (rr.degradedRatio !== undefined) report('seed1.replicated.degraded_ratio', rr.degradedRatio, 'ratio');
     if (rr.failoverSeconds !== undefined) report('seed1.replicated.failover_s', rr.failoverSeconds, 's');
     report('seed1.replicated.lost', rr.lost, 'records');
+    report('seed1.replicated.checks_failed', Object.values(rr.checks).filter((ok) => !ok).length, 'checks');
     o.log(
       `  replicated: ${Math.round(rr.average).toLocaleString('en-US')} records/s against ${Math.round(r.average).toLocaleString('en-US')}/s on one node (${((rr.average / r.average) * 100).toFixed(0)}%); ` +
         `failover ${rr.failoverSeconds?.toFixed(1)} s; two of three nodes down: ${((rr.degradedRatio ?? 0) * 100).toFixed(0)}% of the rate before; ${rr.lost} receipted records lost`,

@@ -12,8 +12,12 @@ export interface Sql {
 }
 
 export interface Db extends Sql {
-  /** Runs `fn` in one transaction (committed if it resolves, rolled back if it throws). */
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction (committed if it resolves, rolled back if it throws). On a cluster, a
+   * transaction cut off before its commit is run again on the new primary; one cut off while committing
+   * (whether it committed is unknown) only when `idempotent` says running it twice does no harm.
+   */
+  transaction<T>(fn: (tx: Sql) => Promise<T>, o?: { idempotent?: boolean }): Promise<T>;
   close(): Promise<void>;
   readonly kind: 'pglite' | 'postgres';
   /**

@@ -281,68 +281,72 @@ export class Ledger {
    */
   private applyOnce(firsts: number[], b: Batch, lookLate: boolean): Promise<Map<string, SubmitResult>> {
     const { records, hashes, ids, checked, seen } = b;
-    return this.o.db.transaction(async (tx) => {
-      await exclusive(this.o.db, tx);
-      let fresh = firsts;
-      const candidates: BatchItem[] = [];
-      for (const i of fresh) {
-        const v = checked[i];
-        if (v && !(v instanceof EdgepayError)) candidates.push({ recordId: ids[i] as string, bytes: records[i] as Uint8Array, v, i });
-      }
-      const state = await readState(tx, lookLate ? fresh.map((i) => ids[i] as string) : [], candidates);
-      if (state.late.size > 0) {
-        for (const [id, r] of await this.storedReceipts(tx, [...state.late])) seen.set(id, r);
-        fresh = fresh.filter((i) => !state.late.has(ids[i] as string));
-      }
-      // A revocation list another process stored since this one last looked applies to this batch too.
-      let items = state.late.size > 0 ? candidates.filter((x) => !state.late.has(x.recordId)) : candidates;
-      if (state.lists > this.lists.seen) {
-        await this.lists.load(tx);
-        items = items.filter((x) => {
-          const revoked = this.revokedNow(x.v);
-          if (revoked) checked[x.i] = revoked;
-          return !revoked;
+    return this.o.db.transaction(
+      async (tx) => {
+        await exclusive(this.o.db, tx);
+        let fresh = firsts;
+        const candidates: BatchItem[] = [];
+        for (const i of fresh) {
+          const v = checked[i];
+          if (v && !(v instanceof EdgepayError)) candidates.push({ recordId: ids[i] as string, bytes: records[i] as Uint8Array, v, i });
+        }
+        const state = await readState(tx, lookLate ? fresh.map((i) => ids[i] as string) : [], candidates);
+        if (state.late.size > 0) {
+          for (const [id, r] of await this.storedReceipts(tx, [...state.late])) seen.set(id, r);
+          fresh = fresh.filter((i) => !state.late.has(ids[i] as string));
+        }
+        // A revocation list another process stored since this one last looked applies to this batch too.
+        let items = state.late.size > 0 ? candidates.filter((x) => !state.late.has(x.recordId)) : candidates;
+        if (state.lists > this.lists.seen) {
+          await this.lists.load(tx);
+          items = items.filter((x) => {
+            const revoked = this.revokedNow(x.v);
+            if (revoked) checked[x.i] = revoked;
+            return !revoked;
+          });
+        }
+        const { results: applied, changes } = decideBatch(items, state);
+        const w = new Writes();
+        writeChanges(changes, w);
+        const results = fresh.map((i): Applied => {
+          const v = checked[i];
+          return v instanceof EdgepayError ? { status: 'rejected', posted: 0n, code: v.code } : (applied.get(ids[i] as string) as Applied);
         });
-      }
-      const { results: applied, changes } = decideBatch(items, state);
-      const w = new Writes();
-      writeChanges(changes, w);
-      const results = fresh.map((i): Applied => {
-        const v = checked[i];
-        return v instanceof EdgepayError ? { status: 'rejected', posted: 0n, code: v.code } : (applied.get(ids[i] as string) as Applied);
-      });
-      const { root, receipts } = await signReceiptBatch(
-        this.o.signer,
-        this.o.id,
-        this.now(),
-        fresh.map((i, k) => ({ recordId: hashes[i] as Uint8Array, ...withoutRevoke(results[k] as Applied) })),
-      );
-      if (fresh.length > 0) {
-        // The root once; each row its result and place: the receipt is rebuilt from them if asked again.
-        w.add('insert into receipt_batches (root) values ($1) returning id', [root], 'batch');
-        w.add(
-          `insert into receipts (record_id, status, code, amount, batch, idx)
-           select r, s, c, a, (select id from batch), i - 1 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) with ordinality as u(r, s, c, a, i)`,
-          [
-            fresh.map((i) => ids[i]),
-            results.map((r) => r.status),
-            results.map((r) => r.code ?? null),
-            results.map((r) => r.posted.toString()),
-          ],
+        const { root, receipts } = await signReceiptBatch(
+          this.o.signer,
+          this.o.id,
+          this.now(),
+          fresh.map((i, k) => ({ recordId: hashes[i] as Uint8Array, ...withoutRevoke(results[k] as Applied) })),
         );
-      }
-      await w.run(tx);
-      const byId = new Map<string, SubmitResult>();
-      fresh.forEach((i, k) => {
-        byId.set(ids[i] as string, {
-          recordId: hashes[i] as Uint8Array,
-          receipt: receipts[k] as Uint8Array,
-          ...(results[k] as Applied),
-          repeated: false,
+        if (fresh.length > 0) {
+          // The root once; each row its result and place: the receipt is rebuilt from them if asked again.
+          w.add('insert into receipt_batches (root) values ($1) returning id', [root], 'batch');
+          w.add(
+            `insert into receipts (record_id, status, code, amount, batch, idx)
+           select r, s, c, a, (select id from batch), i - 1 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) with ordinality as u(r, s, c, a, i)`,
+            [
+              fresh.map((i) => ids[i]),
+              results.map((r) => r.status),
+              results.map((r) => r.code ?? null),
+              results.map((r) => r.posted.toString()),
+            ],
+          );
+        }
+        await w.run(tx);
+        const byId = new Map<string, SubmitResult>();
+        fresh.forEach((i, k) => {
+          byId.set(ids[i] as string, {
+            recordId: hashes[i] as Uint8Array,
+            receipt: receipts[k] as Uint8Array,
+            ...(results[k] as Applied),
+            repeated: false,
+          });
         });
-      });
-      return byId;
-    });
+        return byId;
+      },
+      // Applied twice, a batch's receipts conflict: the second run finds the first's and returns them.
+      { idempotent: true },
+    );
   }
 
   /** A checked record's refusal if a list applied since revokes either side now (undefined when not). */

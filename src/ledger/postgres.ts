@@ -2,8 +2,8 @@
  * @module ledger/postgres
  * The ledger on PostgreSQL (`pg`), one server or a replicated cluster. With a libpq multi-host URI it finds
  * the server libpq would (`target_session_attrs`), and when that server is lost it finds the new primary and
- * runs the call in flight again: a transaction is re-run whole, which is safe because a submission is
- * idempotent. A commit counts only when it returns plainly: one the server says it stopped waiting to
+ * runs the call in flight again: a transaction cut off before its commit is re-run whole; one cut off while
+ * committing only when it is idempotent, as applying a batch of submissions is. A commit counts only when it returns plainly: one the server says it stopped waiting to
  * replicate (a synchronous standby never answered) or one that hangs past `commitTimeoutMs` is a failure,
  * and that server is set aside, so a primary fenced off from its standbys never gives a receipt.
  */
@@ -74,6 +74,18 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
   let finding: Promise<{ pool: Pool; i: number }> | undefined;
   let closed = false;
 
+  const attrsSql =
+    target.attrs === 'primary' ? 'select pg_is_in_recovery() as no' : "select current_setting('transaction_read_only') = 'on' as no";
+  /** Why the server behind `c` is not the kind asked for (undefined when it is). */
+  async function judge(c: { query(sql: string): Promise<{ rows: unknown[] }> }): Promise<string | undefined> {
+    if (target.attrs === 'any') return undefined;
+    const [r] = (await c.query(attrsSql)).rows as { no: boolean }[];
+    return r?.no ? `not ${target.attrs}` : undefined;
+  }
+  // Connections found to be on the kind of server asked for. A new one is asked first: a primary that was
+  // demoted and came back as a standby must not answer reads from behind the new primary.
+  const judged = new WeakSet<object>();
+
   /** Whether host `i` is the kind of server asked for; the reason when not. */
   async function qualifies(i: number): Promise<string | undefined> {
     const c = new pg.Client({ connectionString: target.urlOf(i), connectionTimeoutMillis: connectMs });
@@ -84,11 +96,7 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
         await c.query(`create schema if not exists ${schema}`).catch((e) => {
           if (!isServerLost(e)) throw e; // a standby cannot create it: judged below
         });
-      if (target.attrs === 'any') return undefined;
-      const sql =
-        target.attrs === 'primary' ? 'select pg_is_in_recovery() as no' : "select current_setting('transaction_read_only') = 'on' as no";
-      const [r] = (await c.query(sql)).rows as { no: boolean }[];
-      return r?.no ? `not ${target.attrs}` : undefined;
+      return await judge(c);
     } catch (e) {
       if (!isServerLost(e))
         throw new LedgerError('LEDGER_DATABASE', `cannot use PostgreSQL at ${where(target.urlOf(i))}: ${(e as Error).message}`, 'db', {
@@ -116,14 +124,16 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
             max: 8,
             ...(schema ? { options: `-c search_path=${schema}` } : {}),
           });
-          // An idle connection the server drops is an event, not a crash: the next call finds out and moves on.
-          pool.on('error', (e) =>
-            log.warn({ err: e, db: where(target.urlOf(i)) }, 'a database connection was lost; the next query opens a new one'),
-          );
-          if (current)
+          const at = { pool, i };
+          // An idle connection the server drops is an event, not a crash; the server is looked for again.
+          pool.on('error', (e) => {
+            log.warn({ err: e, db: where(target.urlOf(i)) }, 'a database connection was lost; the next query opens a new one');
+            lose(at, e, false);
+          });
+          if (state.failovers > 0)
             log.warn({ db: where(target.urlOf(i)), failovers: state.failovers }, 'the ledger now writes to this database server');
           state.server = `${target.hosts[i]?.host}:${target.hosts[i]?.port}`;
-          return { pool, i };
+          return at;
         }
         why.push(`${where(target.urlOf(i))}: ${no}`);
       }
@@ -199,8 +209,9 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
   const run = async <T>(c: { query: (t: string, p?: unknown[]) => Promise<{ rows: unknown[] }> }, text: string, params?: unknown[]) =>
     (await c.query(text, params?.map(param))).rows as T[];
 
-  const transaction = <T>(fn: (tx: Sql) => Promise<T>): Promise<T> =>
-    onPrimary(async ({ pool }) => {
+  const transaction = <T>(fn: (tx: Sql) => Promise<T>, opts: { idempotent?: boolean } = {}): Promise<T> =>
+    onPrimary(async (at) => {
+      const { pool } = at;
       const c = await pool.connect();
       // A server lost while this connection is out of the pool: the statement in flight fails and says why.
       const onError = () => {};
@@ -209,16 +220,37 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
       const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
       c.on('notice', onNotice);
       let broken: unknown;
+      let committing = false;
       try {
+        if (!judged.has(c)) {
+          const no = await judge(c);
+          // As PostgreSQL says a read-only server refused a write: the call moves to the primary.
+          if (no) throw Object.assign(new Error(`${state.server ?? 'the server'} is ${no} now`), { code: '25006' });
+          judged.add(c);
+        }
         await c.query('begin');
         const out = await fn({ query: (t, p) => run(c, t, p) } satisfies Sql);
+        committing = true;
         await commit(c, notices);
         return out;
       } catch (e) {
         if (e instanceof Lost) state.unreplicated += 1;
-        if (isServerLost(e)) broken = e;
-        else await c.query('rollback').catch(() => {});
-        throw e;
+        if (!isServerLost(e)) {
+          await c.query('rollback').catch(() => {});
+          throw e;
+        }
+        broken = e;
+        if (!committing || opts.idempotent) throw e; // run again, on the primary
+        // It may have committed: running it again could do it twice. The server is still given up on.
+        lose(at, e, e instanceof Lost);
+        throw new LedgerError(
+          'LEDGER_DATABASE',
+          `the database server was lost while committing; whether it committed is unknown: ${(e as Error).message}`,
+          'db',
+          {
+            cause: e,
+          },
+        );
       } finally {
         c.off('notice', onNotice);
         c.off('error', onError);
@@ -238,7 +270,7 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
     transaction,
     // A transaction with an id makes a commit record; its commit waits for the standby to hold everything before it.
     durable: async () => {
-      await transaction((tx) => tx.query('select txid_current()'));
+      await transaction((tx) => tx.query('select txid_current()'), { idempotent: true });
     },
     state: () => ({ ...state }),
     writable: async () => {

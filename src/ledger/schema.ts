@@ -100,9 +100,9 @@ const MIGRATIONS: string[] = [
   `create table if not exists authority_lists (
      id bigserial primary key, authority text not null, version bigint not null, list bytea not null,
      party bytea, created_at timestamptz not null default now(), unique (authority, version))`,
-  // Keys compared byte for byte (collation "C"): hex ids, party names and asset codes need no locale, and a
-  // byte comparison is the cheapest PostgreSQL has, whatever the database's own collation. Each batch looks
-  // these up by the thousand. (Rewrites each table once.)
+  // Keys compared byte for byte (collation "C"), whatever collation the database was created with: hex ids,
+  // party names and asset codes need no locale's rules, and each batch looks them up by the thousand.
+  // (Rewrites each table once.)
   `alter table receipts alter column record_id type text collate "C"`,
   `alter table channels alter column id type text collate "C"`,
   `alter table chains alter column hash type text collate "C"`,
@@ -121,11 +121,15 @@ export async function migrate(db: Db): Promise<void> {
   const done = new Set((await db.query<{ version: number }>('select version from ep_migrations')).map((r) => Number(r.version)));
   for (let v = 0; v < MIGRATIONS.length; v++) {
     if (done.has(v)) continue;
-    await db.transaction(async (tx) => {
-      await lock(tx);
-      if ((await tx.query('select 1 from ep_migrations where version = $1', [v])).length > 0) return;
-      await tx.query(MIGRATIONS[v] as string);
-      await tx.query('insert into ep_migrations (version) values ($1)', [v]);
-    });
+    await db.transaction(
+      async (tx) => {
+        await lock(tx);
+        if ((await tx.query('select 1 from ep_migrations where version = $1', [v])).length > 0) return;
+        await tx.query(MIGRATIONS[v] as string);
+        await tx.query('insert into ep_migrations (version) values ($1)', [v]);
+      },
+      // Run twice, it does nothing more: it looks for its own version first
+      { idempotent: true },
+    );
   }
 }

@@ -110,44 +110,48 @@ export class Treasury {
    */
   async fundMany(deposits: readonly { party: string; asset: string; amount: bigint; ref: string }[]): Promise<number> {
     for (const d of deposits) if (d.amount <= 0n) throw new LedgerError('LEDGER_AMOUNT', 'a deposit is positive', 'amount');
-    return this.o.db.transaction(async (tx) => {
-      await exclusive(this.o.db, tx);
-      const fresh = new Set(
-        (
-          await tx.query<{ nonce: string }>(
-            `insert into admin_calls (nonce, op) select n, 'fund' from unnest($1::text[]) as n on conflict do nothing returning nonce`,
-            [deposits.map((d) => `fund:${d.ref}`)],
-          )
-        ).map((r) => r.nonce),
-      );
-      // A ref given twice in one call is one deposit too: the first one counts.
-      const todo = deposits.filter((d) => fresh.delete(`fund:${d.ref}`));
-      if (todo.length === 0) return 0;
-      await tx.query(
-        `insert into postings (record_id, debit, credit, asset, amount)
+    return this.o.db.transaction(
+      async (tx) => {
+        await exclusive(this.o.db, tx);
+        const fresh = new Set(
+          (
+            await tx.query<{ nonce: string }>(
+              `insert into admin_calls (nonce, op) select n, 'fund' from unnest($1::text[]) as n on conflict do nothing returning nonce`,
+              [deposits.map((d) => `fund:${d.ref}`)],
+            )
+          ).map((r) => r.nonce),
+        );
+        // A ref given twice in one call is one deposit too: the first one counts.
+        const todo = deposits.filter((d) => fresh.delete(`fund:${d.ref}`));
+        if (todo.length === 0) return 0;
+        await tx.query(
+          `insert into postings (record_id, debit, credit, asset, amount)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[])`,
-        columns(
-          todo.map((d) => [`fund:${d.ref}`, EXTERNAL, d.party, d.asset, d.amount.toString()]),
-          5,
-        ),
-      );
-      const deltas = new Map<string, bigint>();
-      for (const d of todo)
-        for (const [party, delta] of [
-          [d.party, d.amount],
-          [EXTERNAL, -d.amount],
-        ] as const)
-          deltas.set(accountKey(party, d.asset), (deltas.get(accountKey(party, d.asset)) ?? 0n) + delta);
-      await tx.query(
-        `insert into accounts (party, asset, balance) select * from unnest($1::text[], $2::text[], $3::numeric[])
+          columns(
+            todo.map((d) => [`fund:${d.ref}`, EXTERNAL, d.party, d.asset, d.amount.toString()]),
+            5,
+          ),
+        );
+        const deltas = new Map<string, bigint>();
+        for (const d of todo)
+          for (const [party, delta] of [
+            [d.party, d.amount],
+            [EXTERNAL, -d.amount],
+          ] as const)
+            deltas.set(accountKey(party, d.asset), (deltas.get(accountKey(party, d.asset)) ?? 0n) + delta);
+        await tx.query(
+          `insert into accounts (party, asset, balance) select * from unnest($1::text[], $2::text[], $3::numeric[])
          on conflict (party, asset) do update set balance = accounts.balance + excluded.balance`,
-        columns(
-          [...deltas].map(([k, d]) => [...k.split('\u0000'), d.toString()]),
-          3,
-        ),
-      );
-      return todo.length;
-    });
+          columns(
+            [...deltas].map(([k, d]) => [...k.split('\u0000'), d.toString()]),
+            3,
+          ),
+        );
+        return todo.length;
+      },
+      // Run twice, it does nothing more: each deposit once by its ref
+      { idempotent: true },
+    );
   }
 
   async setCreditLine(party: string, asset: string, amount: bigint): Promise<void> {

@@ -6,7 +6,7 @@
  * As root, every member runs as the `postgres` user (PostgreSQL refuses root).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
@@ -91,7 +91,11 @@ function launch(cmd: string, args: string[], pidFile: string, log: string): void
   const fd = openSync(log, 'a');
   const inner = ['sh', '-c', 'echo $$ > "$0"; exec "$@"', pidFile, cmd, ...args];
   const argv = root() ? ['runuser', '-u', 'postgres', '--', ...inner] : inner;
-  spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] }).unref();
+  try {
+    spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] }).unref();
+  } finally {
+    closeSync(fd); // the member holds its own copy
+  }
 }
 
 /** The processes of PostgreSQL node `n`: Patroni, the postmaster (which daemonizes) and its children. */
