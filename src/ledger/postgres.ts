@@ -51,6 +51,12 @@ const WRITABLE = `select current_setting('transaction_read_only') = 'off' and (
   or not (pg_has_role('pg_monitor', 'member') or (select rolsuper from pg_roles where rolname = current_user))
   or exists (select 1 from pg_stat_replication where sync_state in ('sync', 'quorum'))) as ok`;
 
+/** An error as logged here: what and why, without the connection object `pg` hangs on it. */
+const brief = (e: unknown) => {
+  const x = e as { code?: string; message?: string };
+  return { type: (e as Error)?.constructor?.name ?? 'Error', message: x?.message, ...(x?.code ? { code: x.code } : {}) };
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -127,7 +133,7 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
           const at = { pool, i };
           // An idle connection the server drops is an event, not a crash; the server is looked for again.
           pool.on('error', (e) => {
-            log.warn({ err: e, db: where(target.urlOf(i)) }, 'a database connection was lost; the next query opens a new one');
+            log.warn({ err: brief(e), db: where(target.urlOf(i)) }, 'a database connection was lost; the next query opens a new one');
             lose(at, e, false);
           });
           if (state.failovers > 0)
@@ -163,7 +169,7 @@ export async function openPostgres(url: string, schema?: string, o: PostgresOpti
     current = undefined;
     state.failovers += 1;
     delete state.server;
-    log.warn({ err: e, db: where(target.urlOf(at.i)) }, 'lost the database server; looking for the primary');
+    log.warn({ err: brief(e), db: where(target.urlOf(at.i)) }, 'lost the database server; looking for the primary');
     at.pool.end().catch(() => {});
   }
 
