@@ -107,6 +107,8 @@ const STATUS: Record<string, number> = {
   LEDGER_CONFIG: 501,
   LEDGER_DEPENDENCY: 501,
   LEDGER_BUSY: 503,
+  // The database lost or its commit in doubt: the same submission later is answered (it is idempotent).
+  LEDGER_DATABASE: 503,
 };
 
 class Buckets {

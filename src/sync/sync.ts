@@ -300,11 +300,13 @@ export class Sync extends Emitter<SyncEvents> {
         continue;
       }
       try {
-        await this.syncNow();
+        const done = await this.syncNow();
         this.failures = 0;
         this.setOffline(false);
-        if ((await this.o.outbox.size()) === 0) this.emit('idle');
-        if (this.running && (await this.o.outbox.size()) === 0) await this.sleep(this.o.pollMs ?? 30_000);
+        const left = await this.o.outbox.size();
+        if (left === 0) this.emit('idle');
+        // Nothing sent while records wait (all passed over): wait to be woken, never spin on them.
+        if (this.running && (left === 0 || done.batches === 0)) await this.sleep(this.o.pollMs ?? 30_000);
       } catch (e) {
         // Whatever went wrong (a store, a custom client), the loop stays up and tries again later.
         const err =
