@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -13,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePgUrl } from '../../src/ledger/pg-url.js';
 import { openPostgres } from '../../src/ledger/postgres.js';
 import { haveTool } from '../services.js';
+import { freePort } from '../transport/brokers.js';
 import { havePostgres, PG_URL } from './dbs.js';
 
 describe('libpq connection URIs', () => {
@@ -46,18 +46,9 @@ describe('libpq connection URIs', () => {
   });
 });
 
-/** A port nothing listens on (taken and let go). */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 describe.skipIf(!havePostgres)('several hosts (PostgreSQL)', () => {
   it('passes over a host that is down and uses the next; with none up, says so', async () => {
-    const down = await closedPort();
+    const down = await freePort();
     const u = new URL(PG_URL);
     const db = await openPostgres(
       `postgres://${u.username}@127.0.0.1:${down},127.0.0.1:${u.port || 5432}${u.pathname}?target_session_attrs=read-write`,
@@ -98,7 +89,7 @@ describe.skipIf(!haveServer)('a server whose synchronous standby never answers',
     });
 
   beforeAll(async () => {
-    port = await closedPort();
+    port = await freePort();
     chmodSync(dir, 0o777);
     asPostgres(`${bin}/initdb`, ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '--no-sync']);
     asPostgres(`${bin}/pg_ctl`, [
